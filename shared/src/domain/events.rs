@@ -1,0 +1,529 @@
+//! Insider One webhook payloads turned into events.
+//!
+//! One delivery (one HTTP body) becomes one or more [`Event`]s. The parser is tolerant by design:
+//! unknown fields are ignored, unknown message types and statuses are kept by name, and a JSON
+//! object that matches no known family becomes a single [`EventFamily::Unknown`] event instead of
+//! an error. Every event keeps the exact bytes of the JSON fragment it came from, so nothing the
+//! vendor sent is lost even when this model does not understand it yet.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use super::status::DeliveryStatus;
+
+/// The payload families Insider One forwards (see the vendor's webhook documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventFamily {
+    /// WhatsApp accepted the message: `{messaging_product, contacts[], messages[{id}], key}`.
+    Accepted,
+    /// Cloud API error: `{error: {message, type, code, fbtrace_id, error_data?}, key}`.
+    Error,
+    /// One entry of `entry[].changes[].value.statuses[]`: sent, delivered, read, failed, ...
+    Status,
+    /// One entry of `entry[].changes[].value.messages[]`: a user's reply of any type.
+    Reply,
+    /// The template message Insider One sent to Meta, plus `timestamp` and `content`.
+    Template,
+    /// On-Premise API error list: `{errors: [{code, title, details}]}`.
+    OnPremiseError,
+    /// A JSON object of a shape this model does not know; stored as received.
+    Unknown,
+}
+
+impl EventFamily {
+    pub const ALL: [EventFamily; 7] = [
+        EventFamily::Accepted,
+        EventFamily::Error,
+        EventFamily::Status,
+        EventFamily::Reply,
+        EventFamily::Template,
+        EventFamily::OnPremiseError,
+        EventFamily::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventFamily::Accepted => "accepted",
+            EventFamily::Error => "error",
+            EventFamily::Status => "status",
+            EventFamily::Reply => "reply",
+            EventFamily::Template => "template",
+            EventFamily::OnPremiseError => "on_premise_error",
+            EventFamily::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+/// One thing that happened, as extracted from a delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    /// Deterministic: the same content always yields the same id, so redeliveries are recognised.
+    pub id: String,
+    pub family: EventFamily,
+    /// The WhatsApp message id (`wamid...`) this event is about, when the payload names one.
+    pub message_id: Option<String>,
+    /// Insider One's tracking key (`whatsapp-...`); `None` when absent or empty.
+    pub key: Option<String>,
+    pub status: Option<DeliveryStatus>,
+    /// For replies: the WhatsApp message type (`text`, `button`, `image`, ... or any new type).
+    pub message_type: Option<String>,
+    /// The customer's WhatsApp id or phone number (recipient of a status, sender of a reply).
+    pub contact: Option<String>,
+    /// The customer's profile name, for replies.
+    pub contact_name: Option<String>,
+    /// The business phone number id the event belongs to.
+    pub phone_number_id: Option<String>,
+    /// For replies: the id of our message the user replied to (`context.id`).
+    pub in_reply_to: Option<String>,
+    /// When the event happened according to the payload (epoch seconds).
+    pub occurred_at: Option<i64>,
+    /// Error codes carried by the event (failed statuses, Cloud API and On-Premise errors).
+    pub error_codes: Vec<i64>,
+    /// The JSON fragment this event was extracted from, byte for byte as received.
+    pub raw: Box<RawValue>,
+}
+
+/// Why a body could not be turned into events at all. Anything that is a JSON object parses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("the body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("the body is JSON but not a JSON object")]
+    NotObject,
+}
+
+/// Parses one webhook delivery into its events. Never fails on a JSON object.
+pub fn parse_delivery(body: &[u8]) -> Result<Vec<Event>, PayloadError> {
+    let whole: &RawValue =
+        serde_json::from_slice(body).map_err(|e| PayloadError::NotJson(e.to_string()))?;
+    if !whole.get().starts_with('{') {
+        return Err(PayloadError::NotObject);
+    }
+    let events = match serde_json::from_str::<TopLevel>(whole.get()) {
+        Ok(top) => top.into_events(whole),
+        // A shape serde cannot even read loosely (duplicate keys, say) is still kept.
+        Err(_) => Vec::new(),
+    };
+    if events.is_empty() {
+        return Ok(vec![EventBuilder::new(EventFamily::Unknown, whole).build()]);
+    }
+    Ok(events)
+}
+
+/// Top-level fields of every known family. Every field is a raw fragment so that a value of an
+/// unexpected type degrades to "not this family" instead of failing the whole parse.
+#[derive(Deserialize)]
+struct TopLevel<'a> {
+    #[serde(borrow, default)]
+    key: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    entry: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    errors: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    messages: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    contacts: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    messaging_product: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    template: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    to: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    timestamp: Option<&'a RawValue>,
+}
+
+impl<'a> TopLevel<'a> {
+    fn into_events(self, whole: &'a RawValue) -> Vec<Event> {
+        let key = lenient_string(self.key).filter(|k| !k.is_empty());
+        if let Some(entries) = array(self.entry) {
+            return meta_envelope_events(&entries, key.as_deref());
+        }
+        if let Some(error) = self.error.filter(|e| is_object(e)) {
+            return vec![cloud_api_error_event(whole, error, key)];
+        }
+        if let Some(errors) = array(self.errors) {
+            return vec![on_premise_error_event(whole, &errors, key)];
+        }
+        if lenient_string(self.kind).as_deref() == Some("template")
+            || self.template.is_some_and(is_object)
+        {
+            return vec![
+                EventBuilder::new(EventFamily::Template, whole)
+                    .key(key)
+                    .contact(lenient_string(self.to))
+                    .occurred_at(lenient_i64(self.timestamp))
+                    .build(),
+            ];
+        }
+        if let Some(messages) = array(self.messages)
+            && (self.contacts.is_some() || self.messaging_product.is_some())
+        {
+            return accepted_events(whole, &messages, array(self.contacts), key);
+        }
+        Vec::new()
+    }
+}
+
+fn accepted_events(
+    whole: &RawValue,
+    messages: &[&RawValue],
+    contacts: Option<Vec<&RawValue>>,
+    key: Option<String>,
+) -> Vec<Event> {
+    let contacts = contacts.unwrap_or_default();
+    messages
+        .iter()
+        .enumerate()
+        .map(|(i, message)| {
+            let message: IdOnly = parse_lenient(message);
+            let contact: AcceptedContact = contacts.get(i).map(|c| parse_lenient(c)).unwrap_or_default();
+            EventBuilder::new(EventFamily::Accepted, whole)
+                .message_id(lenient_string(message.id))
+                .key(key.clone())
+                .status(Some(DeliveryStatus::Accepted))
+                .contact(lenient_string(contact.wa_id).or_else(|| lenient_string(contact.input)))
+                .build()
+        })
+        .collect()
+}
+
+fn cloud_api_error_event(whole: &RawValue, error: &RawValue, key: Option<String>) -> Event {
+    let error: ErrorObject = parse_lenient(error);
+    EventBuilder::new(EventFamily::Error, whole)
+        .key(key)
+        .error_codes(lenient_i64(error.code).into_iter().collect())
+        .build()
+}
+
+fn on_premise_error_event(whole: &RawValue, errors: &[&RawValue], key: Option<String>) -> Event {
+    let codes = errors
+        .iter()
+        .filter_map(|e| lenient_i64(parse_lenient::<ErrorObject>(e).code))
+        .collect();
+    EventBuilder::new(EventFamily::OnPremiseError, whole)
+        .key(key)
+        .error_codes(codes)
+        .build()
+}
+
+/// `object/entry[]/changes[]/value` envelopes: every status and every message is its own event.
+/// A change (or entry) that holds neither is kept as an unknown event, so new Meta fields are
+/// stored rather than dropped.
+fn meta_envelope_events(entries: &[&RawValue], key: Option<&str>) -> Vec<Event> {
+    let mut events = Vec::new();
+    for entry in entries {
+        let Some(changes) = array(parse_lenient::<Entry>(entry).changes) else {
+            events.push(EventBuilder::new(EventFamily::Unknown, entry).key(key.map(Into::into)).build());
+            continue;
+        };
+        for change in changes {
+            let before = events.len();
+            let value: ChangeValue = parse_lenient(parse_lenient::<Change>(change).value.unwrap_or(change));
+            let metadata: Metadata = value.metadata.map(parse_lenient).unwrap_or_default();
+            let phone_number_id = lenient_string(metadata.phone_number_id);
+            for status in array(value.statuses).unwrap_or_default() {
+                events.push(status_event(status, key, phone_number_id.clone()));
+            }
+            let contacts: Vec<ReplyContact> = array(value.contacts)
+                .unwrap_or_default()
+                .into_iter()
+                .map(parse_lenient)
+                .collect();
+            for message in array(value.messages).unwrap_or_default() {
+                events.push(reply_event(message, key, phone_number_id.clone(), &contacts));
+            }
+            if events.len() == before {
+                events.push(
+                    EventBuilder::new(EventFamily::Unknown, change)
+                        .key(key.map(Into::into))
+                        .phone_number_id(phone_number_id)
+                        .build(),
+                );
+            }
+        }
+    }
+    events
+}
+
+fn status_event(raw: &RawValue, key: Option<&str>, phone_number_id: Option<String>) -> Event {
+    let status: StatusObject = parse_lenient(raw);
+    let error_codes = array(status.errors)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|e| lenient_i64(parse_lenient::<ErrorObject>(e).code))
+        .collect();
+    EventBuilder::new(EventFamily::Status, raw)
+        .message_id(lenient_string(status.id))
+        .key(key.map(Into::into))
+        .status(lenient_string(status.status).map(|s| DeliveryStatus::parse(&s)))
+        .contact(lenient_string(status.recipient_id))
+        .phone_number_id(phone_number_id)
+        .occurred_at(lenient_i64(status.timestamp))
+        .error_codes(error_codes)
+        .build()
+}
+
+fn reply_event(
+    raw: &RawValue,
+    key: Option<&str>,
+    phone_number_id: Option<String>,
+    contacts: &[ReplyContact],
+) -> Event {
+    let message: InboundMessage = parse_lenient(raw);
+    let from = lenient_string(message.from);
+    let contact_name = contacts
+        .iter()
+        .find(|c| from.is_some() && lenient_string(c.wa_id) == from)
+        .or(contacts.first().filter(|_| contacts.len() == 1))
+        .and_then(|c| c.profile.map(parse_lenient::<Profile>))
+        .and_then(|p| lenient_string(p.name));
+    let in_reply_to = message
+        .context
+        .map(parse_lenient::<IdOnly>)
+        .and_then(|c| lenient_string(c.id));
+    let error_codes = array(message.errors)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|e| lenient_i64(parse_lenient::<ErrorObject>(e).code))
+        .collect();
+    EventBuilder::new(EventFamily::Reply, raw)
+        .message_id(lenient_string(message.id))
+        .key(key.map(Into::into))
+        .message_type(lenient_string(message.kind))
+        .contact(from)
+        .contact_name(contact_name)
+        .phone_number_id(phone_number_id)
+        .in_reply_to(in_reply_to)
+        .occurred_at(lenient_i64(message.timestamp))
+        .error_codes(error_codes)
+        .build()
+}
+
+#[derive(Deserialize, Default)]
+struct IdOnly<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct AcceptedContact<'a> {
+    #[serde(borrow, default)]
+    input: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    wa_id: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorObject<'a> {
+    #[serde(borrow, default)]
+    code: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct Entry<'a> {
+    #[serde(borrow, default)]
+    changes: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct Change<'a> {
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct ChangeValue<'a> {
+    #[serde(borrow, default)]
+    metadata: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    statuses: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    messages: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    contacts: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct Metadata<'a> {
+    #[serde(borrow, default)]
+    phone_number_id: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct StatusObject<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    status: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    recipient_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    errors: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct InboundMessage<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    from: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    context: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    errors: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct ReplyContact<'a> {
+    #[serde(borrow, default)]
+    wa_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    profile: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct Profile<'a> {
+    #[serde(borrow, default)]
+    name: Option<&'a RawValue>,
+}
+
+/// Reads a fragment into a loose view; a fragment of another shape reads as the empty view.
+fn parse_lenient<'a, T: Deserialize<'a> + Default>(raw: &'a RawValue) -> T {
+    serde_json::from_str(raw.get()).unwrap_or_default()
+}
+
+fn array(raw: Option<&RawValue>) -> Option<Vec<&RawValue>> {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+}
+
+fn is_object(raw: &RawValue) -> bool {
+    raw.get().starts_with('{')
+}
+
+/// A string, or a number written as text (ids and phone numbers sometimes arrive as numbers).
+fn lenient_string(raw: Option<&RawValue>) -> Option<String> {
+    let text = raw?.get();
+    match text.as_bytes().first()? {
+        b'"' => serde_json::from_str(text).ok(),
+        b'-' | b'0'..=b'9' => Some(text.to_owned()),
+        _ => None,
+    }
+}
+
+/// An integer given as a JSON number or as a string of digits (Meta's timestamps are strings).
+fn lenient_i64(raw: Option<&RawValue>) -> Option<i64> {
+    let text = raw?.get();
+    match text.as_bytes().first()? {
+        b'"' => serde_json::from_str::<String>(text).ok()?.trim().parse().ok(),
+        _ => text.parse().ok(),
+    }
+}
+
+struct EventBuilder {
+    event: Event,
+}
+
+impl EventBuilder {
+    fn new(family: EventFamily, raw: &RawValue) -> Self {
+        Self {
+            event: Event {
+                id: String::new(),
+                family,
+                message_id: None,
+                key: None,
+                status: None,
+                message_type: None,
+                contact: None,
+                contact_name: None,
+                phone_number_id: None,
+                in_reply_to: None,
+                occurred_at: None,
+                error_codes: Vec::new(),
+                raw: raw.to_owned(),
+            },
+        }
+    }
+
+    fn message_id(mut self, v: Option<String>) -> Self {
+        self.event.message_id = v.filter(|s| !s.is_empty());
+        self
+    }
+    fn key(mut self, v: Option<String>) -> Self {
+        self.event.key = v.filter(|s| !s.is_empty());
+        self
+    }
+    fn status(mut self, v: Option<DeliveryStatus>) -> Self {
+        self.event.status = v;
+        self
+    }
+    fn message_type(mut self, v: Option<String>) -> Self {
+        self.event.message_type = v;
+        self
+    }
+    fn contact(mut self, v: Option<String>) -> Self {
+        self.event.contact = v;
+        self
+    }
+    fn contact_name(mut self, v: Option<String>) -> Self {
+        self.event.contact_name = v;
+        self
+    }
+    fn phone_number_id(mut self, v: Option<String>) -> Self {
+        self.event.phone_number_id = v;
+        self
+    }
+    fn in_reply_to(mut self, v: Option<String>) -> Self {
+        self.event.in_reply_to = v;
+        self
+    }
+    fn occurred_at(mut self, v: Option<i64>) -> Self {
+        self.event.occurred_at = v;
+        self
+    }
+    fn error_codes(mut self, v: Vec<i64>) -> Self {
+        self.event.error_codes = v;
+        self
+    }
+
+    fn build(mut self) -> Event {
+        self.event.id = event_id(&self.event);
+        self.event
+    }
+}
+
+/// Content hash of an event: its family, what it is about, and its fragment in canonical form
+/// (keys sorted, whitespace dropped), so a redelivery formatted differently keeps the same id.
+fn event_id(event: &Event) -> String {
+    let canonical = serde_json::from_str::<serde_json::Value>(event.raw.get())
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| event.raw.get().to_owned());
+    let mut hasher = Sha256::new();
+    for part in [
+        event.family.as_str(),
+        event.message_id.as_deref().unwrap_or(""),
+        event.key.as_deref().unwrap_or(""),
+        &canonical,
+    ] {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    hex::encode(&hasher.finalize()[..16])
+}

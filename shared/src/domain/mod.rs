@@ -1,0 +1,38 @@
+//! The pure core: what Insider One sends and the rules we apply to it. No AWS, no HTTP.
+
+pub mod events;
+pub mod status;
+
+use serde::{Deserialize, Serialize};
+
+pub use events::{Event, EventFamily, PayloadError, parse_delivery};
+pub use status::{DeliveryStatus, MessageState, StatusChange, status_changes};
+
+/// Insider One's API types; each gets its own webhook URL (`/webhooks/{sub_product}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubProduct {
+    Conversational,
+    Transactional,
+    Verify,
+}
+
+impl SubProduct {
+    pub const ALL: [SubProduct; 3] = [
+        SubProduct::Conversational,
+        SubProduct::Transactional,
+        SubProduct::Verify,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubProduct::Conversational => "conversational",
+            SubProduct::Transactional => "transactional",
+            SubProduct::Verify => "verify",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}

@@ -1,0 +1,5 @@
+//! Everything the Lambdas and the local stack share. The folders mirror the architecture:
+//! `domain` is pure, `store` and `auth` are ports with their adapters, `http` holds the handlers
+//! every entry point runs, and `config`/`telemetry` are read once per cold start.
+
+pub mod domain;
