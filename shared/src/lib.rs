@@ -3,3 +3,10 @@
 //! every entry point runs, and `config`/`telemetry` are read once per cold start.
 
 pub mod domain;
+pub mod clock;
+pub mod store;
+pub mod auth;
+pub mod http;
+pub mod config;
+pub mod lambda;
+pub mod telemetry;

@@ -1,1 +1,8 @@
-fn main() {}
+//! Reads stored events back: `/messages/{message_id}` and `/events?key=...`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init();
+    let query = shared::config::query().await?;
+    shared::lambda::serve(query, shared::http::query::query).await
+}

@@ -1,0 +1,95 @@
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{Principal, Verdict, VerifyBearer};
+
+/// The bearer tokens (the `apiKey` given to Insider One) accepted for delivery. More than one is
+/// accepted at a time so a token can be rotated without refusing deliveries in between.
+pub struct StaticTokens {
+    digests: Vec<[u8; 32]>,
+}
+
+impl StaticTokens {
+    /// Empty and blank tokens are ignored: an empty secret must not mean "accept anything".
+    pub fn new<I, S>(tokens: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self {
+            digests: tokens
+                .into_iter()
+                .filter(|t| !t.as_ref().trim().is_empty())
+                .map(|t| digest(t.as_ref().trim()))
+                .collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+}
+
+impl VerifyBearer for StaticTokens {
+    /// Compares digests, so neither the length nor the content of a configured token leaks
+    /// through timing; every configured token is compared.
+    fn verify(&self, token: &str) -> Verdict {
+        let presented = digest(token);
+        let matched = self
+            .digests
+            .iter()
+            .fold(subtle::Choice::from(0), |acc, d| acc | d.ct_eq(&presented));
+        if bool::from(matched) {
+            Verdict::Accepted(Principal {
+                subject: "static-token".into(),
+            })
+        } else {
+            Verdict::NotMine
+        }
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{AuthError, Authenticator};
+
+    fn authenticator(tokens: &[&str]) -> Authenticator {
+        Authenticator::new().with(StaticTokens::new(tokens.iter().copied()))
+    }
+
+    #[test]
+    fn accepts_every_configured_token_for_rotation() {
+        let auth = authenticator(&["old-token", "new-token"]);
+        assert!(auth.authenticate(Some("Bearer old-token")).is_ok());
+        assert!(auth.authenticate(Some("bearer new-token")).is_ok());
+    }
+
+    #[test]
+    fn rejects_wrong_missing_and_malformed_credentials() {
+        let auth = authenticator(&["secret-token"]);
+        assert_eq!(
+            auth.authenticate(Some("Bearer secret-tokeN")),
+            Err(AuthError::InvalidToken("the bearer token is not valid"))
+        );
+        assert_eq!(auth.authenticate(None), Err(AuthError::MissingCredentials));
+        assert_eq!(auth.authenticate(Some("Basic c2VjcmV0")), Err(AuthError::MissingCredentials));
+        assert_eq!(auth.authenticate(Some("Bearer ")), Err(AuthError::MissingCredentials));
+        assert_eq!(auth.authenticate(Some("secret-token")), Err(AuthError::MissingCredentials));
+    }
+
+    #[test]
+    fn blank_tokens_never_configure_anything() {
+        let tokens = StaticTokens::new(["", "  "]);
+        assert!(tokens.is_empty());
+        assert!(authenticator(&["", " "]).authenticate(Some("Bearer  ")).is_err());
+        assert_eq!(
+            Authenticator::new().authenticate(Some("Bearer anything")),
+            Err(AuthError::NotConfigured)
+        );
+    }
+}

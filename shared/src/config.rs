@@ -1,0 +1,181 @@
+//! What a Lambda reads once per cold start: environment variables, secrets, SDK clients.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `TABLE_NAME` | the DynamoDB table | required |
+//! | `EVENT_RETENTION_DAYS` | TTL of stored items | 90 |
+//! | `STORE_TIMEOUT_MS` | bound on one DynamoDB call, retries included | 3000 |
+//! | `MAX_BODY_BYTES` | largest webhook body accepted | 1 MiB |
+//! | `WEBHOOK_TOKENS_SECRET` | Secrets Manager secret (name or ARN) with the webhook bearer tokens | — |
+//! | `WEBHOOK_TOKENS_PARAMETER` | or: SSM SecureString parameter with them | — |
+//!
+//! A token secret holds one token, a JSON array of tokens, `{"tokens": [...]}`, or one token per
+//! line; several tokens are accepted at once so they can be rotated.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
+
+use crate::auth::{Authenticator, StaticTokens};
+use crate::http::query::Query;
+use crate::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver};
+use crate::store::dynamo::DynamoStore;
+
+pub const DEFAULT_RETENTION_DAYS: u64 = 90;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("secret {name} could not be read: {reason}")]
+    Secret { name: String, reason: String },
+}
+
+/// Dependencies of the webhook receiver Lambda.
+pub async fn receiver() -> Result<Receiver, ConfigError> {
+    let sdk = sdk_config().await?;
+    let tokens = webhook_tokens(&sdk).await?;
+    if tokens.is_empty() {
+        tracing::error!(
+            "no webhook token is configured (WEBHOOK_TOKENS_SECRET or WEBHOOK_TOKENS_PARAMETER): every delivery is refused"
+        );
+    }
+    let auth = if tokens.is_empty() {
+        Authenticator::new()
+    } else {
+        Authenticator::new().with(StaticTokens::new(tokens))
+    };
+    Ok(Receiver {
+        store: std::sync::Arc::new(dynamo_store(&sdk)?),
+        auth,
+        max_body_bytes: parse_env("MAX_BODY_BYTES")?.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+    })
+}
+
+/// Dependencies of the read-back Lambda.
+pub async fn query() -> Result<Query, ConfigError> {
+    let sdk = sdk_config().await?;
+    Ok(Query {
+        store: std::sync::Arc::new(dynamo_store(&sdk)?),
+    })
+}
+
+/// Shared SDK settings; every call is bounded so a slow store answers 503 well before the
+/// Lambda's own timeout.
+pub async fn sdk_config() -> Result<SdkConfig, ConfigError> {
+    let timeout = Duration::from_millis(parse_env("STORE_TIMEOUT_MS")?.unwrap_or(3000));
+    Ok(aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_attempt_timeout(timeout / 2)
+                .operation_timeout(timeout)
+                .build(),
+        )
+        .load()
+        .await)
+}
+
+pub fn dynamo_store(sdk: &SdkConfig) -> Result<DynamoStore, ConfigError> {
+    let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
+    Ok(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        table,
+        retention()?,
+    ))
+}
+
+pub fn retention() -> Result<Duration, ConfigError> {
+    let days = parse_env::<u64>("EVENT_RETENTION_DAYS")?.unwrap_or(DEFAULT_RETENTION_DAYS);
+    if days == 0 {
+        return Err(ConfigError::Invalid {
+            name: "EVENT_RETENTION_DAYS",
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(Duration::from_secs(days * 86_400))
+}
+
+async fn webhook_tokens(sdk: &SdkConfig) -> Result<Vec<String>, ConfigError> {
+    if let Ok(name) = std::env::var("WEBHOOK_TOKENS_SECRET") {
+        let secret = aws_sdk_secretsmanager::Client::new(sdk)
+            .get_secret_value()
+            .secret_id(&name)
+            .send()
+            .await
+            .map_err(|e| secret_error(&name, e))?;
+        return Ok(parse_token_list(secret.secret_string().unwrap_or_default()));
+    }
+    if let Ok(name) = std::env::var("WEBHOOK_TOKENS_PARAMETER") {
+        let parameter = aws_sdk_ssm::Client::new(sdk)
+            .get_parameter()
+            .name(&name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| secret_error(&name, e))?;
+        let value = parameter.parameter().and_then(|p| p.value()).unwrap_or_default();
+        return Ok(parse_token_list(value));
+    }
+    Ok(Vec::new())
+}
+
+/// Reads a token list in any of the documented forms; blank entries are dropped.
+pub fn parse_token_list(text: &str) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Tokens {
+        List(Vec<String>),
+        Object { tokens: Vec<String> },
+        One(String),
+    }
+    let tokens = match serde_json::from_str::<Tokens>(text.trim()) {
+        Ok(Tokens::List(list) | Tokens::Object { tokens: list }) => list,
+        Ok(Tokens::One(one)) => vec![one],
+        Err(_) => text.lines().map(str::to_owned).collect(),
+    };
+    tokens
+        .into_iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn parse_env<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(text) => text.trim().parse().map(Some).map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// The SDK error's own text names the failure (missing, access denied) but never the value.
+fn secret_error(name: &str, error: impl std::error::Error + 'static) -> ConfigError {
+    ConfigError::Secret {
+        name: name.to_owned(),
+        reason: aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_token_list;
+
+    #[test]
+    fn token_lists_in_every_documented_form() {
+        assert_eq!(parse_token_list("abc"), ["abc"]);
+        assert_eq!(parse_token_list(" abc \n"), ["abc"]);
+        assert_eq!(parse_token_list(r#"["a", "b", " "]"#), ["a", "b"]);
+        assert_eq!(parse_token_list(r#"{"tokens": ["a", "b"]}"#), ["a", "b"]);
+        assert_eq!(parse_token_list("a\nb\n\n"), ["a", "b"]);
+        assert!(parse_token_list("").is_empty());
+        assert!(parse_token_list("[]").is_empty());
+    }
+}

@@ -1,0 +1,63 @@
+//! HTTP handlers, one per route family, each `fn(&Deps, Request) -> Response` on plain `http`
+//! types so the Lambda binaries and the local stack run exactly the same code.
+
+mod error;
+pub mod query;
+pub mod receiver;
+
+pub use error::ApiError;
+pub use lambda_http::{Body, Request};
+
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+pub type Response = http::Response<Body>;
+
+pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => with_content_type(status, Body::Binary(body), "application/json"),
+        Err(e) => ApiError::internal(format!("response could not be encoded: {e}")).into_response(),
+    }
+}
+
+pub fn empty_response(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = status;
+    response
+}
+
+fn with_content_type(status: StatusCode, body: Body, content_type: &'static str) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// The path without its trailing slash, split into its non-empty, percent-decoded segments.
+fn path_segments(request: &Request) -> Vec<String> {
+    request
+        .uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// A query string parameter; when it is repeated the first value counts.
+fn query_param(request: &Request, name: &str) -> Option<String> {
+    form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn header_str<'a>(request: &'a Request, name: header::HeaderName) -> Option<&'a str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}

@@ -1,0 +1,128 @@
+//! `POST /webhooks/{sub_product}`: Insider One delivers events here.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{Method, StatusCode, header};
+use serde_json::json;
+
+use super::{ApiError, Request, Response, empty_response, header_str, json_response, path_segments};
+use crate::auth::Authenticator;
+use crate::clock::now_millis;
+use crate::domain::{SubProduct, parse_delivery};
+use crate::store::{StoredEvent, WriteEvents, WriteReport};
+
+/// Bodies above this are refused with 413 (API Gateway itself stops at 10 MB, Lambda at 6 MB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// One event must fit one DynamoDB item (400 KB) with its attributes.
+pub const MAX_EVENT_BYTES: usize = 350 * 1024;
+
+pub struct Receiver {
+    pub store: Arc<dyn WriteEvents>,
+    pub auth: Authenticator,
+    pub max_body_bytes: usize,
+}
+
+pub async fn receive(receiver: &Receiver, request: Request) -> Response {
+    let started = Instant::now();
+    let sub_product = match path_segments(&request).as_slice() {
+        [webhooks, name] if webhooks == "webhooks" => SubProduct::parse(name),
+        _ => None,
+    };
+    let Some(sub_product) = sub_product else {
+        return ApiError::not_found().into_response();
+    };
+    let outcome = match *request.method() {
+        // Insider One calls the URL when it is saved and wants a 200; such a probe stores nothing.
+        Method::GET | Method::HEAD => Ok(None),
+        Method::POST if is_probe(request.body()) => Ok(None),
+        Method::POST => store_delivery(receiver, sub_product, &request).await.map(Some),
+        _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
+    };
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match outcome {
+        Ok(None) => {
+            tracing::info!(sub_product = sub_product.as_str(), outcome = "probe", status = 200, elapsed_ms);
+            empty_response(StatusCode::OK)
+        }
+        Ok(Some(report)) => {
+            tracing::info!(
+                sub_product = sub_product.as_str(),
+                outcome = "stored",
+                status = 200,
+                stored = report.stored,
+                duplicates = report.duplicates,
+                elapsed_ms
+            );
+            json_response(
+                StatusCode::OK,
+                &json!({"stored": report.stored, "duplicates": report.duplicates}),
+            )
+        }
+        Err(error) => {
+            tracing::warn!(
+                sub_product = sub_product.as_str(),
+                outcome = error.code,
+                status = error.status.as_u16(),
+                elapsed_ms
+            );
+            error.into_response()
+        }
+    }
+}
+
+async fn store_delivery(
+    receiver: &Receiver,
+    sub_product: SubProduct,
+    request: &Request,
+) -> Result<WriteReport, ApiError> {
+    receiver
+        .auth
+        .authenticate(header_str(request, header::AUTHORIZATION))?;
+    let body = request.body().as_ref();
+    if body.len() > receiver.max_body_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the body has {} bytes; this endpoint accepts at most {}",
+                body.len(),
+                receiver.max_body_bytes
+            ),
+        ));
+    }
+    let events = parse_delivery(body)?;
+    if let Some(large) = events.iter().find(|e| e.raw.get().len() > MAX_EVENT_BYTES) {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "event_too_large",
+            format!(
+                "one {} event has {} bytes; a single event may have at most {MAX_EVENT_BYTES}",
+                large.family.as_str(),
+                large.raw.get().len()
+            ),
+        ));
+    }
+    let received_at = now_millis();
+    let events: Vec<StoredEvent> = events
+        .into_iter()
+        .map(|event| StoredEvent {
+            event,
+            sub_product,
+            received_at,
+        })
+        .collect();
+    receiver.store.write_events(&events).await.map_err(|error| {
+        tracing::error!(%error, events = events.len(), "storing a delivery failed");
+        ApiError::from(error)
+    })
+}
+
+/// An empty body or an empty JSON object: the URL-validation call, not a delivery.
+fn is_probe(body: &[u8]) -> bool {
+    let trimmed = body.trim_ascii();
+    trimmed.is_empty()
+        || (trimmed.len() < 64
+            && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(trimmed)
+                .is_ok_and(|m| m.is_empty()))
+}

@@ -1,0 +1,249 @@
+//! The embedded adapter: a SQLite file, for the local stack and for users without AWS.
+//!
+//! A whole batch is one SQLite transaction, so it is stored completely or not at all. Duplicates
+//! are absorbed by the primary key on the event id (`INSERT OR IGNORE`), and status changes are
+//! applied with the domain's own rules inside the same transaction.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{
+    EventsByKey, MessageRecord, ReadMessage, StoreError, StoredEvent, WriteEvents, WriteReport,
+    expiry, time_order,
+};
+use crate::domain::{MessageState, status_changes};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    event_id    TEXT PRIMARY KEY,
+    message_id  TEXT,
+    key         TEXT,
+    occurred_at INTEGER,
+    received_at INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_message ON events (message_id, occurred_at, received_at);
+CREATE INDEX IF NOT EXISTS events_by_key ON events (key, occurred_at, received_at);
+CREATE TABLE IF NOT EXISTS message_status (
+    message_id TEXT PRIMARY KEY,
+    key        TEXT,
+    expires_at INTEGER NOT NULL,
+    state      TEXT NOT NULL
+);
+";
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    connection: Arc<Mutex<Connection>>,
+    retention: Duration,
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store in `dir`, dropping items whose retention has passed.
+    pub fn open(dir: &Path, retention: Duration) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+        })?;
+        let connection = Connection::open(dir.join("events.sqlite3")).map_err(unavailable)?;
+        Self::init(connection, retention)
+    }
+
+    /// A store that lives in memory only; for tests.
+    pub fn in_memory(retention: Duration) -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(unavailable)?, retention)
+    }
+
+    fn init(connection: Connection, retention: Duration) -> Result<Self, StoreError> {
+        // FULL makes every acknowledged batch survive a power cut, which a 200 promises.
+        connection
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")
+            .map_err(unavailable)?;
+        connection.execute_batch(SCHEMA).map_err(unavailable)?;
+        let now = crate::clock::now_millis() / 1000;
+        connection
+            .execute("DELETE FROM events WHERE expires_at < ?1", params![now])
+            .map_err(unavailable)?;
+        connection
+            .execute("DELETE FROM message_status WHERE expires_at < ?1", params![now])
+            .map_err(unavailable)?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            retention,
+        })
+    }
+
+    async fn with_connection<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = connection
+                .lock()
+                .map_err(|_| StoreError::Unavailable("the store lock is poisoned".into()))?;
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl WriteEvents for EmbeddedStore {
+    async fn write_events(&self, events: &[StoredEvent]) -> Result<WriteReport, StoreError> {
+        let rows = events
+            .iter()
+            .map(|e| {
+                let body = serde_json::to_string(e).map_err(|e| StoreError::Rejected(e.to_string()))?;
+                Ok((e.clone(), body, expiry(e.received_at, self.retention)))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let changes = status_changes(&events.iter().map(|e| e.event.clone()).collect::<Vec<_>>());
+        let expires_at = expiry(events.iter().map(|e| e.received_at).max().unwrap_or(0), self.retention);
+        self.with_connection(move |connection| {
+            let tx = connection.transaction().map_err(unavailable)?;
+            let mut report = WriteReport::default();
+            for (stored, body, event_expires_at) in &rows {
+                let inserted = tx
+                    .execute(
+                        "INSERT OR IGNORE INTO events
+                         (event_id, message_id, key, occurred_at, received_at, expires_at, body)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![
+                            stored.event.id,
+                            stored.event.message_id,
+                            stored.event.key,
+                            stored.event.occurred_at,
+                            stored.received_at,
+                            event_expires_at,
+                            body
+                        ],
+                    )
+                    .map_err(unavailable)?;
+                if inserted == 1 {
+                    report.stored += 1;
+                } else {
+                    report.duplicates += 1;
+                }
+            }
+            for change in &changes {
+                let current: Option<(String, Option<String>)> = tx
+                    .query_row(
+                        "SELECT state, key FROM message_status WHERE message_id = ?1",
+                        params![change.message_id],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(unavailable)?;
+                let (mut state, key) = match current {
+                    Some((json, key)) => (
+                        serde_json::from_str::<MessageState>(&json)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        key,
+                    ),
+                    None => (MessageState::default(), None),
+                };
+                state.apply(change);
+                let state = serde_json::to_string(&state).map_err(|e| StoreError::Rejected(e.to_string()))?;
+                tx.execute(
+                    "INSERT INTO message_status (message_id, key, expires_at, state)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (message_id) DO UPDATE
+                     SET key = excluded.key, expires_at = excluded.expires_at, state = excluded.state",
+                    params![change.message_id, key.or_else(|| change.key.clone()), expires_at, state],
+                )
+                .map_err(unavailable)?;
+            }
+            tx.commit().map_err(unavailable)?;
+            Ok(report)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ReadMessage for EmbeddedStore {
+    async fn read_message(&self, message_id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        let message_id = message_id.to_owned();
+        self.with_connection(move |connection| {
+            let status: Option<(String, Option<String>)> = connection
+                .query_row(
+                    "SELECT state, key FROM message_status WHERE message_id = ?1",
+                    params![message_id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            let events = query_events(
+                connection,
+                "SELECT body FROM events WHERE message_id = ?1 LIMIT ?2",
+                &message_id,
+                usize::MAX,
+            )?;
+            if status.is_none() && events.is_empty() {
+                return Ok(None);
+            }
+            let (state, status_key) = match status {
+                Some((json, key)) => (
+                    Some(serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+                    key,
+                ),
+                None => (None, None),
+            };
+            let key = status_key.or_else(|| events.iter().find_map(|e| e.event.key.clone()));
+            Ok(Some(MessageRecord { message_id, key, state, events }))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl EventsByKey for EmbeddedStore {
+    async fn events_by_key(
+        &self,
+        key: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let key = key.to_owned();
+        self.with_connection(move |connection| {
+            query_events(
+                connection,
+                "SELECT body FROM events WHERE key = ?1 ORDER BY occurred_at, received_at LIMIT ?2",
+                &key,
+                limit,
+            )
+        })
+        .await
+    }
+}
+
+fn query_events(
+    connection: &Connection,
+    sql: &str,
+    value: &str,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut statement = connection.prepare_cached(sql).map_err(unavailable)?;
+    let bodies = statement
+        .query_map(params![value, limit], |row| row.get::<_, String>(0))
+        .map_err(unavailable)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unavailable)?;
+    let mut events = bodies
+        .iter()
+        .map(|body| serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .collect::<Result<Vec<StoredEvent>, _>>()?;
+    events.sort_by(time_order);
+    Ok(events)
+}
+
+fn unavailable(error: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}

@@ -1,0 +1,91 @@
+//! The event store port: one small trait per operation, and the two adapters that implement them
+//! ([`dynamo::DynamoStore`] in AWS, [`embedded::EmbeddedStore`] for the local stack).
+//!
+//! Every adapter obeys the same contract, checked by one test suite run against both:
+//! - writing an event that is already stored changes nothing and counts as a duplicate, even when
+//!   the same event is written concurrently;
+//! - a write either reports success after every new event is durable, or fails so the caller can
+//!   retry; a retry never stores an event twice;
+//! - the per-message status only moves forward (see [`crate::domain::status`]) and status rules
+//!   are applied again on duplicates, so a retry after a half-finished write completes it.
+
+pub mod dynamo;
+pub mod embedded;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Event, MessageState, SubProduct};
+
+/// An event as kept: what was parsed, where it came in, and when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredEvent {
+    #[serde(flatten)]
+    pub event: Event,
+    pub sub_product: SubProduct,
+    /// When we received it, in epoch milliseconds.
+    pub received_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct WriteReport {
+    pub stored: usize,
+    pub duplicates: usize,
+}
+
+/// One message with its status and every event stored for it, in time order.
+#[derive(Debug, Clone)]
+pub struct MessageRecord {
+    pub message_id: String,
+    pub key: Option<String>,
+    pub state: Option<MessageState>,
+    pub events: Vec<StoredEvent>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the event store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the event store did not answer in time")]
+    Timeout,
+    #[error("the event store refused the data: {0}")]
+    Rejected(String),
+    #[error("a stored item could not be read: {0}")]
+    Corrupt(String),
+}
+
+#[async_trait]
+pub trait WriteEvents: Send + Sync {
+    /// Stores every event not stored yet and applies their status changes.
+    async fn write_events(&self, events: &[StoredEvent]) -> Result<WriteReport, StoreError>;
+}
+
+#[async_trait]
+pub trait ReadMessage: Send + Sync {
+    async fn read_message(&self, message_id: &str) -> Result<Option<MessageRecord>, StoreError>;
+}
+
+#[async_trait]
+pub trait EventsByKey: Send + Sync {
+    /// Events carrying an Insider One tracking key, oldest first, at most `limit`.
+    async fn events_by_key(&self, key: &str, limit: usize)
+    -> Result<Vec<StoredEvent>, StoreError>;
+}
+
+/// Everything the read-back routes need, for handlers that take one store.
+pub trait ReadEvents: ReadMessage + EventsByKey {}
+impl<T: ReadMessage + EventsByKey> ReadEvents for T {}
+
+/// The order events are shown in: when they happened by the payload, then when they arrived.
+pub(crate) fn time_order(a: &StoredEvent, b: &StoredEvent) -> std::cmp::Ordering {
+    (a.event.occurred_at.unwrap_or(0), a.received_at, &a.event.id).cmp(&(
+        b.event.occurred_at.unwrap_or(0),
+        b.received_at,
+        &b.event.id,
+    ))
+}
+
+/// Epoch seconds after which a stored item may be deleted by the store's TTL.
+pub(crate) fn expiry(received_at_ms: i64, retention: std::time::Duration) -> i64 {
+    received_at_ms / 1000 + i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2)
+}
