@@ -67,15 +67,32 @@ pub async fn query() -> Result<Query, ConfigError> {
 pub async fn sdk_config() -> Result<SdkConfig, ConfigError> {
     let timeout = Duration::from_millis(parse_env("STORE_TIMEOUT_MS")?.unwrap_or(3000));
     Ok(aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500))
-                .operation_attempt_timeout(timeout / 2)
-                .operation_timeout(timeout)
-                .build(),
-        )
+        .timeout_config(timeouts(timeout))
         .load()
         .await)
+}
+
+/// A DynamoDB client for a DynamoDB-compatible endpoint outside AWS (DynamoDB Local), with the
+/// same timeouts as in Lambda and placeholder credentials, which such endpoints do not check.
+pub fn endpoint_dynamo_client(endpoint: &str, timeout: Duration) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "endpoint",
+        ))
+        .timeout_config(timeouts(timeout))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+fn timeouts(total: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .operation_attempt_timeout(total / 2)
+        .operation_timeout(total)
+        .build()
 }
 
 pub fn dynamo_store(sdk: &SdkConfig) -> Result<DynamoStore, ConfigError> {
@@ -116,7 +133,10 @@ async fn webhook_tokens(sdk: &SdkConfig) -> Result<Vec<String>, ConfigError> {
             .send()
             .await
             .map_err(|e| secret_error(&name, e))?;
-        let value = parameter.parameter().and_then(|p| p.value()).unwrap_or_default();
+        let value = parameter
+            .parameter()
+            .and_then(|p| p.value())
+            .unwrap_or_default();
         return Ok(parse_token_list(value));
     }
     Ok(Vec::new())
@@ -149,10 +169,14 @@ where
 {
     match std::env::var(name) {
         Err(_) => Ok(None),
-        Ok(text) => text.trim().parse().map(Some).map_err(|e: T::Err| ConfigError::Invalid {
-            name,
-            reason: e.to_string(),
-        }),
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            }),
     }
 }
 

@@ -2,11 +2,11 @@
 //! `domain` is pure, `store` and `auth` are ports with their adapters, `http` holds the handlers
 //! every entry point runs, and `config`/`telemetry` are read once per cold start.
 
-pub mod domain;
-pub mod clock;
-pub mod store;
 pub mod auth;
-pub mod http;
+pub mod clock;
 pub mod config;
+pub mod domain;
+pub mod http;
 pub mod lambda;
+pub mod store;
 pub mod telemetry;

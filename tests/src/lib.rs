@@ -1,1 +1,6 @@
+//! Support code for the cross-crate tests in `tests/tests/`.
 
+pub mod dynamodb_local;
+pub mod fault_proxy;
+pub mod payloads;
+pub mod stores;

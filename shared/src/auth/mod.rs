@@ -89,3 +89,14 @@ pub fn generate_token() -> String {
     let bytes: [u8; 32] = rand::random();
     hex::encode(bytes)
 }
+
+/// A secret as the vendor shows it: the first few characters, then asterisks
+/// (`partner-whatsa********`), so it can be recognised but not used.
+pub fn mask_secret(secret: &str) -> String {
+    let shown: String = secret
+        .chars()
+        .take(secret.chars().count().min(24) / 2)
+        .take(14)
+        .collect();
+    format!("{shown}********")
+}

@@ -77,16 +77,29 @@ mod tests {
             Err(AuthError::InvalidToken("the bearer token is not valid"))
         );
         assert_eq!(auth.authenticate(None), Err(AuthError::MissingCredentials));
-        assert_eq!(auth.authenticate(Some("Basic c2VjcmV0")), Err(AuthError::MissingCredentials));
-        assert_eq!(auth.authenticate(Some("Bearer ")), Err(AuthError::MissingCredentials));
-        assert_eq!(auth.authenticate(Some("secret-token")), Err(AuthError::MissingCredentials));
+        assert_eq!(
+            auth.authenticate(Some("Basic c2VjcmV0")),
+            Err(AuthError::MissingCredentials)
+        );
+        assert_eq!(
+            auth.authenticate(Some("Bearer ")),
+            Err(AuthError::MissingCredentials)
+        );
+        assert_eq!(
+            auth.authenticate(Some("secret-token")),
+            Err(AuthError::MissingCredentials)
+        );
     }
 
     #[test]
     fn blank_tokens_never_configure_anything() {
         let tokens = StaticTokens::new(["", "  "]);
         assert!(tokens.is_empty());
-        assert!(authenticator(&["", " "]).authenticate(Some("Bearer  ")).is_err());
+        assert!(
+            authenticator(&["", " "])
+                .authenticate(Some("Bearer  "))
+                .is_err()
+        );
         assert_eq!(
             Authenticator::new().authenticate(Some("Bearer anything")),
             Err(AuthError::NotConfigured)

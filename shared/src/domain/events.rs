@@ -105,13 +105,16 @@ pub fn parse_delivery(body: &[u8]) -> Result<Vec<Event>, PayloadError> {
     if !whole.get().starts_with('{') {
         return Err(PayloadError::NotObject);
     }
-    let events = match serde_json::from_str::<TopLevel>(whole.get()) {
-        Ok(top) => top.into_events(whole),
-        // A shape serde cannot even read loosely (duplicate keys, say) is still kept.
-        Err(_) => Vec::new(),
-    };
+    // A shape serde cannot even read loosely (duplicate keys, say) is still kept, as unknown.
+    let top = serde_json::from_str::<TopLevel>(whole.get()).ok();
+    let key = top.as_ref().and_then(|t| lenient_string(t.key));
+    let events = top.map(|t| t.into_events(whole)).unwrap_or_default();
     if events.is_empty() {
-        return Ok(vec![EventBuilder::new(EventFamily::Unknown, whole).build()]);
+        return Ok(vec![
+            EventBuilder::new(EventFamily::Unknown, whole)
+                .key(key)
+                .build(),
+        ]);
     }
     Ok(events)
 }
@@ -188,7 +191,10 @@ fn accepted_events(
         .enumerate()
         .map(|(i, message)| {
             let message: IdOnly = parse_lenient(message);
-            let contact: AcceptedContact = contacts.get(i).map(|c| parse_lenient(c)).unwrap_or_default();
+            let contact: AcceptedContact = contacts
+                .get(i)
+                .map(|c| parse_lenient(c))
+                .unwrap_or_default();
             EventBuilder::new(EventFamily::Accepted, whole)
                 .message_id(lenient_string(message.id))
                 .key(key.clone())
@@ -225,12 +231,17 @@ fn meta_envelope_events(entries: &[&RawValue], key: Option<&str>) -> Vec<Event> 
     let mut events = Vec::new();
     for entry in entries {
         let Some(changes) = array(parse_lenient::<Entry>(entry).changes) else {
-            events.push(EventBuilder::new(EventFamily::Unknown, entry).key(key.map(Into::into)).build());
+            events.push(
+                EventBuilder::new(EventFamily::Unknown, entry)
+                    .key(key.map(Into::into))
+                    .build(),
+            );
             continue;
         };
         for change in changes {
             let before = events.len();
-            let value: ChangeValue = parse_lenient(parse_lenient::<Change>(change).value.unwrap_or(change));
+            let value: ChangeValue =
+                parse_lenient(parse_lenient::<Change>(change).value.unwrap_or(change));
             let metadata: Metadata = value.metadata.map(parse_lenient).unwrap_or_default();
             let phone_number_id = lenient_string(metadata.phone_number_id);
             for status in array(value.statuses).unwrap_or_default() {
@@ -242,7 +253,12 @@ fn meta_envelope_events(entries: &[&RawValue], key: Option<&str>) -> Vec<Event> 
                 .map(parse_lenient)
                 .collect();
             for message in array(value.messages).unwrap_or_default() {
-                events.push(reply_event(message, key, phone_number_id.clone(), &contacts));
+                events.push(reply_event(
+                    message,
+                    key,
+                    phone_number_id.clone(),
+                    &contacts,
+                ));
             }
             if events.len() == before {
                 events.push(
@@ -405,8 +421,12 @@ struct Profile<'a> {
     name: Option<&'a RawValue>,
 }
 
-/// Reads a fragment into a loose view; a fragment of another shape reads as the empty view.
+/// Reads a JSON object into a loose view; anything else (serde would read an array field by
+/// field, by position) or an object of another shape reads as the empty view.
 fn parse_lenient<'a, T: Deserialize<'a> + Default>(raw: &'a RawValue) -> T {
+    if !is_object(raw) {
+        return T::default();
+    }
     serde_json::from_str(raw.get()).unwrap_or_default()
 }
 
@@ -418,11 +438,14 @@ fn is_object(raw: &RawValue) -> bool {
     raw.get().starts_with('{')
 }
 
-/// A string, or a number written as text (ids and phone numbers sometimes arrive as numbers).
+/// A string, or a number written as text (ids and phone numbers sometimes arrive as numbers);
+/// an empty string counts as absent.
 fn lenient_string(raw: Option<&RawValue>) -> Option<String> {
     let text = raw?.get();
     match text.as_bytes().first()? {
-        b'"' => serde_json::from_str(text).ok(),
+        b'"' => serde_json::from_str::<String>(text)
+            .ok()
+            .filter(|s| !s.is_empty()),
         b'-' | b'0'..=b'9' => Some(text.to_owned()),
         _ => None,
     }
@@ -432,7 +455,11 @@ fn lenient_string(raw: Option<&RawValue>) -> Option<String> {
 fn lenient_i64(raw: Option<&RawValue>) -> Option<i64> {
     let text = raw?.get();
     match text.as_bytes().first()? {
-        b'"' => serde_json::from_str::<String>(text).ok()?.trim().parse().ok(),
+        b'"' => serde_json::from_str::<String>(text)
+            .ok()?
+            .trim()
+            .parse()
+            .ok(),
         _ => text.parse().ok(),
     }
 }

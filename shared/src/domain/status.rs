@@ -119,7 +119,10 @@ impl MessageState {
 
     pub fn apply(&mut self, change: &StatusChange) {
         if let Some((status, at)) = &change.progress {
-            let current = self.progress.as_ref().and_then(DeliveryStatus::progress_rank);
+            let current = self
+                .progress
+                .as_ref()
+                .and_then(DeliveryStatus::progress_rank);
             if current < status.progress_rank() {
                 self.progress = Some(status.clone());
                 self.progress_at = *at;

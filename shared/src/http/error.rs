@@ -65,15 +65,19 @@ impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         let message = error.to_string();
         match error {
-            AuthError::NotConfigured => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "auth_not_configured", message)
-            }
+            AuthError::NotConfigured => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "auth_not_configured",
+                message,
+            ),
             AuthError::MissingCredentials => {
                 Self::new(StatusCode::UNAUTHORIZED, "missing_credentials", message)
                     .with_header(header::WWW_AUTHENTICATE, "Bearer")
             }
-            AuthError::InvalidToken(_) => Self::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
-                .with_header(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""),
+            AuthError::InvalidToken(_) => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
+                    .with_header(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"")
+            }
         }
     }
 }

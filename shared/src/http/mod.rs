@@ -58,6 +58,6 @@ fn query_param(request: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-fn header_str<'a>(request: &'a Request, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(request: &Request, name: header::HeaderName) -> Option<&str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }

@@ -19,7 +19,11 @@ pub async fn query(query: &Query, request: Request) -> Response {
     match route(query, &request).await {
         Ok(response) => response,
         Err(error) => {
-            tracing::warn!(outcome = error.code, status = error.status.as_u16(), "query refused");
+            tracing::warn!(
+                outcome = error.code,
+                status = error.status.as_u16(),
+                "query refused"
+            );
             error.into_response()
         }
     }
@@ -41,7 +45,12 @@ async fn route(query: &Query, request: &Request) -> Result<Response, ApiError> {
 }
 
 async fn message(query: &Query, message_id: &str) -> Result<Response, ApiError> {
-    match query.store.read_message(message_id).await.map_err(store_error)? {
+    match query
+        .store
+        .read_message(message_id)
+        .await
+        .map_err(store_error)?
+    {
         Some(record) => Ok(json_response(StatusCode::OK, &message_body(&record))),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -52,13 +61,15 @@ async fn message(query: &Query, message_id: &str) -> Result<Response, ApiError> 
 }
 
 async fn events_by_key(query: &Query, request: &Request) -> Result<Response, ApiError> {
-    let key = query_param(request, "key").filter(|k| !k.is_empty()).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "missing_parameter",
-            "add ?key=<tracking key>, the whatsapp-... key Insider One returned when sending",
-        )
-    })?;
+    let key = query_param(request, "key")
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "missing_parameter",
+                "add ?key=<tracking key>, the whatsapp-... key Insider One returned when sending",
+            )
+        })?;
     let limit = match query_param(request, "limit") {
         None => DEFAULT_LIMIT,
         Some(text) => text
@@ -73,8 +84,15 @@ async fn events_by_key(query: &Query, request: &Request) -> Result<Response, Api
                 )
             })?,
     };
-    let events = query.store.events_by_key(&key, limit).await.map_err(store_error)?;
-    Ok(json_response(StatusCode::OK, &json!({"key": key, "events": events})))
+    let events = query
+        .store
+        .events_by_key(&key, limit)
+        .await
+        .map_err(store_error)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"key": key, "events": events}),
+    ))
 }
 
 fn message_body(record: &MessageRecord) -> serde_json::Value {

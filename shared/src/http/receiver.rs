@@ -6,7 +6,9 @@ use std::time::Instant;
 use http::{Method, StatusCode, header};
 use serde_json::json;
 
-use super::{ApiError, Request, Response, empty_response, header_str, json_response, path_segments};
+use super::{
+    ApiError, Request, Response, empty_response, header_str, json_response, path_segments,
+};
 use crate::auth::Authenticator;
 use crate::clock::now_millis;
 use crate::domain::{SubProduct, parse_delivery};
@@ -36,13 +38,20 @@ pub async fn receive(receiver: &Receiver, request: Request) -> Response {
         // Insider One calls the URL when it is saved and wants a 200; such a probe stores nothing.
         Method::GET | Method::HEAD => Ok(None),
         Method::POST if is_probe(request.body()) => Ok(None),
-        Method::POST => store_delivery(receiver, sub_product, &request).await.map(Some),
+        Method::POST => store_delivery(receiver, sub_product, &request)
+            .await
+            .map(Some),
         _ => Err(ApiError::method_not_allowed("GET, HEAD, POST")),
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match outcome {
         Ok(None) => {
-            tracing::info!(sub_product = sub_product.as_str(), outcome = "probe", status = 200, elapsed_ms);
+            tracing::info!(
+                sub_product = sub_product.as_str(),
+                outcome = "probe",
+                status = 200,
+                elapsed_ms
+            );
             empty_response(StatusCode::OK)
         }
         Ok(Some(report)) => {

@@ -65,7 +65,12 @@ impl DynamoStore {
 
     /// Creates the table as the SAM template does, for DynamoDB Local and the local stack.
     pub async fn create_table_if_missing(&self) -> Result<(), StoreError> {
-        let exists = self.client.describe_table().table_name(&self.table).send().await;
+        let exists = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await;
         if exists.is_ok() {
             return Ok(());
         }
@@ -99,7 +104,11 @@ impl DynamoStore {
                     .index_name(KEY_INDEX)
                     .key_schema(key("GSI1PK", KeyType::Hash)?)
                     .key_schema(key("GSI1SK", KeyType::Range)?)
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
                     .build()
                     .map_err(|e| StoreError::Rejected(e.to_string()))?,
             )
@@ -177,7 +186,9 @@ impl DynamoStore {
                 ));
             }
             if let Some(fatal) = reasons.iter().find(|r| r.as_str() == "ValidationError") {
-                return Err(StoreError::Rejected(format!("transaction cancelled: {fatal}")));
+                return Err(StoreError::Rejected(format!(
+                    "transaction cancelled: {fatal}"
+                )));
             }
             let contended = reasons
                 .iter()
@@ -207,7 +218,8 @@ impl DynamoStore {
             if let Some(at) = at {
                 update.set("progress_at", n(at));
             }
-            update.condition = Some("attribute_not_exists(progress_rank) OR progress_rank < :progress_rank");
+            update.condition =
+                Some("attribute_not_exists(progress_rank) OR progress_rank < :progress_rank");
             update
         });
         let failure = change.failure.as_ref().map(|failure| {
@@ -237,7 +249,8 @@ impl DynamoStore {
             match request.send().await {
                 Ok(_) => {}
                 // The stored status is already higher: a late report must not move it back.
-                Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {}
+                Err(SdkError::ServiceError(e))
+                    if e.err().is_conditional_check_failed_exception() => {}
                 Err(e) => return Err(classify(e)),
             }
         }
@@ -280,7 +293,8 @@ impl DynamoStore {
 impl WriteEvents for DynamoStore {
     async fn write_events(&self, events: &[StoredEvent]) -> Result<WriteReport, StoreError> {
         let mut seen = HashSet::new();
-        let unique: Vec<&StoredEvent> = events.iter().filter(|e| seen.insert(&e.event.id)).collect();
+        let unique: Vec<&StoredEvent> =
+            events.iter().filter(|e| seen.insert(&e.event.id)).collect();
 
         let mut chunks: Vec<Vec<Item>> = vec![Vec::new()];
         let mut chunk_bytes = 0;
@@ -288,12 +302,16 @@ impl WriteEvents for DynamoStore {
             let bytes = stored.event.raw.get().len() + 1024;
             let current = chunks.last_mut().expect("chunks is never empty");
             if !current.is_empty()
-                && (current.len() == MAX_TRANSACTION_ITEMS || chunk_bytes + bytes > MAX_TRANSACTION_BYTES)
+                && (current.len() == MAX_TRANSACTION_ITEMS
+                    || chunk_bytes + bytes > MAX_TRANSACTION_BYTES)
             {
                 chunks.push(Vec::new());
                 chunk_bytes = 0;
             }
-            chunks.last_mut().expect("chunks is never empty").push(event_item(stored, self.retention));
+            chunks
+                .last_mut()
+                .expect("chunks is never empty")
+                .push(event_item(stored, self.retention));
             chunk_bytes += bytes;
         }
         let stored: usize = try_join_all(chunks.into_iter().map(|chunk| self.put_chunk(chunk)))
@@ -302,8 +320,16 @@ impl WriteEvents for DynamoStore {
             .sum();
 
         let batch: Vec<Event> = unique.iter().map(|e| e.event.clone()).collect();
-        let expires_at = expiry(events.iter().map(|e| e.received_at).max().unwrap_or(0), self.retention);
-        try_join_all(status_changes(&batch).iter().map(|c| self.apply_status(c, expires_at))).await?;
+        let expires_at = expiry(
+            events.iter().map(|e| e.received_at).max().unwrap_or(0),
+            self.retention,
+        );
+        try_join_all(
+            status_changes(&batch)
+                .iter()
+                .map(|c| self.apply_status(c, expires_at)),
+        )
+        .await?;
 
         Ok(WriteReport {
             stored,
@@ -350,11 +376,7 @@ impl ReadMessage for DynamoStore {
 
 #[async_trait]
 impl EventsByKey for DynamoStore {
-    async fn events_by_key(
-        &self,
-        key: &str,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn events_by_key(&self, key: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let items = self
             .query_all(
                 Some(KEY_INDEX),
@@ -363,7 +385,10 @@ impl EventsByKey for DynamoStore {
                 limit,
             )
             .await?;
-        let mut events = items.iter().map(event_from_item).collect::<Result<Vec<_>, _>>()?;
+        let mut events = items
+            .iter()
+            .map(event_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
         events.sort_by(time_order);
         Ok(events)
     }
@@ -401,7 +426,8 @@ impl StatusUpdate {
     }
 
     fn set_if_absent(&mut self, name: &'static str, value: AttributeValue) {
-        self.sets.push(format!("{name} = if_not_exists({name}, :{name})"));
+        self.sets
+            .push(format!("{name} = if_not_exists({name}, :{name})"));
         self.values.insert(format!(":{name}"), value);
     }
 
@@ -425,7 +451,11 @@ fn event_item(stored: &StoredEvent, retention: Duration) -> Item {
         Some(id) => format!("MSG#{id}"),
         None => format!("EVT#{}", event.id),
     };
-    let sk = format!("EVT#{:011}#{}", event.occurred_at.unwrap_or(0).max(0), event.id);
+    let sk = format!(
+        "EVT#{:011}#{}",
+        event.occurred_at.unwrap_or(0).max(0),
+        event.id
+    );
     let mut item = HashMap::from([
         ("PK".to_owned(), s(&pk)),
         ("SK".to_owned(), s(&sk)),
@@ -433,7 +463,10 @@ fn event_item(stored: &StoredEvent, retention: Duration) -> Item {
         ("family".to_owned(), s(event.family.as_str())),
         ("sub_product".to_owned(), s(stored.sub_product.as_str())),
         ("received_at".to_owned(), n(stored.received_at)),
-        ("expires_at".to_owned(), n(expiry(stored.received_at, retention))),
+        (
+            "expires_at".to_owned(),
+            n(expiry(stored.received_at, retention)),
+        ),
         ("raw".to_owned(), s(event.raw.get())),
     ]);
     if let Some(key) = &event.key {
@@ -443,7 +476,10 @@ fn event_item(stored: &StoredEvent, retention: Duration) -> Item {
     let optional = [
         ("message_id", event.message_id.as_deref()),
         ("tracking_key", event.key.as_deref()),
-        ("delivery_status", event.status.as_ref().map(DeliveryStatus::as_str)),
+        (
+            "delivery_status",
+            event.status.as_ref().map(DeliveryStatus::as_str),
+        ),
         ("message_type", event.message_type.as_deref()),
         ("contact", event.contact.as_deref()),
         ("contact_name", event.contact_name.as_deref()),
@@ -476,7 +512,7 @@ fn event_from_item(item: &Item) -> Result<StoredEvent, StoreError> {
     let raw = serde_json::value::RawValue::from_string(required("raw")?)
         .map_err(|e| StoreError::Corrupt(format!("raw fragment is not JSON: {e}")))?;
     let error_codes = match item.get("error_codes") {
-        Some(AttributeValue::L(codes)) => codes.iter().filter_map(|c| parse_n(c)).collect(),
+        Some(AttributeValue::L(codes)) => codes.iter().filter_map(parse_n).collect(),
         _ => Vec::new(),
     };
     Ok(StoredEvent {
@@ -538,7 +574,11 @@ fn parse_n(value: &AttributeValue) -> Option<i64> {
 }
 
 fn service_error<E: ProvideErrorMetadata + std::error::Error>(error: E) -> StoreError {
-    let message = format!("{}: {}", error.code().unwrap_or("error"), error.message().unwrap_or(""));
+    let message = format!(
+        "{}: {}",
+        error.code().unwrap_or("error"),
+        error.message().unwrap_or("")
+    );
     match error.code() {
         Some("ValidationException") => StoreError::Rejected(message),
         _ => StoreError::Unavailable(message),

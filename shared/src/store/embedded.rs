@@ -15,7 +15,7 @@ use super::{
     EventsByKey, MessageRecord, ReadMessage, StoreError, StoredEvent, WriteEvents, WriteReport,
     expiry, time_order,
 };
-use crate::domain::{MessageState, status_changes};
+use crate::domain::{MessageState, SubProduct, status_changes};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -24,8 +24,9 @@ CREATE TABLE IF NOT EXISTS events (
     key         TEXT,
     occurred_at INTEGER,
     received_at INTEGER NOT NULL,
+    sub_product TEXT NOT NULL,
     expires_at  INTEGER NOT NULL,
-    body        TEXT NOT NULL
+    event       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_message ON events (message_id, occurred_at, received_at);
 CREATE INDEX IF NOT EXISTS events_by_key ON events (key, occurred_at, received_at);
@@ -55,13 +56,18 @@ impl EmbeddedStore {
 
     /// A store that lives in memory only; for tests.
     pub fn in_memory(retention: Duration) -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory().map_err(unavailable)?, retention)
+        Self::init(
+            Connection::open_in_memory().map_err(unavailable)?,
+            retention,
+        )
     }
 
     fn init(connection: Connection, retention: Duration) -> Result<Self, StoreError> {
         // FULL makes every acknowledged batch survive a power cut, which a 200 promises.
         connection
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;")
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;",
+            )
             .map_err(unavailable)?;
         connection.execute_batch(SCHEMA).map_err(unavailable)?;
         let now = crate::clock::now_millis() / 1000;
@@ -69,7 +75,10 @@ impl EmbeddedStore {
             .execute("DELETE FROM events WHERE expires_at < ?1", params![now])
             .map_err(unavailable)?;
         connection
-            .execute("DELETE FROM message_status WHERE expires_at < ?1", params![now])
+            .execute(
+                "DELETE FROM message_status WHERE expires_at < ?1",
+                params![now],
+            )
             .map_err(unavailable)?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
@@ -100,12 +109,16 @@ impl WriteEvents for EmbeddedStore {
         let rows = events
             .iter()
             .map(|e| {
-                let body = serde_json::to_string(e).map_err(|e| StoreError::Rejected(e.to_string()))?;
+                let body = serde_json::to_string(&e.event)
+                    .map_err(|e| StoreError::Rejected(e.to_string()))?;
                 Ok((e.clone(), body, expiry(e.received_at, self.retention)))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let changes = status_changes(&events.iter().map(|e| e.event.clone()).collect::<Vec<_>>());
-        let expires_at = expiry(events.iter().map(|e| e.received_at).max().unwrap_or(0), self.retention);
+        let expires_at = expiry(
+            events.iter().map(|e| e.received_at).max().unwrap_or(0),
+            self.retention,
+        );
         self.with_connection(move |connection| {
             let tx = connection.transaction().map_err(unavailable)?;
             let mut report = WriteReport::default();
@@ -113,14 +126,15 @@ impl WriteEvents for EmbeddedStore {
                 let inserted = tx
                     .execute(
                         "INSERT OR IGNORE INTO events
-                         (event_id, message_id, key, occurred_at, received_at, expires_at, body)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                         (event_id, message_id, key, occurred_at, received_at, sub_product, expires_at, event)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                         params![
                             stored.event.id,
                             stored.event.message_id,
                             stored.event.key,
                             stored.event.occurred_at,
                             stored.received_at,
+                            stored.sub_product.as_str(),
                             event_expires_at,
                             body
                         ],
@@ -182,7 +196,7 @@ impl ReadMessage for EmbeddedStore {
                 .map_err(unavailable)?;
             let events = query_events(
                 connection,
-                "SELECT body FROM events WHERE message_id = ?1 LIMIT ?2",
+                "SELECT event, sub_product, received_at FROM events WHERE message_id = ?1 LIMIT ?2",
                 &message_id,
                 usize::MAX,
             )?;
@@ -191,13 +205,21 @@ impl ReadMessage for EmbeddedStore {
             }
             let (state, status_key) = match status {
                 Some((json, key)) => (
-                    Some(serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?),
+                    Some(
+                        serde_json::from_str(&json)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    ),
                     key,
                 ),
                 None => (None, None),
             };
             let key = status_key.or_else(|| events.iter().find_map(|e| e.event.key.clone()));
-            Ok(Some(MessageRecord { message_id, key, state, events }))
+            Ok(Some(MessageRecord {
+                message_id,
+                key,
+                state,
+                events,
+            }))
         })
         .await
     }
@@ -205,16 +227,13 @@ impl ReadMessage for EmbeddedStore {
 
 #[async_trait]
 impl EventsByKey for EmbeddedStore {
-    async fn events_by_key(
-        &self,
-        key: &str,
-        limit: usize,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn events_by_key(&self, key: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let key = key.to_owned();
         self.with_connection(move |connection| {
             query_events(
                 connection,
-                "SELECT body FROM events WHERE key = ?1 ORDER BY occurred_at, received_at LIMIT ?2",
+                "SELECT event, sub_product, received_at FROM events WHERE key = ?1
+                 ORDER BY occurred_at, received_at LIMIT ?2",
                 &key,
                 limit,
             )
@@ -231,15 +250,30 @@ fn query_events(
 ) -> Result<Vec<StoredEvent>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut statement = connection.prepare_cached(sql).map_err(unavailable)?;
-    let bodies = statement
-        .query_map(params![value, limit], |row| row.get::<_, String>(0))
+    let rows = statement
+        .query_map(params![value, limit], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+            ))
+        })
         .map_err(unavailable)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(unavailable)?;
-    let mut events = bodies
-        .iter()
-        .map(|body| serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .collect::<Result<Vec<StoredEvent>, _>>()?;
+    let mut events = rows
+        .into_iter()
+        .map(|(event, sub_product, received_at)| {
+            Ok(StoredEvent {
+                event: serde_json::from_str(&event)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                sub_product: SubProduct::parse(&sub_product).ok_or_else(|| {
+                    StoreError::Corrupt(format!("unknown sub-product {sub_product}"))
+                })?,
+                received_at,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
     events.sort_by(time_order);
     Ok(events)
 }

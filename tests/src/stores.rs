@@ -1,0 +1,35 @@
+//! Fresh stores for tests: an embedded one in a temporary folder, or a DynamoDB one on its own
+//! table in the shared DynamoDB Local.
+
+use std::time::Duration;
+
+use shared::store::dynamo::DynamoStore;
+use shared::store::embedded::EmbeddedStore;
+
+use crate::dynamodb_local;
+
+pub const RETENTION: Duration = Duration::from_secs(7 * 86_400);
+
+/// The store and the folder it lives in (removed when the guard drops).
+pub fn embedded() -> (EmbeddedStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let store = EmbeddedStore::open(dir.path(), RETENTION).expect("embedded store opens");
+    (store, dir)
+}
+
+/// A store on a new table of the shared DynamoDB Local, created as the template creates it.
+pub async fn dynamo() -> DynamoStore {
+    dynamo_at(dynamodb_local::shared().await.endpoint()).await
+}
+
+/// A store on a new table at `endpoint` (DynamoDB Local, or a proxy in front of it).
+pub async fn dynamo_at(endpoint: &str) -> DynamoStore {
+    let table = dynamodb_local::unique_table_name("events");
+    let client = shared::config::endpoint_dynamo_client(endpoint, Duration::from_secs(30));
+    let store = DynamoStore::new(client, table, RETENTION);
+    store
+        .create_table_if_missing()
+        .await
+        .expect("table is created");
+    store
+}
