@@ -3,4 +3,5 @@
 pub mod dynamodb_local;
 pub mod fault_proxy;
 pub mod payloads;
+pub mod stack;
 pub mod stores;

@@ -1,6 +1,5 @@
 //! Proves the DynamoDB Local and fault proxy support works, with raw HTTP calls.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -10,8 +9,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use e2e_tests::dynamodb_local::{self, DynamoDbLocal, RawResponse, raw_request};
 use e2e_tests::fault_proxy::FaultProxy;
 
-/// Set in the child process of [`jvm_dies_with_the_test_process`].
-const CHILD_ENV: &str = "E2E_DYNAMODB_LOCAL_CHILD";
+/// Printed by the `hold-dynamodb-local` binary, followed by its server's port.
 const PORT_LINE: &str = "dynamodb-local-port=";
 
 async fn call(addr: SocketAddr, operation: &str, body: &str) -> std::io::Result<RawResponse> {
@@ -118,16 +116,12 @@ async fn restart_keeps_the_port_and_loses_the_data() {
 }
 
 /// The child's JVM must go when the child is killed outright, with no destructor run.
+///
+/// The child is the `hold-dynamodb-local` binary, which holds the shared server as a test
+/// binary does.
 #[tokio::test]
 async fn jvm_dies_with_the_test_process() {
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_holds_dynamodb_local",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(CHILD_ENV, "1")
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hold-dynamodb-local"))
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -153,19 +147,4 @@ async fn jvm_dies_with_the_test_process() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// Not a test on its own: the child process of [`jvm_dies_with_the_test_process`].
-#[tokio::test]
-#[ignore = "helper process of jvm_dies_with_the_test_process"]
-async fn child_holds_dynamodb_local() {
-    if std::env::var_os(CHILD_ENV).is_none() {
-        return;
-    }
-    // Held by a static, as tests hold theirs: never dropped.
-    let local = dynamodb_local::shared().await;
-    println!("{PORT_LINE}{}", local.addr().port());
-    std::io::stdout().flush().unwrap();
-    // Bounded, should the parent fail to kill this process.
-    tokio::time::sleep(Duration::from_secs(60)).await;
 }

@@ -1,0 +1,53 @@
+//! The local stack, started in-process on a free loopback port for one test.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use local_stack::{Config, LocalStack, StoreChoice};
+
+pub const WEBHOOK_TOKEN: &str = "test-webhook-token";
+pub const ROTATED_WEBHOOK_TOKEN: &str = "test-webhook-token-next";
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+fn config(store: StoreChoice, store_timeout: Duration) -> Config {
+    Config {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        store,
+        retention: crate::stores::RETENTION,
+        store_timeout,
+        webhook_tokens: vec![WEBHOOK_TOKEN.into(), ROTATED_WEBHOOK_TOKEN.into()],
+        admin_token: ADMIN_TOKEN.into(),
+    }
+}
+
+/// On the embedded store in a temporary folder (kept alive by the returned guard).
+pub async fn embedded() -> (LocalStack, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let stack = local_stack::start(config(
+        StoreChoice::Embedded(dir.path().to_owned()),
+        Duration::from_secs(3),
+    ))
+    .await
+    .expect("local stack starts");
+    (stack, dir)
+}
+
+/// On a new table at a DynamoDB-compatible endpoint.
+pub async fn dynamo(endpoint: &str, store_timeout: Duration) -> LocalStack {
+    let store = StoreChoice::Dynamo {
+        endpoint: endpoint.to_owned(),
+        table: crate::dynamodb_local::unique_table_name("stack"),
+    };
+    local_stack::start(config(store, store_timeout))
+        .await
+        .expect("local stack starts")
+}
+
+/// A client for tests: no proxy from the environment, bounded waits.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}

@@ -1,0 +1,114 @@
+//! The Lambda path: an API Gateway HTTP API (payload 2.0) event, as Lambda hands it to the
+//! binary, goes through lambda_http's decoding into the same handlers.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use e2e_tests::payloads::status;
+use e2e_tests::stack::WEBHOOK_TOKEN;
+use e2e_tests::stores;
+use shared::auth::{Authenticator, StaticTokens};
+use shared::http::query::{Query, query};
+use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
+use shared::store::ReadMessage;
+
+fn api_gateway_event(
+    method: &str,
+    path: &str,
+    query: &str,
+    token: &str,
+    body: &str,
+    base64: bool,
+) -> String {
+    let body = if base64 {
+        base64::engine::general_purpose::STANDARD.encode(body)
+    } else {
+        body.to_owned()
+    };
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {
+            "authorization": format!("Bearer {token}"),
+            "content-type": "application/json",
+            "host": "abc123.execute-api.eu-west-1.amazonaws.com",
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "insider"},
+            "requestId": "req-1",
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "time": "21/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1_795_000_000_000_i64,
+        },
+        "body": body,
+        "isBase64Encoded": base64,
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn base64_and_plain_bodies_from_api_gateway_are_stored() {
+    let (store, _dir) = stores::embedded();
+    let store = Arc::new(store);
+    let receiver = Receiver {
+        store: store.clone(),
+        auth: Authenticator::new().with(StaticTokens::new([WEBHOOK_TOKEN])),
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+    };
+    for (base64, message_id) in [(true, "wamid.b64"), (false, "wamid.plain")] {
+        let body = status(message_id, "delivered", 1_700_000_000, "whatsapp-lambda");
+        let event = api_gateway_event(
+            "POST",
+            "/webhooks/transactional",
+            "",
+            WEBHOOK_TOKEN,
+            &body,
+            base64,
+        );
+        let request = lambda_http::request::from_str(&event).expect("a valid API Gateway event");
+        let response = receive(&receiver, request).await;
+        assert_eq!(response.status(), 200, "base64: {base64}");
+        assert_eq!(
+            std::str::from_utf8(response.body()).unwrap(),
+            r#"{"duplicates":0,"stored":1}"#
+        );
+        let record = store
+            .read_message(message_id)
+            .await
+            .unwrap()
+            .expect("stored");
+        assert_eq!(
+            record.events[0].sub_product,
+            shared::domain::SubProduct::Transactional
+        );
+    }
+
+    let query_handler = Query { store };
+    let event = api_gateway_event(
+        "GET",
+        "/events",
+        "key=whatsapp-lambda&limit=5",
+        "",
+        "",
+        false,
+    );
+    let response = query(
+        &query_handler,
+        lambda_http::request::from_str(&event).unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(
+        body["events"].as_array().unwrap().len(),
+        2,
+        "the query string reaches the handler"
+    );
+}
