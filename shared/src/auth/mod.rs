@@ -86,7 +86,8 @@ pub fn bearer_token(header: &str) -> Option<&str> {
 
 /// A random token of 32 bytes, URL-safe, for generated credentials.
 pub fn generate_token() -> String {
-    let bytes: [u8; 32] = rand::random();
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
     hex::encode(bytes)
 }
 

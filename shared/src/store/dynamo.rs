@@ -20,7 +20,6 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -31,8 +30,8 @@ use aws_sdk_dynamodb::types::{
 use futures::future::try_join_all;
 
 use super::{
-    EventsByKey, MessageRecord, ReadMessage, StoreError, StoredEvent, WriteEvents, WriteReport,
-    expiry, time_order,
+    EventsByKey, MessageRecord, ReadMessage, StoreError, StoreFuture, StoredEvent, WriteEvents,
+    WriteReport, expiry, time_order,
 };
 use crate::domain::{
     DeliveryStatus, Event, EventFamily, MessageState, StatusChange, SubProduct, status_changes,
@@ -201,7 +200,7 @@ impl DynamoStore {
                 .collect();
             if contended {
                 // Conflicts and throttling clear up after a short, jittered wait.
-                let jitter = u64::from(rand::random::<u8>());
+                let jitter = getrandom::u64().unwrap_or(0) % 256;
                 tokio::time::sleep(Duration::from_millis(25 * 2u64.pow(attempt) + jitter)).await;
             }
         }
@@ -289,108 +288,115 @@ impl DynamoStore {
     }
 }
 
-#[async_trait]
 impl WriteEvents for DynamoStore {
-    async fn write_events(&self, events: &[StoredEvent]) -> Result<WriteReport, StoreError> {
-        let mut seen = HashSet::new();
-        let unique: Vec<&StoredEvent> =
-            events.iter().filter(|e| seen.insert(&e.event.id)).collect();
+    fn write_events<'a>(&'a self, events: &'a [StoredEvent]) -> StoreFuture<'a, WriteReport> {
+        Box::pin(async move {
+            let mut seen = HashSet::new();
+            let unique: Vec<&StoredEvent> =
+                events.iter().filter(|e| seen.insert(&e.event.id)).collect();
 
-        let mut chunks: Vec<Vec<Item>> = vec![Vec::new()];
-        let mut chunk_bytes = 0;
-        for stored in &unique {
-            let bytes = stored.event.raw.get().len() + 1024;
-            let current = chunks.last_mut().expect("chunks is never empty");
-            if !current.is_empty()
-                && (current.len() == MAX_TRANSACTION_ITEMS
-                    || chunk_bytes + bytes > MAX_TRANSACTION_BYTES)
-            {
-                chunks.push(Vec::new());
-                chunk_bytes = 0;
+            let mut chunks: Vec<Vec<Item>> = vec![Vec::new()];
+            let mut chunk_bytes = 0;
+            for stored in &unique {
+                let bytes = stored.event.raw.get().len() + 1024;
+                let current = chunks.last_mut().expect("chunks is never empty");
+                if !current.is_empty()
+                    && (current.len() == MAX_TRANSACTION_ITEMS
+                        || chunk_bytes + bytes > MAX_TRANSACTION_BYTES)
+                {
+                    chunks.push(Vec::new());
+                    chunk_bytes = 0;
+                }
+                chunks
+                    .last_mut()
+                    .expect("chunks is never empty")
+                    .push(event_item(stored, self.retention));
+                chunk_bytes += bytes;
             }
-            chunks
-                .last_mut()
-                .expect("chunks is never empty")
-                .push(event_item(stored, self.retention));
-            chunk_bytes += bytes;
-        }
-        let stored: usize = try_join_all(chunks.into_iter().map(|chunk| self.put_chunk(chunk)))
-            .await?
-            .into_iter()
-            .sum();
+            let stored: usize = try_join_all(chunks.into_iter().map(|chunk| self.put_chunk(chunk)))
+                .await?
+                .into_iter()
+                .sum();
 
-        let batch: Vec<Event> = unique.iter().map(|e| e.event.clone()).collect();
-        let expires_at = expiry(
-            events.iter().map(|e| e.received_at).max().unwrap_or(0),
-            self.retention,
-        );
-        try_join_all(
-            status_changes(&batch)
-                .iter()
-                .map(|c| self.apply_status(c, expires_at)),
-        )
-        .await?;
+            let batch: Vec<Event> = unique.iter().map(|e| e.event.clone()).collect();
+            let expires_at = expiry(
+                events.iter().map(|e| e.received_at).max().unwrap_or(0),
+                self.retention,
+            );
+            try_join_all(
+                status_changes(&batch)
+                    .iter()
+                    .map(|c| self.apply_status(c, expires_at)),
+            )
+            .await?;
 
-        Ok(WriteReport {
-            stored,
-            duplicates: events.len() - stored,
+            Ok(WriteReport {
+                stored,
+                duplicates: events.len() - stored,
+            })
         })
     }
 }
 
-#[async_trait]
 impl ReadMessage for DynamoStore {
-    async fn read_message(&self, message_id: &str) -> Result<Option<MessageRecord>, StoreError> {
-        let items = self
-            .query_all(
-                None,
-                "PK = :pk",
-                HashMap::from([(":pk".to_owned(), s(&format!("MSG#{message_id}")))]),
-                usize::MAX,
-            )
-            .await?;
-        if items.is_empty() {
-            return Ok(None);
-        }
-        let mut state = None;
-        let mut status_key = None;
-        let mut events = Vec::new();
-        for item in &items {
-            if get_s(item, "SK").as_deref() == Some(STATUS_SK) {
-                status_key = get_s(item, "tracking_key");
-                state = Some(state_from_item(item)?);
-            } else {
-                events.push(event_from_item(item)?);
+    fn read_message<'a>(&'a self, message_id: &'a str) -> StoreFuture<'a, Option<MessageRecord>> {
+        Box::pin(async move {
+            let items = self
+                .query_all(
+                    None,
+                    "PK = :pk",
+                    HashMap::from([(":pk".to_owned(), s(&format!("MSG#{message_id}")))]),
+                    usize::MAX,
+                )
+                .await?;
+            if items.is_empty() {
+                return Ok(None);
             }
-        }
-        events.sort_by(time_order);
-        let key = status_key.or_else(|| events.iter().find_map(|e| e.event.key.clone()));
-        Ok(Some(MessageRecord {
-            message_id: message_id.to_owned(),
-            key,
-            state,
-            events,
-        }))
+            let mut state = None;
+            let mut status_key = None;
+            let mut events = Vec::new();
+            for item in &items {
+                if get_s(item, "SK").as_deref() == Some(STATUS_SK) {
+                    status_key = get_s(item, "tracking_key");
+                    state = Some(state_from_item(item)?);
+                } else {
+                    events.push(event_from_item(item)?);
+                }
+            }
+            events.sort_by(time_order);
+            let key = status_key.or_else(|| events.iter().find_map(|e| e.event.key.clone()));
+            Ok(Some(MessageRecord {
+                message_id: message_id.to_owned(),
+                key,
+                state,
+                events,
+            }))
+        })
     }
 }
 
-#[async_trait]
 impl EventsByKey for DynamoStore {
-    async fn events_by_key(&self, key: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        let items = self
-            .query_all(
-                Some(KEY_INDEX),
-                "GSI1PK = :pk",
-                HashMap::from([(":pk".to_owned(), s(&format!("KEY#{key}")))]),
-                limit,
-            )
-            .await?;
-        let mut events = items
-            .iter()
-            .map(event_from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        events.sort_by(time_order);
-        Ok(events)
+    fn events_by_key<'a>(
+        &'a self,
+        key: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<StoredEvent>> {
+        Box::pin(async move {
+            let items = self
+                .query_all(
+                    Some(KEY_INDEX),
+                    "GSI1PK = :pk",
+                    HashMap::from([(":pk".to_owned(), s(&format!("KEY#{key}")))]),
+                    limit,
+                )
+                .await?;
+            let mut events = items
+                .iter()
+                .map(event_from_item)
+                .collect::<Result<Vec<_>, _>>()?;
+            events.sort_by(time_order);
+            Ok(events)
+        })
     }
 }
 

@@ -8,12 +8,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    EventsByKey, MessageRecord, ReadMessage, StoreError, StoredEvent, WriteEvents, WriteReport,
-    expiry, time_order,
+    EventsByKey, MessageRecord, ReadMessage, StoreError, StoreFuture, StoredEvent, WriteEvents,
+    WriteReport, expiry, time_order,
 };
 use crate::domain::{MessageState, SubProduct, status_changes};
 
@@ -103,142 +102,150 @@ impl EmbeddedStore {
     }
 }
 
-#[async_trait]
 impl WriteEvents for EmbeddedStore {
-    async fn write_events(&self, events: &[StoredEvent]) -> Result<WriteReport, StoreError> {
-        let rows = events
-            .iter()
-            .map(|e| {
-                let body = serde_json::to_string(&e.event)
-                    .map_err(|e| StoreError::Rejected(e.to_string()))?;
-                Ok((e.clone(), body, expiry(e.received_at, self.retention)))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let changes = status_changes(&events.iter().map(|e| e.event.clone()).collect::<Vec<_>>());
-        let expires_at = expiry(
-            events.iter().map(|e| e.received_at).max().unwrap_or(0),
-            self.retention,
-        );
-        self.with_connection(move |connection| {
-            let tx = connection.transaction().map_err(unavailable)?;
-            let mut report = WriteReport::default();
-            for (stored, body, event_expires_at) in &rows {
-                let inserted = tx
-                    .execute(
-                        "INSERT OR IGNORE INTO events
-                         (event_id, message_id, key, occurred_at, received_at, sub_product, expires_at, event)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                        params![
-                            stored.event.id,
-                            stored.event.message_id,
-                            stored.event.key,
-                            stored.event.occurred_at,
-                            stored.received_at,
-                            stored.sub_product.as_str(),
-                            event_expires_at,
-                            body
-                        ],
+    fn write_events<'a>(&'a self, events: &'a [StoredEvent]) -> StoreFuture<'a, WriteReport> {
+        Box::pin(async move {
+            let rows = events
+                .iter()
+                .map(|e| {
+                    let body = serde_json::to_string(&e.event)
+                        .map_err(|e| StoreError::Rejected(e.to_string()))?;
+                    Ok((e.clone(), body, expiry(e.received_at, self.retention)))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let changes =
+                status_changes(&events.iter().map(|e| e.event.clone()).collect::<Vec<_>>());
+            let expires_at = expiry(
+                events.iter().map(|e| e.received_at).max().unwrap_or(0),
+                self.retention,
+            );
+            self.with_connection(move |connection| {
+                let tx = connection.transaction().map_err(unavailable)?;
+                let mut report = WriteReport::default();
+                for (stored, body, event_expires_at) in &rows {
+                    let inserted = tx
+                        .execute(
+                            "INSERT OR IGNORE INTO events
+                             (event_id, message_id, key, occurred_at, received_at, sub_product, expires_at, event)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                            params![
+                                stored.event.id,
+                                stored.event.message_id,
+                                stored.event.key,
+                                stored.event.occurred_at,
+                                stored.received_at,
+                                stored.sub_product.as_str(),
+                                event_expires_at,
+                                body
+                            ],
+                        )
+                        .map_err(unavailable)?;
+                    if inserted == 1 {
+                        report.stored += 1;
+                    } else {
+                        report.duplicates += 1;
+                    }
+                }
+                for change in &changes {
+                    let current: Option<(String, Option<String>)> = tx
+                        .query_row(
+                            "SELECT state, key FROM message_status WHERE message_id = ?1",
+                            params![change.message_id],
+                            |row| Ok((row.get(0)?, row.get(1)?)),
+                        )
+                        .optional()
+                        .map_err(unavailable)?;
+                    let (mut state, key) = match current {
+                        Some((json, key)) => (
+                            serde_json::from_str::<MessageState>(&json)
+                                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                            key,
+                        ),
+                        None => (MessageState::default(), None),
+                    };
+                    state.apply(change);
+                    let state = serde_json::to_string(&state).map_err(|e| StoreError::Rejected(e.to_string()))?;
+                    tx.execute(
+                        "INSERT INTO message_status (message_id, key, expires_at, state)
+                         VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (message_id) DO UPDATE
+                         SET key = excluded.key, expires_at = excluded.expires_at, state = excluded.state",
+                        params![change.message_id, key.or_else(|| change.key.clone()), expires_at, state],
                     )
                     .map_err(unavailable)?;
-                if inserted == 1 {
-                    report.stored += 1;
-                } else {
-                    report.duplicates += 1;
                 }
-            }
-            for change in &changes {
-                let current: Option<(String, Option<String>)> = tx
+                tx.commit().map_err(unavailable)?;
+                Ok(report)
+            })
+            .await
+        })
+    }
+}
+
+impl ReadMessage for EmbeddedStore {
+    fn read_message<'a>(&'a self, message_id: &'a str) -> StoreFuture<'a, Option<MessageRecord>> {
+        Box::pin(async move {
+            let message_id = message_id.to_owned();
+            self.with_connection(move |connection| {
+                let status: Option<(String, Option<String>)> = connection
                     .query_row(
                         "SELECT state, key FROM message_status WHERE message_id = ?1",
-                        params![change.message_id],
+                        params![message_id],
                         |row| Ok((row.get(0)?, row.get(1)?)),
                     )
                     .optional()
                     .map_err(unavailable)?;
-                let (mut state, key) = match current {
+                let events = query_events(
+                    connection,
+                    "SELECT event, sub_product, received_at FROM events WHERE message_id = ?1 LIMIT ?2",
+                    &message_id,
+                    usize::MAX,
+                )?;
+                if status.is_none() && events.is_empty() {
+                    return Ok(None);
+                }
+                let (state, status_key) = match status {
                     Some((json, key)) => (
-                        serde_json::from_str::<MessageState>(&json)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        Some(
+                            serde_json::from_str(&json)
+                                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        ),
                         key,
                     ),
-                    None => (MessageState::default(), None),
+                    None => (None, None),
                 };
-                state.apply(change);
-                let state = serde_json::to_string(&state).map_err(|e| StoreError::Rejected(e.to_string()))?;
-                tx.execute(
-                    "INSERT INTO message_status (message_id, key, expires_at, state)
-                     VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (message_id) DO UPDATE
-                     SET key = excluded.key, expires_at = excluded.expires_at, state = excluded.state",
-                    params![change.message_id, key.or_else(|| change.key.clone()), expires_at, state],
-                )
-                .map_err(unavailable)?;
-            }
-            tx.commit().map_err(unavailable)?;
-            Ok(report)
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl ReadMessage for EmbeddedStore {
-    async fn read_message(&self, message_id: &str) -> Result<Option<MessageRecord>, StoreError> {
-        let message_id = message_id.to_owned();
-        self.with_connection(move |connection| {
-            let status: Option<(String, Option<String>)> = connection
-                .query_row(
-                    "SELECT state, key FROM message_status WHERE message_id = ?1",
-                    params![message_id],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            let events = query_events(
-                connection,
-                "SELECT event, sub_product, received_at FROM events WHERE message_id = ?1 LIMIT ?2",
-                &message_id,
-                usize::MAX,
-            )?;
-            if status.is_none() && events.is_empty() {
-                return Ok(None);
-            }
-            let (state, status_key) = match status {
-                Some((json, key)) => (
-                    Some(
-                        serde_json::from_str(&json)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    ),
+                let key = status_key.or_else(|| events.iter().find_map(|e| e.event.key.clone()));
+                Ok(Some(MessageRecord {
+                    message_id,
                     key,
-                ),
-                None => (None, None),
-            };
-            let key = status_key.or_else(|| events.iter().find_map(|e| e.event.key.clone()));
-            Ok(Some(MessageRecord {
-                message_id,
-                key,
-                state,
-                events,
-            }))
+                    state,
+                    events,
+                }))
+            })
+            .await
         })
-        .await
     }
 }
 
-#[async_trait]
 impl EventsByKey for EmbeddedStore {
-    async fn events_by_key(&self, key: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        let key = key.to_owned();
-        self.with_connection(move |connection| {
-            query_events(
-                connection,
-                "SELECT event, sub_product, received_at FROM events WHERE key = ?1
-                 ORDER BY occurred_at, received_at LIMIT ?2",
-                &key,
-                limit,
-            )
+    fn events_by_key<'a>(
+        &'a self,
+        key: &'a str,
+        limit: usize,
+    ) -> StoreFuture<'a, Vec<StoredEvent>> {
+        Box::pin(async move {
+            let key = key.to_owned();
+            self.with_connection(move |connection| {
+                query_events(
+                    connection,
+                    "SELECT event, sub_product, received_at FROM events WHERE key = ?1
+                     ORDER BY occurred_at, received_at LIMIT ?2",
+                    &key,
+                    limit,
+                )
+            })
+            .await
         })
-        .await
     }
 }
 

@@ -12,7 +12,9 @@
 pub mod dynamo;
 pub mod embedded;
 
-use async_trait::async_trait;
+use std::future::Future;
+use std::pin::Pin;
+
 use serde::Serialize;
 
 use crate::domain::{Event, MessageState, SubProduct};
@@ -55,21 +57,23 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-#[async_trait]
+/// What every store operation returns: boxed, so the traits work behind `dyn` (the local stack
+/// chooses its store at run time) without a macro.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
 pub trait WriteEvents: Send + Sync {
     /// Stores every event not stored yet and applies their status changes.
-    async fn write_events(&self, events: &[StoredEvent]) -> Result<WriteReport, StoreError>;
+    fn write_events<'a>(&'a self, events: &'a [StoredEvent]) -> StoreFuture<'a, WriteReport>;
 }
 
-#[async_trait]
 pub trait ReadMessage: Send + Sync {
-    async fn read_message(&self, message_id: &str) -> Result<Option<MessageRecord>, StoreError>;
+    fn read_message<'a>(&'a self, message_id: &'a str) -> StoreFuture<'a, Option<MessageRecord>>;
 }
 
-#[async_trait]
 pub trait EventsByKey: Send + Sync {
     /// Events carrying an Insider One tracking key, oldest first, at most `limit`.
-    async fn events_by_key(&self, key: &str, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+    fn events_by_key<'a>(&'a self, key: &'a str, limit: usize)
+    -> StoreFuture<'a, Vec<StoredEvent>>;
 }
 
 /// Everything the read-back routes need, for handlers that take one store.
