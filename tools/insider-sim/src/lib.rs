@@ -1,0 +1,1 @@
+//! Insider One simulator (in progress).
