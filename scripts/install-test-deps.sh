@@ -20,6 +20,17 @@ mkdir -p "$dest"
 exec 9>"$dest/.install.lock"
 flock 9
 
+# A fresh Debian machine may lack Java or npm; install them from Debian's packages when we can.
+apt_install() {
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "install-test-deps: installing $* with apt-get" >&2
+        # Under the lock, so concurrent test processes never run apt-get twice.
+        apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+    fi
+}
+command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+
 java_major() {
     # `java -version` prints e.g. `openjdk version "17.0.15" 2025-04-15` on stderr;
     # Java 8 and older print "1.8.0_x", whose major (1) fails the check below as it should.

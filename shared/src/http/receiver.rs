@@ -13,6 +13,7 @@ use crate::auth::Authenticator;
 use crate::clock::now_millis;
 use crate::domain::{SubProduct, parse_delivery};
 use crate::store::{StoredEvent, WriteEvents, WriteReport};
+use crate::telemetry::take_cold_start;
 
 /// Bodies above this are refused with 413 (API Gateway itself stops at 10 MB, Lambda at 6 MB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -27,6 +28,7 @@ pub struct Receiver {
 
 pub async fn receive(receiver: &Receiver, request: Request) -> Response {
     let started = Instant::now();
+    let cold_start = take_cold_start();
     let sub_product = match path_segments(&request).as_slice() {
         [webhooks, name] if webhooks == "webhooks" => SubProduct::parse(name),
         _ => None,
@@ -48,6 +50,7 @@ pub async fn receive(receiver: &Receiver, request: Request) -> Response {
         Ok(None) => {
             tracing::info!(
                 sub_product = sub_product.as_str(),
+                cold_start,
                 outcome = "probe",
                 status = 200,
                 elapsed_ms
@@ -57,6 +60,7 @@ pub async fn receive(receiver: &Receiver, request: Request) -> Response {
         Ok(Some(report)) => {
             tracing::info!(
                 sub_product = sub_product.as_str(),
+                cold_start,
                 outcome = "stored",
                 status = 200,
                 stored = report.stored,
@@ -71,6 +75,7 @@ pub async fn receive(receiver: &Receiver, request: Request) -> Response {
         Err(error) => {
             tracing::warn!(
                 sub_product = sub_product.as_str(),
+                cold_start,
                 outcome = error.code,
                 status = error.status.as_u16(),
                 elapsed_ms
