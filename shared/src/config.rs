@@ -8,14 +8,26 @@
 //! | `MAX_BODY_BYTES` | largest webhook body accepted | 1 MiB |
 //! | `WEBHOOK_TOKENS_SECRET` | Secrets Manager secret (name or ARN) with the webhook bearer tokens | — |
 //! | `WEBHOOK_TOKENS_PARAMETER` | or: SSM SecureString parameter with them | — |
+//! | `OAUTH_SIGNING_KEYS_SECRET` | Secrets Manager secret with the access-token signing keys | — (token endpoint: required) |
+//! | `OAUTH_CLIENTS_SECRET` | Secrets Manager secret with the configured OAuth clients | — |
+//! | `OAUTH_ISSUER`, `OAUTH_AUDIENCE` | `iss` and `aud` of access tokens | `insider-webhooks`, `insider-webhooks-receiver` |
 //!
 //! A token secret holds one token, a JSON array of tokens, `{"tokens": [...]}`, or one token per
 //! line; several tokens are accepted at once so they can be rotated.
+//!
+//! The signing keys secret is `{"keys": [{"kid": "2026-11", "secret": "<base64, 32+ bytes>"}, ...]}`:
+//! the first key signs, all of them verify, so a new key goes first and the old one is removed
+//! once the longest token lifetime has passed. The clients secret is a JSON array of
+//! `{"client_id", "client_secret", "grants"?, "scopes"?, "token_lifetime_secs"?}`.
 
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
 
+use base64::Engine;
+
+use crate::auth::access_tokens::{AccessTokens, SigningKey};
+use crate::auth::oauth::{ConfiguredClient, OAuthClient, TokenService};
 use crate::auth::{Authenticator, StaticTokens};
 use crate::http::query::Query;
 use crate::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver};
@@ -37,21 +49,106 @@ pub enum ConfigError {
 pub async fn receiver() -> Result<Receiver, ConfigError> {
     let sdk = sdk_config().await?;
     let tokens = webhook_tokens(&sdk).await?;
-    if tokens.is_empty() {
+    let mut auth = Authenticator::new();
+    if !tokens.is_empty() {
+        auth = auth.with(StaticTokens::new(tokens));
+    }
+    if let Some(access_tokens) = access_tokens(&sdk).await? {
+        auth = auth.with(access_tokens);
+    }
+    if !auth.is_configured() {
         tracing::error!(
-            "no webhook token is configured (WEBHOOK_TOKENS_SECRET or WEBHOOK_TOKENS_PARAMETER): every delivery is refused"
+            "no webhook credentials are configured (WEBHOOK_TOKENS_SECRET, WEBHOOK_TOKENS_PARAMETER or OAUTH_SIGNING_KEYS_SECRET): every delivery is refused"
         );
     }
-    let auth = if tokens.is_empty() {
-        Authenticator::new()
-    } else {
-        Authenticator::new().with(StaticTokens::new(tokens))
-    };
     Ok(Receiver {
         store: std::sync::Arc::new(dynamo_store(&sdk)?),
         auth,
         max_body_bytes: parse_env("MAX_BODY_BYTES")?.unwrap_or(DEFAULT_MAX_BODY_BYTES),
     })
+}
+
+/// Dependencies of the OAuth 2.0 token endpoint Lambda.
+pub async fn token_service() -> Result<TokenService, ConfigError> {
+    let sdk = sdk_config().await?;
+    let tokens = access_tokens(&sdk)
+        .await?
+        .ok_or(ConfigError::Missing("OAUTH_SIGNING_KEYS_SECRET"))?;
+    let configured = match std::env::var("OAUTH_CLIENTS_SECRET") {
+        Ok(name) => parse_clients(&read_secret(&sdk, &name).await?)
+            .map_err(|reason| ConfigError::Secret { name, reason })?,
+        Err(_) => Vec::new(),
+    };
+    Ok(TokenService {
+        configured,
+        store: std::sync::Arc::new(dynamo_store(&sdk)?),
+        tokens,
+    })
+}
+
+/// The access-token signer and verifier, when signing keys are configured.
+async fn access_tokens(sdk: &SdkConfig) -> Result<Option<AccessTokens>, ConfigError> {
+    let Ok(name) = std::env::var("OAUTH_SIGNING_KEYS_SECRET") else {
+        return Ok(None);
+    };
+    let keys = parse_signing_keys(&read_secret(sdk, &name).await?).map_err(|reason| {
+        ConfigError::Secret {
+            name: name.clone(),
+            reason,
+        }
+    })?;
+    let (issuer, audience) = token_names();
+    AccessTokens::new(keys, issuer, audience)
+        .map(Some)
+        .map_err(|e| ConfigError::Secret {
+            name,
+            reason: e.to_string(),
+        })
+}
+
+/// `iss` and `aud` of our access tokens, the same for the token endpoint and the receiver.
+pub fn token_names() -> (String, String) {
+    (
+        std::env::var("OAUTH_ISSUER").unwrap_or_else(|_| "insider-webhooks".into()),
+        std::env::var("OAUTH_AUDIENCE").unwrap_or_else(|_| "insider-webhooks-receiver".into()),
+    )
+}
+
+/// Reads `{"keys": [{"kid", "secret"}]}` (or the bare array); secrets are base64.
+pub fn parse_signing_keys(text: &str) -> Result<Vec<SigningKey>, String> {
+    #[derive(serde::Deserialize)]
+    struct Key {
+        kid: String,
+        secret: String,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Keys {
+        Object { keys: Vec<Key> },
+        List(Vec<Key>),
+    }
+    let keys = match serde_json::from_str::<Keys>(text) {
+        Ok(Keys::Object { keys } | Keys::List(keys)) => keys,
+        Err(_) => return Err("expected {\"keys\": [{\"kid\": ..., \"secret\": <base64>}]}".into()),
+    };
+    keys.into_iter()
+        .map(|key| {
+            let secret = base64::engine::general_purpose::STANDARD
+                .decode(key.secret.trim())
+                .map_err(|_| format!("the secret of key {} is not base64", key.kid))?;
+            SigningKey::new(key.kid, secret).map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// Reads the configured OAuth clients (a JSON array) and hashes their secrets.
+pub fn parse_clients(text: &str) -> Result<Vec<OAuthClient>, String> {
+    let clients: Vec<ConfiguredClient> = serde_json::from_str(text)
+        .map_err(|e| format!("expected a JSON array of OAuth clients: {e}"))?;
+    clients
+        .into_iter()
+        .map(ConfiguredClient::into_client)
+        .collect()
 }
 
 /// Dependencies of the read-back Lambda.
@@ -117,13 +214,7 @@ pub fn retention() -> Result<Duration, ConfigError> {
 
 async fn webhook_tokens(sdk: &SdkConfig) -> Result<Vec<String>, ConfigError> {
     if let Ok(name) = std::env::var("WEBHOOK_TOKENS_SECRET") {
-        let secret = aws_sdk_secretsmanager::Client::new(sdk)
-            .get_secret_value()
-            .secret_id(&name)
-            .send()
-            .await
-            .map_err(|e| secret_error(&name, e))?;
-        return Ok(parse_token_list(secret.secret_string().unwrap_or_default()));
+        return Ok(parse_token_list(&read_secret(sdk, &name).await?));
     }
     if let Ok(name) = std::env::var("WEBHOOK_TOKENS_PARAMETER") {
         let parameter = aws_sdk_ssm::Client::new(sdk)
@@ -140,6 +231,17 @@ async fn webhook_tokens(sdk: &SdkConfig) -> Result<Vec<String>, ConfigError> {
         return Ok(parse_token_list(value));
     }
     Ok(Vec::new())
+}
+
+/// The text of a Secrets Manager secret.
+async fn read_secret(sdk: &SdkConfig, name: &str) -> Result<String, ConfigError> {
+    let secret = aws_sdk_secretsmanager::Client::new(sdk)
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .map_err(|e| secret_error(name, e))?;
+    Ok(secret.secret_string().unwrap_or_default().to_owned())
 }
 
 /// Reads a token list in any of the documented forms; blank entries are dropped.
@@ -201,5 +303,29 @@ mod tests {
         assert_eq!(parse_token_list("a\nb\n\n"), ["a", "b"]);
         assert!(parse_token_list("").is_empty());
         assert!(parse_token_list("[]").is_empty());
+    }
+
+    #[test]
+    fn signing_keys_and_clients_from_their_secrets() {
+        let secret = "c2lnbmluZy1rZXktb2YtYXQtbGVhc3QtdGhpcnR5LXR3by1ieXRlcw==";
+        let keys = super::parse_signing_keys(&format!(
+            r#"{{"keys": [{{"kid": "new", "secret": "{secret}"}}, {{"kid": "old", "secret": "{secret}"}}]}}"#
+        ))
+        .unwrap();
+        assert_eq!(
+            keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+            ["new", "old"]
+        );
+        assert!(super::parse_signing_keys(r#"[{"kid": "k", "secret": "c2hvcnQ="}]"#).is_err());
+        assert!(super::parse_signing_keys(r#"[{"kid": "k", "secret": "not base64!"}]"#).is_err());
+
+        let clients = super::parse_clients(
+            r#"[{"client_id": "insider", "client_secret": "a-long-client-secret-value", "grants": ["client_credentials"]}]"#,
+        )
+        .unwrap();
+        assert_eq!(clients[0].client_id, "insider");
+        assert!(clients[0].secret_hash.matches("a-long-client-secret-value"));
+        assert_eq!(clients[0].scopes, crate::auth::oauth::default_scopes());
+        assert!(super::parse_clients(r#"[{"client_id": "x", "client_secret": "short"}]"#).is_err());
     }
 }

@@ -8,6 +8,8 @@ use local_stack::{Config, LocalStack, StoreChoice};
 pub const WEBHOOK_TOKEN: &str = "test-webhook-token";
 pub const ROTATED_WEBHOOK_TOKEN: &str = "test-webhook-token-next";
 pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const OAUTH_CLIENT_ID: &str = "test-insider";
+pub const OAUTH_CLIENT_SECRET: &str = "test-oauth-client-secret-0123456789";
 
 fn config(store: StoreChoice, store_timeout: Duration) -> Config {
     Config {
@@ -17,6 +19,8 @@ fn config(store: StoreChoice, store_timeout: Duration) -> Config {
         store_timeout,
         webhook_tokens: vec![WEBHOOK_TOKEN.into(), ROTATED_WEBHOOK_TOKEN.into()],
         admin_token: ADMIN_TOKEN.into(),
+        oauth_client_id: OAUTH_CLIENT_ID.into(),
+        oauth_client_secret: OAUTH_CLIENT_SECRET.into(),
     }
 }
 

@@ -2,6 +2,8 @@
 //! verifier in turn; static bearer tokens are one verifier, OAuth 2.0 access tokens plug in beside
 //! them as another.
 
+pub mod access_tokens;
+pub mod oauth;
 mod static_tokens;
 
 pub use static_tokens::StaticTokens;

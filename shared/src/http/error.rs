@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{Body, Response, with_content_type};
 use crate::auth::AuthError;
+use crate::auth::oauth::{OAuthError, OAuthErrorCode};
 use crate::domain::PayloadError;
 use crate::store::StoreError;
 
@@ -127,4 +128,27 @@ impl From<StoreError> for ApiError {
             error
         }
     }
+}
+
+/// RFC 6749 section 5.2: `{"error", "error_description"}`; `invalid_client` is a 401, with a
+/// `WWW-Authenticate` challenge when the client used HTTP Basic.
+pub(super) fn oauth_error_response(error: &OAuthError, basic_used: bool) -> Response {
+    let status = match error.code {
+        OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let body = json!({"error": error.code.as_str(), "error_description": error.description});
+    let mut response = with_content_type(
+        status,
+        Body::Binary(body.to_string().into_bytes()),
+        "application/json",
+    );
+    if error.code == OAuthErrorCode::InvalidClient && basic_used {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"oauth\""),
+        );
+    }
+    response
 }

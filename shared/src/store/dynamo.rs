@@ -5,6 +5,8 @@
 //! | event about a message | `MSG#<message id>` | `EVT#<occurred_at, 11 digits>#<event id>` | `KEY#<tracking key>` / `SK` |
 //! | event without a message id | `EVT#<event id>` | same as above | same as above |
 //! | status of a message | `MSG#<message id>` | `STATUS` | — |
+//! | OAuth client minted at run time | `CLIENT#<client id>` | `CLIENT` | — |
+//! | refresh token (by digest) | `REFRESH#<sha256 of the token>` | `REFRESH` | — |
 //!
 //! - One `Query` on `PK = MSG#<id>` returns a message's events in time order and its status item.
 //! - `GSI1` (sparse: only events with a tracking key) answers "every event of this key".
@@ -25,20 +27,23 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem,
+    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem,
 };
 use futures::future::try_join_all;
 
 use super::{
-    EventsByKey, MessageRecord, ReadMessage, StoreError, StoreFuture, StoredEvent, WriteEvents,
-    WriteReport, expiry, time_order,
+    ClientStore, EventsByKey, MessageRecord, ReadMessage, RefreshGrant, StoreError, StoreFuture,
+    StoredEvent, WriteEvents, WriteReport, expiry, time_order,
 };
+use crate::auth::oauth::OAuthClient;
 use crate::domain::{
     DeliveryStatus, Event, EventFamily, MessageState, StatusChange, SubProduct, status_changes,
 };
 
 pub const KEY_INDEX: &str = "GSI1";
 const STATUS_SK: &str = "STATUS";
+const CLIENT_SK: &str = "CLIENT";
+const REFRESH_SK: &str = "REFRESH";
 /// TransactWriteItems takes at most 100 items and 4 MB; stay under both.
 const MAX_TRANSACTION_ITEMS: usize = 100;
 const MAX_TRANSACTION_BYTES: usize = 3_500_000;
@@ -396,6 +401,103 @@ impl EventsByKey for DynamoStore {
                 .collect::<Result<Vec<_>, _>>()?;
             events.sort_by(time_order);
             Ok(events)
+        })
+    }
+}
+
+impl ClientStore for DynamoStore {
+    fn find_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<OAuthClient>> {
+        Box::pin(async move {
+            let item = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("PK", s(&format!("CLIENT#{client_id}")))
+                .key("SK", s(CLIENT_SK))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(classify)?;
+            item.item()
+                .and_then(|item| get_s(item, "client"))
+                .map(|json| {
+                    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
+                })
+                .transpose()
+        })
+    }
+
+    fn create_client<'a>(&'a self, client: &'a OAuthClient) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let json =
+                serde_json::to_string(client).map_err(|e| StoreError::Rejected(e.to_string()))?;
+            self.put_one(HashMap::from([
+                ("PK".to_owned(), s(&format!("CLIENT#{}", client.client_id))),
+                ("SK".to_owned(), s(CLIENT_SK)),
+                ("client".to_owned(), s(&json)),
+            ]))
+            .await
+        })
+    }
+
+    fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("PK", s(&format!("REFRESH#{}", grant.digest)))
+                .item("SK", s(REFRESH_SK))
+                .item("client_id", s(&grant.client_id))
+                .item(
+                    "scopes",
+                    AttributeValue::L(grant.scopes.iter().map(|x| s(x)).collect()),
+                )
+                .item("expires_at", n(grant.expires_at))
+                .send()
+                .await
+                .map_err(classify)?;
+            Ok(())
+        })
+    }
+
+    fn take_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>> {
+        Box::pin(async move {
+            let deleted = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("PK", s(&format!("REFRESH#{digest}")))
+                .key("SK", s(REFRESH_SK))
+                .condition_expression("client_id = :client_id")
+                .expression_attribute_values(":client_id", s(client_id))
+                .return_values(ReturnValue::AllOld)
+                .send()
+                .await;
+            let old = match deleted {
+                Ok(output) => output.attributes,
+                // Missing, or another client's: nothing to take.
+                Err(SdkError::ServiceError(e))
+                    if e.err().is_conditional_check_failed_exception() =>
+                {
+                    None
+                }
+                Err(e) => return Err(classify(e)),
+            };
+            Ok(old.map(|item| RefreshGrant {
+                digest: digest.to_owned(),
+                client_id: client_id.to_owned(),
+                scopes: match item.get("scopes") {
+                    Some(AttributeValue::L(list)) => {
+                        list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
+                    }
+                    _ => Vec::new(),
+                },
+                expires_at: item.get("expires_at").and_then(parse_n).unwrap_or(0),
+            }))
         })
     }
 }

@@ -11,9 +11,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    EventsByKey, MessageRecord, ReadMessage, StoreError, StoreFuture, StoredEvent, WriteEvents,
-    WriteReport, expiry, time_order,
+    ClientStore, EventsByKey, MessageRecord, ReadMessage, RefreshGrant, StoreError, StoreFuture,
+    StoredEvent, WriteEvents, WriteReport, expiry, time_order,
 };
+use crate::auth::oauth::OAuthClient;
 use crate::domain::{MessageState, SubProduct, status_changes};
 
 const SCHEMA: &str = "
@@ -29,6 +30,16 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_message ON events (message_id, occurred_at, received_at);
 CREATE INDEX IF NOT EXISTS events_by_key ON events (key, occurred_at, received_at);
+CREATE TABLE IF NOT EXISTS oauth_clients (
+    client_id TEXT PRIMARY KEY,
+    client    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    digest     TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL,
+    scopes     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS message_status (
     message_id TEXT PRIMARY KEY,
     key        TEXT,
@@ -70,15 +81,14 @@ impl EmbeddedStore {
             .map_err(unavailable)?;
         connection.execute_batch(SCHEMA).map_err(unavailable)?;
         let now = crate::clock::now_millis() / 1000;
-        connection
-            .execute("DELETE FROM events WHERE expires_at < ?1", params![now])
-            .map_err(unavailable)?;
-        connection
-            .execute(
-                "DELETE FROM message_status WHERE expires_at < ?1",
-                params![now],
-            )
-            .map_err(unavailable)?;
+        for table in ["events", "message_status", "refresh_tokens"] {
+            connection
+                .execute(
+                    &format!("DELETE FROM {table} WHERE expires_at < ?1"),
+                    params![now],
+                )
+                .map_err(unavailable)?;
+        }
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
             retention,
@@ -246,6 +256,85 @@ impl EventsByKey for EmbeddedStore {
             })
             .await
         })
+    }
+}
+
+impl ClientStore for EmbeddedStore {
+    fn find_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<OAuthClient>> {
+        let client_id = client_id.to_owned();
+        Box::pin(self.with_connection(move |connection| {
+            let json: Option<String> = connection
+                .query_row(
+                    "SELECT client FROM oauth_clients WHERE client_id = ?1",
+                    params![client_id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
+                .transpose()
+        }))
+    }
+
+    fn create_client<'a>(&'a self, client: &'a OAuthClient) -> StoreFuture<'a, bool> {
+        let client = client.clone();
+        Box::pin(self.with_connection(move |connection| {
+            let json =
+                serde_json::to_string(&client).map_err(|e| StoreError::Rejected(e.to_string()))?;
+            let inserted = connection
+                .execute(
+                    "INSERT OR IGNORE INTO oauth_clients (client_id, client) VALUES (?1, ?2)",
+                    params![client.client_id, json],
+                )
+                .map_err(unavailable)?;
+            Ok(inserted == 1)
+        }))
+    }
+
+    fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()> {
+        let grant = grant.clone();
+        Box::pin(self.with_connection(move |connection| {
+            let scopes = serde_json::to_string(&grant.scopes)
+                .map_err(|e| StoreError::Rejected(e.to_string()))?;
+            connection
+                .execute(
+                    "INSERT OR REPLACE INTO refresh_tokens (digest, client_id, scopes, expires_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![grant.digest, grant.client_id, scopes, grant.expires_at],
+                )
+                .map_err(unavailable)?;
+            Ok(())
+        }))
+    }
+
+    fn take_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>> {
+        let (digest, client_id) = (digest.to_owned(), client_id.to_owned());
+        Box::pin(self.with_connection(move |connection| {
+            let taken: Option<(String, i64)> = connection
+                .query_row(
+                    "DELETE FROM refresh_tokens WHERE digest = ?1 AND client_id = ?2
+                     RETURNING scopes, expires_at",
+                    params![digest, client_id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            taken
+                .map(|(scopes, expires_at)| {
+                    Ok(RefreshGrant {
+                        scopes: serde_json::from_str(&scopes)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        digest,
+                        client_id,
+                        expires_at,
+                    })
+                })
+                .transpose()
+        }))
     }
 }
 

@@ -17,6 +17,7 @@ use std::pin::Pin;
 
 use serde::Serialize;
 
+use crate::auth::oauth::OAuthClient;
 use crate::domain::{Event, MessageState, SubProduct};
 
 /// An event as kept: what was parsed, where it came in, and when. Serialized flat, as the
@@ -74,6 +75,31 @@ pub trait EventsByKey: Send + Sync {
     /// Events carrying an Insider One tracking key, oldest first, at most `limit`.
     fn events_by_key<'a>(&'a self, key: &'a str, limit: usize)
     -> StoreFuture<'a, Vec<StoredEvent>>;
+}
+
+/// A refresh token as kept: only its digest, whose it is and what it may grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshGrant {
+    pub digest: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// Epoch seconds.
+    pub expires_at: i64,
+}
+
+/// OAuth clients minted at run time, and refresh tokens.
+pub trait ClientStore: Send + Sync {
+    fn find_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<OAuthClient>>;
+    /// Adds a client; `false` when the id is already taken (nothing is overwritten).
+    fn create_client<'a>(&'a self, client: &'a OAuthClient) -> StoreFuture<'a, bool>;
+    fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()>;
+    /// Removes the grant and returns it, atomically, if it exists and belongs to `client_id`;
+    /// so a refresh token is used at most once even when presented twice at the same time.
+    fn take_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>>;
 }
 
 /// Everything the read-back routes need, for handlers that take one store.

@@ -12,13 +12,16 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use shared::auth::access_tokens::{AccessTokens, SigningKey};
+use shared::auth::oauth::{ConfiguredClient, DEFAULT_TOKEN_LIFETIME_SECS, GrantType, TokenService};
 use shared::auth::{Authenticator, StaticTokens};
+use shared::http::oauth::token_endpoint;
 use shared::http::query::{Query, query};
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
 use shared::http::{ApiError, Body, Request, Response};
 use shared::store::dynamo::DynamoStore;
 use shared::store::embedded::EmbeddedStore;
-use shared::store::{ReadEvents, StoreError, WriteEvents};
+use shared::store::{ClientStore, ReadEvents, StoreError, WriteEvents};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -42,12 +45,22 @@ pub struct Config {
     pub store_timeout: Duration,
     pub webhook_tokens: Vec<String>,
     pub admin_token: String,
+    /// The one OAuth client of the local token endpoint, allowed both grants.
+    pub oauth_client_id: String,
+    pub oauth_client_secret: String,
 }
 
 struct Routes {
     receiver: Receiver,
     query: Query,
+    tokens: TokenService,
     admin: Authenticator,
+}
+
+struct Stores {
+    writer: Arc<dyn WriteEvents>,
+    reader: Arc<dyn ReadEvents>,
+    clients: Arc<dyn ClientStore>,
 }
 
 /// A running local stack; dropping it stops the server.
@@ -82,14 +95,41 @@ impl Drop for LocalStack {
 }
 
 pub async fn start(config: Config) -> Result<LocalStack, StartError> {
-    let (writer, reader) = open_store(&config).await?;
+    let stores = open_store(&config).await?;
+    let oauth_client = ConfiguredClient {
+        client_id: config.oauth_client_id.clone(),
+        client_secret: config.oauth_client_secret.clone(),
+        grants: vec![GrantType::ClientCredentials, GrantType::RefreshToken],
+        scopes: ["webhook.write", "whatsapp.write", "whatsapp.read"]
+            .map(String::from)
+            .to_vec(),
+        token_lifetime_secs: DEFAULT_TOKEN_LIFETIME_SECS,
+    }
+    .into_client()
+    .map_err(StartError::OAuth)?;
+    // A key per start: tokens issued before a restart stop working, as after a key rotation.
+    let signing_key = SigningKey::generate("local");
+    let (issuer, audience) = shared::config::token_names();
+    let access_tokens = |key: SigningKey| {
+        AccessTokens::new(vec![key], issuer.clone(), audience.clone())
+            .map_err(|e| StartError::OAuth(e.to_string()))
+    };
     let routes = Arc::new(Routes {
         receiver: Receiver {
-            store: writer,
-            auth: Authenticator::new().with(StaticTokens::new(&config.webhook_tokens)),
+            store: stores.writer,
+            auth: Authenticator::new()
+                .with(StaticTokens::new(&config.webhook_tokens))
+                .with(access_tokens(signing_key.clone())?),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         },
-        query: Query { store: reader },
+        query: Query {
+            store: stores.reader,
+        },
+        tokens: TokenService {
+            configured: vec![oauth_client],
+            store: stores.clients,
+            tokens: access_tokens(signing_key)?,
+        },
         admin: Authenticator::new().with(StaticTokens::new([&config.admin_token])),
     });
     let listener = TcpListener::bind(config.listen)
@@ -138,6 +178,7 @@ pub async fn start(config: Config) -> Result<LocalStack, StartError> {
 #[derive(Debug)]
 pub enum StartError {
     Store(StoreError),
+    OAuth(String),
     Listen(SocketAddr, std::io::Error),
 }
 
@@ -145,6 +186,7 @@ impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StartError::Store(e) => write!(f, "the store could not be opened: {e}"),
+            StartError::OAuth(e) => write!(f, "the OAuth client is not valid: {e}"),
             StartError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
         }
     }
@@ -152,13 +194,18 @@ impl std::fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-async fn open_store(
-    config: &Config,
-) -> Result<(Arc<dyn WriteEvents>, Arc<dyn ReadEvents>), StartError> {
+async fn open_store(config: &Config) -> Result<Stores, StartError> {
+    fn stores<S: WriteEvents + ReadEvents + ClientStore + Clone + 'static>(store: S) -> Stores {
+        Stores {
+            writer: Arc::new(store.clone()),
+            reader: Arc::new(store.clone()),
+            clients: Arc::new(store),
+        }
+    }
     match &config.store {
         StoreChoice::Embedded(dir) => {
             let store = EmbeddedStore::open(dir, config.retention).map_err(StartError::Store)?;
-            Ok((Arc::new(store.clone()), Arc::new(store)))
+            Ok(stores(store))
         }
         StoreChoice::Dynamo { endpoint, table } => {
             let client = shared::config::endpoint_dynamo_client(endpoint, config.store_timeout);
@@ -167,7 +214,7 @@ async fn open_store(
                 .create_table_if_missing()
                 .await
                 .map_err(StartError::Store)?;
-            Ok((Arc::new(store.clone()), Arc::new(store)))
+            Ok(stores(store))
         }
     }
 }
@@ -184,6 +231,8 @@ async fn handle(
             let path = request.uri().path();
             if path.starts_with("/webhooks/") {
                 receive(&routes.receiver, request).await
+            } else if path.starts_with("/oauth/") {
+                token_endpoint(&routes.tokens, request).await
             } else if path.starts_with("/messages/") || path == "/events" {
                 let authorization = request
                     .headers()

@@ -35,8 +35,13 @@ struct Args {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     shared::telemetry::init();
     let args = Args::parse();
-    let (webhook_token, webhook_generated) = token_from_env("WEBHOOK_BEARER_TOKEN");
-    let (admin_token, admin_generated) = token_from_env("LOCAL_ADMIN_TOKEN");
+    let webhook_token = Credential::from_env("WEBHOOK_BEARER_TOKEN");
+    let admin_token = Credential::from_env("LOCAL_ADMIN_TOKEN");
+    let oauth_secret = Credential::from_env("LOCAL_OAUTH_CLIENT_SECRET");
+    let oauth_client_id = std::env::var("LOCAL_OAUTH_CLIENT_ID")
+        .ok()
+        .filter(|id| !id.trim().is_empty())
+        .unwrap_or_else(|| "local-insider".to_owned());
     let store = match &args.dynamodb_endpoint {
         Some(endpoint) => StoreChoice::Dynamo {
             endpoint: endpoint.clone(),
@@ -49,8 +54,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         store: store.clone(),
         retention: Duration::from_secs(args.retention_days.max(1) * 86_400),
         store_timeout: Duration::from_secs(3),
-        webhook_tokens: vec![webhook_token.clone()],
-        admin_token: admin_token.clone(),
+        webhook_tokens: vec![webhook_token.value.clone()],
+        admin_token: admin_token.value.clone(),
+        oauth_client_id: oauth_client_id.clone(),
+        oauth_client_secret: oauth_secret.value.clone(),
     })
     .await?;
     let url = stack.url();
@@ -58,61 +65,87 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         StoreChoice::Embedded(dir) => format!("embedded store in {}", dir.display()),
         StoreChoice::Dynamo { endpoint, table } => format!("DynamoDB table {table} at {endpoint}"),
     };
-    println!("local stack listening on {url} ({store})");
-    println!();
+    println!("local stack listening on {url} ({store})\n");
     println!(
-        "  POST {url}/webhooks/{{conversational|transactional|verify}}   Insider One deliveries"
+        "  POST {url}/webhooks/{{conversational|transactional|verify}}  Insider One deliveries"
     );
     println!(
-        "  GET  {url}/messages/{{message_id}}                              read back (admin token)"
+        "  GET  {url}/messages/{{message_id}}                             read back (admin token)"
     );
     println!(
-        "  GET  {url}/events?key={{tracking key}}                          read back (admin token)"
-    );
-    println!();
-    println!(
-        "  webhook token: {}",
-        shown(&webhook_token, webhook_generated, "WEBHOOK_BEARER_TOKEN")
+        "  GET  {url}/events?key={{tracking key}}                         read back (admin token)"
     );
     println!(
-        "  admin token:   {}",
-        shown(&admin_token, admin_generated, "LOCAL_ADMIN_TOKEN")
+        "  POST {url}/oauth/token, /oauth/revoke                          OAuth 2.0 for V2 webhooks\n"
     );
-    println!();
-    // A token the user chose stays out of the terminal: the example names its variable.
-    let shell_token = |token: &str, generated: bool, variable: &str| {
-        if generated {
-            token.to_owned()
-        } else {
-            format!("${variable}")
-        }
-    };
-    let webhook_token = shell_token(&webhook_token, webhook_generated, "WEBHOOK_BEARER_TOKEN");
-    let admin_token = shell_token(&admin_token, admin_generated, "LOCAL_ADMIN_TOKEN");
+    println!("  webhook token:       {}", webhook_token.shown());
+    println!("  admin token:         {}", admin_token.shown());
+    println!("  OAuth client id:     {oauth_client_id}  (LOCAL_OAUTH_CLIENT_ID)");
+    println!("  OAuth client secret: {}\n", oauth_secret.shown());
     println!("Try it:");
     println!(
-        "  curl -s {url}/webhooks/conversational -H \"Authorization: Bearer {webhook_token}\" \\\n    -H 'Content-Type: application/json' \\\n    -d '{{\"entry\":[{{\"id\":\"1\",\"changes\":[{{\"field\":\"messages\",\"value\":{{\"statuses\":[{{\"id\":\"wamid.demo\",\"status\":\"delivered\",\"timestamp\":\"1700000000\",\"recipient_id\":\"15551234567\"}}]}}}}]}}],\"key\":\"whatsapp-demo\",\"object\":\"whatsapp_business_account\"}}'"
+        "  curl -s {url}/webhooks/conversational -H \"Authorization: Bearer {}\" \\\n    -H 'Content-Type: application/json' \\\n    -d '{{\"entry\":[{{\"id\":\"1\",\"changes\":[{{\"field\":\"messages\",\"value\":{{\"statuses\":[{{\"id\":\"wamid.demo\",\"status\":\"delivered\",\"timestamp\":\"1700000000\",\"recipient_id\":\"15551234567\"}}]}}}}]}}],\"key\":\"whatsapp-demo\",\"object\":\"whatsapp_business_account\"}}'",
+        webhook_token.in_shell()
     );
-    println!("  curl -s {url}/messages/wamid.demo -H \"Authorization: Bearer {admin_token}\"");
+    println!(
+        "  curl -s {url}/messages/wamid.demo -H \"Authorization: Bearer {}\"",
+        admin_token.in_shell()
+    );
+    println!(
+        "  curl -s {url}/oauth/token -u \"{oauth_client_id}:{}\" -d grant_type=client_credentials",
+        oauth_secret.in_shell()
+    );
     tokio::signal::ctrl_c().await?;
     stack.stop().await;
     Ok(())
 }
 
-/// The token from the environment, or a fresh one (printed so the user can use it).
-fn token_from_env(name: &str) -> (String, bool) {
-    match std::env::var(name) {
-        Ok(token) if !token.trim().is_empty() => (token.trim().to_owned(), false),
-        _ => (generate_token(), true),
-    }
+/// A secret from the environment, or a fresh one when the variable is unset.
+struct Credential {
+    value: String,
+    variable: &'static str,
+    generated: bool,
 }
 
-/// A token the user chose is masked the way Insider One masks secrets; a generated one is shown
-/// in full, since nobody else knows it.
-fn shown(token: &str, generated: bool, variable: &str) -> String {
-    if generated {
-        format!("{token}  (generated; set {variable} to choose one)")
-    } else {
-        format!("{}  (from {variable})", shared::auth::mask_secret(token))
+impl Credential {
+    fn from_env(variable: &'static str) -> Self {
+        match std::env::var(variable) {
+            Ok(value) if !value.trim().is_empty() => Self {
+                value: value.trim().to_owned(),
+                variable,
+                generated: false,
+            },
+            _ => Self {
+                value: generate_token(),
+                variable,
+                generated: true,
+            },
+        }
+    }
+
+    /// A generated secret is shown in full, since nobody else knows it; one the user chose is
+    /// masked the way Insider One masks secrets.
+    fn shown(&self) -> String {
+        if self.generated {
+            format!(
+                "{}  (generated; set {} to choose one)",
+                self.value, self.variable
+            )
+        } else {
+            format!(
+                "{}  (from {})",
+                shared::auth::mask_secret(&self.value),
+                self.variable
+            )
+        }
+    }
+
+    /// What a copy-pasted command should say: the value, or the variable that holds it.
+    fn in_shell(&self) -> String {
+        if self.generated {
+            self.value.clone()
+        } else {
+            format!("${}", self.variable)
+        }
     }
 }

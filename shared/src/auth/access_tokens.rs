@@ -1,0 +1,292 @@
+//! Self-contained access tokens (JWT, HS256) that the receiver verifies without a database read.
+//!
+//! Several signing keys can be configured at once, each with its `kid`: tokens are signed with the
+//! first, and verified with whichever key their header names, so a new key can be put first while
+//! tokens signed with the old one keep working until it is removed.
+
+use std::collections::HashSet;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::{Principal, Verdict, VerifyBearer};
+use crate::clock::now_millis;
+
+/// Scopes that allow delivering webhooks; a token needs one of them. `webhook.write` is the scope
+/// in the vendor's settings example, `whatsapp.write` the one in its V2 webhook example.
+pub const DELIVERY_SCOPES: [&str; 2] = ["webhook.write", "whatsapp.write"];
+/// HS256 keys shorter than the hash output weaken the signature.
+pub const MIN_KEY_BYTES: usize = 32;
+/// Clock skew tolerated between the token endpoint and the receiver.
+const LEEWAY_SECS: u64 = 30;
+
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    secret: Vec<u8>,
+}
+
+impl SigningKey {
+    pub fn new(kid: impl Into<String>, secret: impl Into<Vec<u8>>) -> Result<Self, KeyError> {
+        let (kid, secret) = (kid.into(), secret.into());
+        if kid.is_empty() {
+            return Err(KeyError("every signing key needs a non-empty kid".into()));
+        }
+        if secret.len() < MIN_KEY_BYTES {
+            return Err(KeyError(format!(
+                "signing key {kid} has {} bytes; at least {MIN_KEY_BYTES} are needed",
+                secret.len()
+            )));
+        }
+        Ok(Self { kid, secret })
+    }
+
+    /// A fresh random key, for the local stack and tests.
+    pub fn generate(kid: impl Into<String>) -> Self {
+        let mut secret = vec![0u8; 32];
+        getrandom::fill(&mut secret).expect("the operating system provides randomness");
+        Self {
+            kid: kid.into(),
+            secret,
+        }
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct KeyError(String);
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    aud: String,
+    sub: String,
+    client_id: String,
+    scope: String,
+    iat: i64,
+    exp: i64,
+    jti: String,
+}
+
+/// A token just issued, with what the token endpoint reports about it.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_in: u64,
+}
+
+pub struct AccessTokens {
+    keys: Vec<SigningKey>,
+    issuer: String,
+    audience: String,
+}
+
+impl AccessTokens {
+    /// `keys[0]` signs; every key verifies.
+    pub fn new(
+        keys: Vec<SigningKey>,
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<Self, KeyError> {
+        if keys.is_empty() {
+            return Err(KeyError("at least one signing key is needed".into()));
+        }
+        let mut kids = HashSet::new();
+        if let Some(twice) = keys.iter().find(|k| !kids.insert(&k.kid)) {
+            return Err(KeyError(format!("kid {} is configured twice", twice.kid)));
+        }
+        Ok(Self {
+            keys,
+            issuer: issuer.into(),
+            audience: audience.into(),
+        })
+    }
+
+    pub fn issue(&self, client_id: &str, scopes: &[String], lifetime_secs: u64) -> IssuedToken {
+        let key = &self.keys[0];
+        let now = now_millis() / 1000;
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: client_id.to_owned(),
+            client_id: client_id.to_owned(),
+            scope: scopes.join(" "),
+            iat: now,
+            exp: now + i64::try_from(lifetime_secs).unwrap_or(i64::MAX / 2),
+            jti: super::generate_token()[..32].to_owned(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(key.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&key.secret))
+            .expect("HS256 signing with a valid key cannot fail");
+        IssuedToken {
+            token,
+            expires_in: lifetime_secs,
+        }
+    }
+
+    fn validation(&self) -> Validation {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation
+    }
+}
+
+impl VerifyBearer for AccessTokens {
+    fn verify(&self, token: &str) -> Verdict {
+        // Not shaped like a JWT: a static token, for another verifier.
+        if token.split('.').count() != 3 {
+            return Verdict::NotMine;
+        }
+        let Ok(header) = jsonwebtoken::decode_header(token) else {
+            return Verdict::Rejected("the access token is malformed");
+        };
+        let Some(key) = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.iter().find(|k| k.kid == kid))
+        else {
+            return Verdict::Rejected("the access token is signed with an unknown key");
+        };
+        let decoded = jsonwebtoken::decode::<Claims>(
+            token,
+            &DecodingKey::from_secret(&key.secret),
+            &self.validation(),
+        );
+        let claims = match decoded {
+            Ok(data) => data.claims,
+            Err(error) => {
+                return Verdict::Rejected(match error.kind() {
+                    ErrorKind::ExpiredSignature => "the access token has expired",
+                    ErrorKind::InvalidSignature => "the access token's signature is not valid",
+                    ErrorKind::InvalidAudience => "the access token is for another audience",
+                    ErrorKind::InvalidIssuer => "the access token is from another issuer",
+                    ErrorKind::InvalidAlgorithm => "the access token uses another algorithm",
+                    _ => "the access token is not valid",
+                });
+            }
+        };
+        if !claims
+            .scope
+            .split(' ')
+            .any(|scope| DELIVERY_SCOPES.contains(&scope))
+        {
+            return Verdict::Rejected("the access token's scope does not allow webhook delivery");
+        }
+        Verdict::Accepted(Principal {
+            subject: claims.client_id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(keys: Vec<SigningKey>) -> AccessTokens {
+        AccessTokens::new(keys, "issuer", "receiver").unwrap()
+    }
+
+    fn scopes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_token_verifies_with_its_key_until_the_key_is_removed() {
+        let old = SigningKey::generate("old");
+        let new = SigningKey::generate("new");
+        let before = tokens(vec![old.clone()]).issue("client", &scopes(&["webhook.write"]), 60);
+        let rotating = tokens(vec![new.clone(), old]);
+        assert!(
+            matches!(rotating.verify(&before.token), Verdict::Accepted(p) if p.subject == "client")
+        );
+        let after = rotating.issue("client", &scopes(&["webhook.write"]), 60);
+        assert!(matches!(
+            rotating.verify(&after.token),
+            Verdict::Accepted(_)
+        ));
+        assert_eq!(
+            tokens(vec![new]).verify(&before.token),
+            Verdict::Rejected("the access token is signed with an unknown key")
+        );
+    }
+
+    #[test]
+    fn expired_tampered_foreign_and_unscoped_tokens_are_rejected() {
+        let key = SigningKey::generate("k");
+        let tokens = tokens(vec![key.clone()]);
+        let good = tokens
+            .issue("client", &scopes(&["whatsapp.write"]), 60)
+            .token;
+
+        let expired = AccessTokens::new(vec![key.clone()], "issuer", "receiver").unwrap();
+        let mut claims: Claims = jsonwebtoken::dangerous::insecure_decode(&good)
+            .unwrap()
+            .claims;
+        claims.exp = now_millis() / 1000 - 3600;
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("k".into());
+        let stale =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&key.secret)).unwrap();
+        assert_eq!(
+            expired.verify(&stale),
+            Verdict::Rejected("the access token has expired")
+        );
+
+        let (head, rest) = good.split_once('.').unwrap();
+        let (_, signature) = rest.rsplit_once('.').unwrap();
+        let forged_body = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            br#"{"iss":"issuer","aud":"receiver","sub":"evil","client_id":"evil","scope":"webhook.write","iat":1,"exp":99999999999,"jti":"x"}"#,
+        );
+        assert_eq!(
+            tokens.verify(&format!("{head}.{forged_body}.{signature}")),
+            Verdict::Rejected("the access token's signature is not valid")
+        );
+
+        let other_audience = AccessTokens::new(vec![key.clone()], "issuer", "elsewhere").unwrap();
+        assert_eq!(
+            other_audience.verify(&good),
+            Verdict::Rejected("the access token is for another audience")
+        );
+        let other_issuer = AccessTokens::new(vec![key], "someone", "receiver").unwrap();
+        assert_eq!(
+            other_issuer.verify(&good),
+            Verdict::Rejected("the access token is from another issuer")
+        );
+
+        let unscoped = tokens
+            .issue("client", &scopes(&["whatsapp.read"]), 60)
+            .token;
+        assert_eq!(
+            tokens.verify(&unscoped),
+            Verdict::Rejected("the access token's scope does not allow webhook delivery")
+        );
+        assert_eq!(
+            tokens.verify("a.b.c"),
+            Verdict::Rejected("the access token is malformed")
+        );
+        assert_eq!(tokens.verify("static-token"), Verdict::NotMine);
+    }
+
+    #[test]
+    fn weak_or_ambiguous_keys_are_refused() {
+        assert!(SigningKey::new("k", b"short".to_vec()).is_err());
+        assert!(SigningKey::new("", vec![7u8; 32]).is_err());
+        let key = SigningKey::new("k", vec![7u8; 32]).unwrap();
+        assert!(AccessTokens::new(vec![key.clone(), key], "i", "a").is_err());
+        assert!(AccessTokens::new(Vec::new(), "i", "a").is_err());
+    }
+}

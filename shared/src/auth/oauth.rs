@@ -1,0 +1,402 @@
+//! Our OAuth 2.0 authorization server for Insider One's V2 webhooks (RFC 6749 sections 4.4 and 6):
+//! Insider calls our token endpoint with the client credentials we gave it and delivers events
+//! with the access token it gets back.
+//!
+//! Clients come from configuration (seeded, read once) and from the client store (minted at run
+//! time). Client secrets and refresh tokens are only ever kept as digests. Refresh tokens rotate:
+//! using one consumes it (an atomic take in the store) and returns a new one.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::access_tokens::AccessTokens;
+use crate::clock::now_millis;
+use crate::store::{ClientStore, RefreshGrant, StoreError};
+
+pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3600;
+pub const REFRESH_TOKEN_LIFETIME_SECS: u64 = 30 * 86_400;
+/// Configured secrets shorter than this are refused: secrets are hashed with a fast hash, which is
+/// only safe for high-entropy secrets (generated ones have 256 bits).
+pub const MIN_SECRET_CHARS: usize = 24;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    ClientCredentials,
+    RefreshToken,
+}
+
+impl GrantType {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "client_credentials" => Some(Self::ClientCredentials),
+            "refresh_token" => Some(Self::RefreshToken),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "client_credentials",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+/// A salted SHA-256 digest of a client secret: `sha256$<salt hex>$<digest hex>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretHash(String);
+
+impl SecretHash {
+    pub fn new(secret: &str) -> Self {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).expect("the operating system provides randomness");
+        Self(format!(
+            "sha256${}${}",
+            hex::encode(salt),
+            hex::encode(salted(&salt, secret))
+        ))
+    }
+
+    pub fn matches(&self, secret: &str) -> bool {
+        let mut parts = self.0.split('$');
+        let (Some("sha256"), Some(salt), Some(digest), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        let (Ok(salt), Ok(digest)) = (hex::decode(salt), hex::decode(digest)) else {
+            return false;
+        };
+        bool::from(salted(&salt, secret).as_slice().ct_eq(&digest))
+    }
+}
+
+fn salted(salt: &[u8], secret: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(salt);
+    hasher.update(secret.as_bytes());
+    hasher.finalize().into()
+}
+
+/// Refresh tokens are random, so a plain digest is enough to look them up without storing them.
+pub fn refresh_token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub secret_hash: SecretHash,
+    pub grants: Vec<GrantType>,
+    pub scopes: Vec<String>,
+    pub token_lifetime_secs: u64,
+}
+
+/// A client as written in configuration, with its secret in clear (it lives in Secrets Manager).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConfiguredClient {
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default = "all_grants")]
+    pub grants: Vec<GrantType>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    #[serde(default = "default_lifetime")]
+    pub token_lifetime_secs: u64,
+}
+
+fn all_grants() -> Vec<GrantType> {
+    vec![GrantType::ClientCredentials, GrantType::RefreshToken]
+}
+
+pub fn default_scopes() -> Vec<String> {
+    super::access_tokens::DELIVERY_SCOPES
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+fn default_lifetime() -> u64 {
+    DEFAULT_TOKEN_LIFETIME_SECS
+}
+
+impl ConfiguredClient {
+    pub fn into_client(self) -> Result<OAuthClient, String> {
+        if self.client_id.trim().is_empty() {
+            return Err("a configured OAuth client has an empty client_id".into());
+        }
+        if self.client_secret.chars().count() < MIN_SECRET_CHARS {
+            return Err(format!(
+                "the secret of OAuth client {} is shorter than {MIN_SECRET_CHARS} characters",
+                self.client_id
+            ));
+        }
+        if self.grants.is_empty() || self.token_lifetime_secs == 0 {
+            return Err(format!(
+                "OAuth client {} needs at least one grant and a token lifetime above 0",
+                self.client_id
+            ));
+        }
+        Ok(OAuthClient {
+            secret_hash: SecretHash::new(&self.client_secret),
+            client_id: self.client_id,
+            grants: self.grants,
+            scopes: self.scopes,
+            token_lifetime_secs: self.token_lifetime_secs,
+        })
+    }
+}
+
+/// A token request as parsed from HTTP; how the client authenticated only matters for the error.
+#[derive(Debug, Clone, Default)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scope: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// RFC 6749 section 5.2 error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    /// Not in 5.2: our client store failed; answered 503 so the caller retries.
+    TemporarilyUnavailable,
+}
+
+impl OAuthErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {description}", code.as_str())]
+pub struct OAuthError {
+    pub code: OAuthErrorCode,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(code: OAuthErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "the OAuth client store failed");
+        Self::new(
+            OAuthErrorCode::TemporarilyUnavailable,
+            "the token service is temporarily unavailable; try again",
+        )
+    }
+}
+
+pub struct TokenService {
+    pub configured: Vec<OAuthClient>,
+    pub store: Arc<dyn ClientStore>,
+    pub tokens: AccessTokens,
+}
+
+impl TokenService {
+    pub async fn grant(&self, request: TokenRequest) -> Result<TokenResponse, OAuthError> {
+        use OAuthErrorCode::*;
+        let grant_name = request
+            .grant_type
+            .as_deref()
+            .ok_or_else(|| OAuthError::new(InvalidRequest, "grant_type is missing"))?;
+        let (Some(client_id), Some(secret)) = (&request.client_id, &request.client_secret) else {
+            return Err(OAuthError::new(
+                InvalidClient,
+                "client authentication is missing: use HTTP Basic or client_id and client_secret",
+            ));
+        };
+        let client = self.authenticate(client_id, secret).await?;
+        let grant = GrantType::parse(grant_name).ok_or_else(|| {
+            OAuthError::new(
+                UnsupportedGrantType,
+                "grant_type must be client_credentials or refresh_token",
+            )
+        })?;
+        if !client.grants.contains(&grant) {
+            return Err(OAuthError::new(
+                UnauthorizedClient,
+                format!("this client may not use the {} grant", grant.as_str()),
+            ));
+        }
+        // A refresh may narrow the scopes granted before, never widen them.
+        let allowed = match grant {
+            GrantType::ClientCredentials => client.scopes.clone(),
+            GrantType::RefreshToken => {
+                let token = request
+                    .refresh_token
+                    .as_deref()
+                    .ok_or_else(|| OAuthError::new(InvalidRequest, "refresh_token is missing"))?;
+                self.redeem(&client, token).await?.scopes
+            }
+        };
+        let scopes = match request
+            .scope
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => allowed,
+            Some(asked) => {
+                let asked: Vec<String> = asked.split_whitespace().map(str::to_owned).collect();
+                if let Some(refused) = asked.iter().find(|s| !allowed.contains(s)) {
+                    return Err(OAuthError::new(
+                        InvalidScope,
+                        format!("scope {refused} is not allowed for this client"),
+                    ));
+                }
+                asked
+            }
+        };
+        let issued = self
+            .tokens
+            .issue(&client.client_id, &scopes, client.token_lifetime_secs);
+        let refresh_token = if client.grants.contains(&GrantType::RefreshToken) {
+            Some(self.new_refresh_token(&client, &scopes).await?)
+        } else {
+            None
+        };
+        tracing::info!(client_id = %client.client_id, grant = grant.as_str(), "access token issued");
+        Ok(TokenResponse {
+            access_token: issued.token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            scope: scopes.join(" "),
+            refresh_token,
+        })
+    }
+
+    /// Revokes a refresh token (RFC 7009); unknown tokens and other clients' tokens are ignored,
+    /// as the RFC asks, so the answer reveals nothing.
+    pub async fn revoke(&self, request: TokenRequest, token: &str) -> Result<(), OAuthError> {
+        let (Some(client_id), Some(secret)) = (&request.client_id, &request.client_secret) else {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "client authentication is missing",
+            ));
+        };
+        let client = self.authenticate(client_id, secret).await?;
+        self.store
+            .take_refresh_token(&refresh_token_digest(token), &client.client_id)
+            .await?;
+        Ok(())
+    }
+
+    async fn authenticate(&self, client_id: &str, secret: &str) -> Result<OAuthClient, OAuthError> {
+        let client = match self.configured.iter().find(|c| c.client_id == client_id) {
+            Some(client) => Some(client.clone()),
+            None => self.store.find_client(client_id).await?,
+        };
+        match client {
+            Some(client) if client.secret_hash.matches(secret) => Ok(client),
+            _ => Err(OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "unknown client or wrong client secret",
+            )),
+        }
+    }
+
+    async fn redeem(&self, client: &OAuthClient, token: &str) -> Result<RefreshGrant, OAuthError> {
+        let invalid = || {
+            OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                "the refresh token is unknown, expired, revoked or already used",
+            )
+        };
+        let grant = self
+            .store
+            .take_refresh_token(&refresh_token_digest(token), &client.client_id)
+            .await?
+            .ok_or_else(invalid)?;
+        // The table's TTL deletes expired grants only eventually.
+        if grant.expires_at <= now_millis() / 1000 {
+            return Err(invalid());
+        }
+        Ok(grant)
+    }
+
+    async fn new_refresh_token(
+        &self,
+        client: &OAuthClient,
+        scopes: &[String],
+    ) -> Result<String, OAuthError> {
+        let token = super::generate_token();
+        let lifetime = i64::try_from(REFRESH_TOKEN_LIFETIME_SECS).unwrap_or(i64::MAX / 2);
+        self.store
+            .save_refresh_token(&RefreshGrant {
+                digest: refresh_token_digest(&token),
+                client_id: client.client_id.clone(),
+                scopes: scopes.to_vec(),
+                expires_at: now_millis() / 1000 + lifetime,
+            })
+            .await?;
+        Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_hashes_match_only_their_secret_and_are_salted() {
+        let hash = SecretHash::new("a-long-enough-client-secret");
+        assert!(hash.matches("a-long-enough-client-secret"));
+        assert!(!hash.matches("a-long-enough-client-secreT"));
+        assert!(!hash.matches(""));
+        assert_ne!(hash, SecretHash::new("a-long-enough-client-secret"));
+        assert!(!hash.0.contains("a-long-enough"));
+        assert!(!SecretHash("garbage".into()).matches("garbage"));
+    }
+
+    #[test]
+    fn configured_clients_need_strong_secrets() {
+        let client = |secret: &str| ConfiguredClient {
+            client_id: "c".into(),
+            client_secret: secret.into(),
+            grants: all_grants(),
+            scopes: default_scopes(),
+            token_lifetime_secs: 60,
+        };
+        assert!(client("short").into_client().is_err());
+        assert!(client("a-secret-of-twenty-four-c").into_client().is_ok());
+    }
+}

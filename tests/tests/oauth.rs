@@ -1,0 +1,640 @@
+//! OAuth 2.0 for inbound delivery: a real OAuth client library gets tokens from our endpoint,
+//! every RFC 6749 error case, and the receiver's checks on access tokens.
+
+use std::sync::Arc;
+
+use e2e_tests::payloads::status;
+use e2e_tests::stack::{self, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, WEBHOOK_TOKEN, client};
+use e2e_tests::{logs, stores};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use oauth2::basic::BasicClient;
+use oauth2::{AuthType, ClientId, ClientSecret, RefreshToken, Scope, TokenResponse, TokenUrl};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shared::auth::access_tokens::{AccessTokens, SigningKey};
+use shared::auth::oauth::{ConfiguredClient, GrantType, TokenService};
+use shared::auth::{Authenticator, StaticTokens};
+use shared::http::oauth::token_endpoint;
+use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
+use shared::http::{Body, Request};
+
+const T0: i64 = 1_700_000_000;
+
+/// oauth2's HTTP client hook, on the workspace's reqwest.
+async fn http_client(request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, reqwest::Error> {
+    let (parts, body) = request.into_parts();
+    let response = client()
+        .request(parts.method, parts.uri.to_string())
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await?;
+    let mut builder = http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    Ok(builder
+        .body(response.bytes().await?.to_vec())
+        .expect("a valid response"))
+}
+
+async fn deliver_with(
+    base: &str,
+    token: &str,
+    message_id: &str,
+) -> (StatusCode, Value, Option<String>) {
+    let response = client()
+        .post(format!("{base}/webhooks/conversational"))
+        .bearer_auth(token)
+        .body(status(message_id, "delivered", T0, "whatsapp-oauth"))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        status,
+        response.json().await.unwrap_or(Value::Null),
+        challenge,
+    )
+}
+
+#[tokio::test]
+async fn an_oauth2_client_gets_tokens_with_both_grants_and_both_auth_methods_and_delivers() {
+    let (logs, _guard) = logs::capture();
+    let (stack, _dir) = stack::embedded().await;
+    let base = stack.url();
+    let mut secrets = vec![OAUTH_CLIENT_SECRET.to_owned()];
+
+    for (n, auth_type) in [AuthType::BasicAuth, AuthType::RequestBody]
+        .into_iter()
+        .enumerate()
+    {
+        let oauth = BasicClient::new(ClientId::new(OAUTH_CLIENT_ID.into()))
+            .set_client_secret(ClientSecret::new(OAUTH_CLIENT_SECRET.into()))
+            .set_token_uri(TokenUrl::new(format!("{base}/oauth/token")).unwrap())
+            .set_auth_type(auth_type);
+        let token = oauth
+            .exchange_client_credentials()
+            .add_scope(Scope::new("webhook.write".into()))
+            .request_async(&http_client)
+            .await
+            .expect("client_credentials grant");
+        assert_eq!(token.expires_in().unwrap().as_secs(), 3600);
+        assert_eq!(token.scopes().unwrap()[0].as_str(), "webhook.write");
+        let (code, answer, _) = deliver_with(
+            &base,
+            token.access_token().secret(),
+            &format!("wamid.cc-{n}"),
+        )
+        .await;
+        assert_eq!(
+            (code, answer),
+            (StatusCode::OK, json!({"stored": 1, "duplicates": 0}))
+        );
+
+        let refresh = token
+            .refresh_token()
+            .expect("the client may refresh")
+            .clone();
+        let refreshed = oauth
+            .exchange_refresh_token(&refresh)
+            .request_async(&http_client)
+            .await
+            .expect("refresh_token grant");
+        let (code, _, _) = deliver_with(
+            &base,
+            refreshed.access_token().secret(),
+            &format!("wamid.rt-{n}"),
+        )
+        .await;
+        assert_eq!(code, StatusCode::OK);
+        let rotated = refreshed.refresh_token().expect("a new refresh token");
+        assert_ne!(
+            rotated.secret(),
+            refresh.secret(),
+            "refresh tokens rotate on use"
+        );
+
+        let reused = oauth
+            .exchange_refresh_token(&refresh)
+            .request_async(&http_client)
+            .await;
+        let error = format!("{:?}", reused.expect_err("a used refresh token is refused"));
+        assert!(error.contains("invalid_grant"), "{error}");
+        secrets.extend([
+            token.access_token().secret().clone(),
+            refresh.secret().clone(),
+            refreshed.access_token().secret().clone(),
+            rotated.secret().clone(),
+        ]);
+    }
+
+    // Revocation (RFC 7009) makes a refresh token useless.
+    let body = client()
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(OAUTH_CLIENT_ID, Some(OAUTH_CLIENT_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    let revoked = client()
+        .post(format!("{base}/oauth/revoke"))
+        .basic_auth(OAUTH_CLIENT_ID, Some(OAUTH_CLIENT_SECRET))
+        .form(&[("token", refresh.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let oauth = BasicClient::new(ClientId::new(OAUTH_CLIENT_ID.into()))
+        .set_client_secret(ClientSecret::new(OAUTH_CLIENT_SECRET.into()))
+        .set_token_uri(TokenUrl::new(format!("{base}/oauth/token")).unwrap());
+    let after = oauth
+        .exchange_refresh_token(&RefreshToken::new(refresh.clone()))
+        .request_async(&http_client)
+        .await;
+    assert!(format!("{:?}", after.unwrap_err()).contains("invalid_grant"));
+    secrets.push(refresh);
+
+    let logged = logs.text();
+    assert!(
+        logged.contains("access token issued"),
+        "token issuance is logged"
+    );
+    for secret in &secrets {
+        assert!(
+            !logged.contains(secret.as_str()),
+            "a secret reached the logs"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_receiver_refuses_wrongly_scoped_and_tampered_tokens() {
+    let (stack, _dir) = stack::embedded().await;
+    let base = stack.url();
+    let token = |scope: &'static str| {
+        let base = base.clone();
+        async move {
+            client()
+                .post(format!("{base}/oauth/token"))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", OAUTH_CLIENT_ID),
+                    ("client_secret", OAUTH_CLIENT_SECRET),
+                    ("scope", scope),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let read_only = token("whatsapp.read").await;
+    let (code, answer, challenge) = deliver_with(&base, &read_only, "wamid.scope").await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer["error"]["code"], "invalid_token");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("scope")
+    );
+    assert_eq!(challenge.as_deref(), Some("Bearer error=\"invalid_token\""));
+
+    let good = token("whatsapp.write").await;
+    let mut tampered = good.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let (code, answer, challenge) = deliver_with(
+        &base,
+        std::str::from_utf8(&tampered).unwrap(),
+        "wamid.tamper",
+    )
+    .await;
+    assert_eq!(
+        (code, answer["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    assert_eq!(challenge.as_deref(), Some("Bearer error=\"invalid_token\""));
+
+    let (_, by_key) = {
+        let response = client()
+            .get(format!("{base}/events?key=whatsapp-oauth"))
+            .bearer_auth(e2e_tests::stack::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    };
+    assert_eq!(
+        by_key["events"].as_array().unwrap().len(),
+        0,
+        "refused deliveries store nothing"
+    );
+    let (code, _, _) = deliver_with(&base, &good, "wamid.good").await;
+    assert_eq!(code, StatusCode::OK);
+}
+
+/// A token service with two clients: one allowed both grants, one only client_credentials.
+fn service() -> (TokenService, tempfile::TempDir) {
+    let (store, dir) = stores::embedded();
+    let client = |id: &str, grants: Vec<GrantType>| {
+        ConfiguredClient {
+            client_id: id.into(),
+            client_secret: format!("{id}-secret-long-enough-0123456789"),
+            grants,
+            scopes: vec!["webhook.write".into(), "whatsapp.read".into()],
+            token_lifetime_secs: 600,
+        }
+        .into_client()
+        .unwrap()
+    };
+    let service = TokenService {
+        configured: vec![
+            client(
+                "full",
+                vec![GrantType::ClientCredentials, GrantType::RefreshToken],
+            ),
+            client("cc-only", vec![GrantType::ClientCredentials]),
+        ],
+        store: Arc::new(store),
+        tokens: AccessTokens::new(vec![SigningKey::generate("k")], "iss", "aud").unwrap(),
+    };
+    (service, dir)
+}
+
+fn token_request(content_type: Option<&str>, authorization: Option<String>, body: &str) -> Request {
+    let mut builder = http::Request::builder().method("POST").uri("/oauth/token");
+    if let Some(content_type) = content_type {
+        builder = builder.header("content-type", content_type);
+    }
+    if let Some(authorization) = authorization {
+        builder = builder.header("authorization", authorization);
+    }
+    builder.body(Body::from(body.to_owned())).unwrap()
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+
+#[tokio::test]
+async fn every_rfc_6749_error_case() {
+    let (service, _dir) = service();
+    let full = "client_id=full&client_secret=full-secret-long-enough-0123456789";
+    let cases: Vec<(Request, StatusCode, &str, bool)> = vec![
+        (
+            token_request(FORM, None, full),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            false,
+        ),
+        (
+            token_request(FORM, None, &format!("grant_type=password&{full}")),
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            false,
+        ),
+        (
+            token_request(FORM, None, "grant_type=client_credentials"),
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            false,
+        ),
+        (
+            token_request(
+                FORM,
+                None,
+                "grant_type=client_credentials&client_id=full&client_secret=wrong",
+            ),
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            false,
+        ),
+        (
+            token_request(
+                FORM,
+                Some(basic("full", "wrong")),
+                "grant_type=client_credentials",
+            ),
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            true,
+        ),
+        (
+            token_request(
+                FORM,
+                Some(basic("nobody", "x")),
+                "grant_type=client_credentials",
+            ),
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            true,
+        ),
+        (
+            token_request(
+                FORM,
+                Some("Basic !!!".into()),
+                "grant_type=client_credentials",
+            ),
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            false,
+        ),
+        (
+            token_request(
+                FORM,
+                Some(basic("full", "full-secret-long-enough-0123456789")),
+                &format!("grant_type=client_credentials&{full}"),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            false,
+        ),
+        (
+            token_request(
+                FORM,
+                None,
+                "grant_type=refresh_token&refresh_token=x&client_id=cc-only&client_secret=cc-only-secret-long-enough-0123456789",
+            ),
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            false,
+        ),
+        (
+            token_request(
+                FORM,
+                None,
+                &format!("grant_type=client_credentials&scope=admin&{full}"),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            false,
+        ),
+        (
+            token_request(FORM, None, &format!("grant_type=refresh_token&{full}")),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            false,
+        ),
+        (
+            token_request(
+                FORM,
+                None,
+                &format!("grant_type=refresh_token&refresh_token=made-up&{full}"),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            false,
+        ),
+        (
+            token_request(
+                FORM,
+                None,
+                &format!("grant_type=client_credentials&grant_type=refresh_token&{full}"),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            false,
+        ),
+        (
+            token_request(
+                Some("text/plain"),
+                None,
+                &format!("grant_type=client_credentials&{full}"),
+            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            false,
+        ),
+        (
+            token_request(Some("application/json"), None, "{not json"),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            false,
+        ),
+    ];
+    for (n, (request, status, code, challenge)) in cases.into_iter().enumerate() {
+        let response = token_endpoint(&service, request).await;
+        let body: Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(
+            (response.status(), body["error"].as_str()),
+            (status, Some(code)),
+            "case {n}: {body}"
+        );
+        assert!(
+            body["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "case {n}"
+        );
+        assert_eq!(
+            response.headers().contains_key("www-authenticate"),
+            challenge,
+            "case {n}"
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store", "case {n}");
+        assert!(
+            !String::from_utf8_lossy(response.body()).contains("secret-long-enough"),
+            "case {n}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_belong_to_their_client_and_scopes_only_narrow() {
+    let (service, _dir) = service();
+    let grant = |body: String| token_endpoint(&service, token_request(FORM, None, &body));
+    let full = "client_id=full&client_secret=full-secret-long-enough-0123456789";
+    let first = grant(format!("grant_type=client_credentials&{full}")).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let first: Value = serde_json::from_slice(first.body()).unwrap();
+    assert_eq!(
+        first["scope"], "webhook.write whatsapp.read",
+        "no scope asked: every allowed scope"
+    );
+    assert_eq!(first["token_type"], "Bearer");
+    let refresh = first["refresh_token"].as_str().unwrap();
+
+    let cc_only = grant(
+        "grant_type=client_credentials&client_id=cc-only&client_secret=cc-only-secret-long-enough-0123456789"
+            .to_owned(),
+    )
+    .await;
+    let cc_only: Value = serde_json::from_slice(cc_only.body()).unwrap();
+    assert!(
+        cc_only.get("refresh_token").is_none(),
+        "no refresh token without the refresh grant"
+    );
+
+    let narrowed = grant(format!(
+        "grant_type=refresh_token&refresh_token={refresh}&scope=webhook.write&{full}"
+    ))
+    .await;
+    let narrowed: Value = serde_json::from_slice(narrowed.body()).unwrap();
+    assert_eq!(narrowed["scope"], "webhook.write");
+    let next = narrowed["refresh_token"].as_str().unwrap();
+    let widened = grant(format!(
+        "grant_type=refresh_token&refresh_token={next}&scope=whatsapp.read&{full}"
+    ))
+    .await;
+    let widened: Value = serde_json::from_slice(widened.body()).unwrap();
+    assert_eq!(
+        widened["error"], "invalid_scope",
+        "a refresh never widens the grant"
+    );
+
+    // JSON bodies are accepted too, with the scope as a list.
+    let json_body = json!({"grant_type": "client_credentials", "client_id": "full",
+        "client_secret": "full-secret-long-enough-0123456789", "scope": ["webhook.write"]});
+    let response = token_endpoint(
+        &service,
+        token_request(Some("application/json"), None, &json_body.to_string()),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+async fn deliver_jwt(receiver: &Receiver, token: String, n: usize) -> (StatusCode, String) {
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("/webhooks/verify")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(status(
+            &format!("wamid.jwt-{n}"),
+            "sent",
+            T0,
+            "whatsapp-jwt",
+        )))
+        .unwrap();
+    let response = receive(receiver, request).await;
+    let body: Value = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+    (
+        response.status(),
+        body["error"]["message"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+/// Signs claims with a given key, for tokens our endpoint would never issue.
+fn sign(key: &[u8], kid: &str, claims: Value) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(key)).unwrap()
+}
+
+#[tokio::test]
+async fn expired_foreign_and_rotated_out_tokens_get_401_and_store_nothing() {
+    let (store, _dir) = stores::embedded();
+    let store = Arc::new(store);
+    let old_secret = [1u8; 32];
+    let new_secret = [2u8; 32];
+    let old = SigningKey::new("old", old_secret.to_vec()).unwrap();
+    let new = SigningKey::new("new", new_secret.to_vec()).unwrap();
+    let receiver = |keys: Vec<SigningKey>| Receiver {
+        store: store.clone(),
+        auth: Authenticator::new()
+            .with(StaticTokens::new([WEBHOOK_TOKEN]))
+            .with(AccessTokens::new(keys, "iss", "aud").unwrap()),
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+    };
+    let now = shared::clock::now_millis() / 1000;
+    let claims = |aud: &str, exp: i64, scope: &str| {
+        json!({"iss": "iss", "aud": aud, "sub": "c", "client_id": "c", "scope": scope,
+               "iat": now - 10, "exp": exp, "jti": "j"})
+    };
+    let both = receiver(vec![new.clone(), old.clone()]);
+    let signed_with_old = sign(
+        &old_secret,
+        "old",
+        claims("aud", now + 600, "webhook.write"),
+    );
+    assert_eq!(
+        deliver_jwt(&both, signed_with_old.clone(), 0).await.0,
+        StatusCode::OK,
+        "old key still works"
+    );
+    let signed_with_new = sign(
+        &new_secret,
+        "new",
+        claims("aud", now + 600, "webhook.write"),
+    );
+    assert_eq!(
+        deliver_jwt(&both, signed_with_new.clone(), 1).await.0,
+        StatusCode::OK
+    );
+
+    let only_new = receiver(vec![new]);
+    let refused = [
+        (signed_with_old, "unknown key"),
+        (
+            sign(
+                &new_secret,
+                "new",
+                claims("aud", now - 120, "webhook.write"),
+            ),
+            "expired",
+        ),
+        (
+            sign(
+                &new_secret,
+                "new",
+                claims("someone-else", now + 600, "webhook.write"),
+            ),
+            "audience",
+        ),
+        (
+            sign(&[3u8; 32], "new", claims("aud", now + 600, "webhook.write")),
+            "signature",
+        ),
+        (
+            sign(
+                &new_secret,
+                "new",
+                claims("aud", now + 600, "whatsapp.read"),
+            ),
+            "scope",
+        ),
+    ];
+    for (n, (token, reason)) in refused.into_iter().enumerate() {
+        let (code, message) = deliver_jwt(&only_new, token, 10 + n).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{reason}");
+        assert!(
+            message.contains(reason),
+            "{message} should mention {reason}"
+        );
+    }
+    use shared::store::EventsByKey;
+    assert_eq!(
+        store
+            .events_by_key("whatsapp-jwt", 100)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "only the accepted deliveries"
+    );
+    assert_eq!(
+        deliver_jwt(&only_new, WEBHOOK_TOKEN.into(), 99).await.0,
+        StatusCode::OK,
+        "static tokens still work"
+    );
+}
