@@ -4,6 +4,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 
+use lambda_http::RequestExt;
+
 use crate::http::{Request, Response};
 
 pub async fn serve<D, H, F>(dependencies: D, handler: H) -> Result<(), lambda_http::Error>
@@ -16,8 +18,13 @@ where
     // honest lifetime and lets handlers borrow them without reference counting.
     let dependencies: &'static D = Box::leak(Box::new(dependencies));
     lambda_http::run(lambda_http::service_fn(move |request: Request| {
+        let request_id = request.lambda_context_ref().map(|c| c.request_id.clone());
         let response = handler(dependencies, request);
-        async move { Ok::<_, Infallible>(response.await) }
+        async move {
+            let response = response.await;
+            crate::telemetry::flush_metrics(request_id.as_deref());
+            Ok::<_, Infallible>(response)
+        }
     }))
     .await
 }

@@ -2,13 +2,16 @@
 //! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`, as Lambda's advanced logging controls
 //! expect. Inside Lambda the runtime's span adds the request id to every line.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing_subscriber::EnvFilter;
 
 static COLD_START: AtomicBool = AtomicBool::new(true);
 
+/// Logs and, in Lambda, metrics.
 pub fn init() {
+    init_metrics();
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());
@@ -34,4 +37,123 @@ pub fn init() {
 /// True for the first request this process handles, false after.
 pub fn take_cold_start() -> bool {
     COLD_START.swap(false, Ordering::Relaxed)
+}
+
+static METRICS: OnceLock<&'static metrics_cloudwatch_embedded::Collector> = OnceLock::new();
+
+/// Starts collecting metrics in CloudWatch Embedded Metric Format when `METRICS_NAMESPACE` is
+/// set (the template sets it); elsewhere the recording calls below cost next to nothing.
+pub fn init_metrics() {
+    if let Ok(namespace) = std::env::var("METRICS_NAMESPACE") {
+        init_metrics_in(namespace);
+    }
+}
+
+/// Installs the EMF collector for `namespace`; once per process.
+pub fn init_metrics_in(namespace: String) {
+    match metrics_cloudwatch_embedded::Builder::new()
+        .cloudwatch_namespace(namespace)
+        .init()
+    {
+        Ok(collector) => {
+            metrics::describe_histogram!(
+                "StoreLatency",
+                metrics::Unit::Milliseconds,
+                "one store write or read"
+            );
+            metrics::describe_histogram!(
+                "VendorCallLatency",
+                metrics::Unit::Milliseconds,
+                "one Insider One call"
+            );
+            let _ = METRICS.set(collector);
+        }
+        Err(error) => tracing::error!(%error, "metrics are off: the EMF collector did not start"),
+    }
+}
+
+/// Writes the metrics of one invocation to stdout, where Lambda's log pipeline turns them into
+/// CloudWatch metrics.
+pub fn flush_metrics(request_id: Option<&str>) {
+    if let Err(error) = write_metrics(request_id, std::io::stdout().lock()) {
+        tracing::warn!(%error, "metrics could not be written");
+    }
+}
+
+/// Writes the EMF documents collected since the last write, tagged with the request id.
+pub fn write_metrics(request_id: Option<&str>, writer: impl std::io::Write) -> std::io::Result<()> {
+    let Some(collector) = METRICS.get() else {
+        return Ok(());
+    };
+    if let Some(id) = request_id {
+        collector.set_property("RequestId", id.to_owned());
+    }
+    collector.flush(writer)
+}
+
+/// The project's metrics; names and dimensions are what the template's alarms and dashboard use.
+/// Each labelled metric is also emitted without labels, the total the alarms watch.
+pub mod record {
+    use std::time::Duration;
+
+    use crate::domain::{DeliveryStatus, Event, EventFamily, SubProduct};
+    use crate::store::WriteReport;
+
+    pub fn delivery(sub_product: SubProduct, events: &[Event], report: WriteReport) {
+        for event in events {
+            metrics::counter!("EventsReceived", "SubProduct" => sub_product.as_str(), "Family" => event.family.as_str())
+                .increment(1);
+            if let Some(status) = &event.status {
+                let status = match status {
+                    DeliveryStatus::Other(_) => "other",
+                    known => static_status(known),
+                };
+                metrics::counter!("StatusesReceived", "Status" => status).increment(1);
+            }
+            if event.family == EventFamily::Unknown {
+                metrics::counter!("UnknownShapes").increment(1);
+            }
+        }
+        metrics::counter!("EventsReceived").increment(events.len() as u64);
+        metrics::counter!("DuplicateEvents").increment(report.duplicates as u64);
+    }
+
+    fn static_status(status: &DeliveryStatus) -> &'static str {
+        match status {
+            DeliveryStatus::Accepted => "accepted",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Read => "read",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Other(_) => "other",
+        }
+    }
+
+    pub fn auth_failure(route: &'static str) {
+        metrics::counter!("AuthFailures", "Route" => route).increment(1);
+        metrics::counter!("AuthFailures").increment(1);
+    }
+
+    pub fn store_call(elapsed: Duration, succeeded: bool) {
+        metrics::histogram!("StoreLatency").record(elapsed.as_secs_f64() * 1000.0);
+        if !succeeded {
+            metrics::counter!("StoreFailures").increment(1);
+        }
+    }
+
+    /// `code` is the vendor's HTTP status, or `transport` when no answer came.
+    pub fn vendor_call(operation: &'static str, elapsed: Duration, code: Option<&'static str>) {
+        metrics::histogram!("VendorCallLatency", "Operation" => operation)
+            .record(elapsed.as_secs_f64() * 1000.0);
+        if let Some(code) = code {
+            metrics::counter!("VendorErrors", "Operation" => operation, "Code" => code)
+                .increment(1);
+            metrics::counter!("VendorErrors").increment(1);
+        }
+    }
+
+    pub fn token_issued(grant: &'static str) {
+        metrics::counter!("TokensIssued", "Grant" => grant).increment(1);
+        metrics::counter!("TokensIssued").increment(1);
+    }
 }

@@ -295,6 +295,7 @@ impl TokenService {
             None
         };
         tracing::info!(client_id = %client.client_id, grant = grant.as_str(), "access token issued");
+        crate::telemetry::record::token_issued(grant.as_str());
         Ok(TokenResponse {
             access_token: issued.token,
             token_type: "Bearer",

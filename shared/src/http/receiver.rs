@@ -13,7 +13,7 @@ use crate::auth::Authenticator;
 use crate::clock::now_millis;
 use crate::domain::{SubProduct, parse_delivery};
 use crate::store::{StoredEvent, WriteEvents, WriteReport};
-use crate::telemetry::take_cold_start;
+use crate::telemetry::{record, take_cold_start};
 
 /// Bodies above this are refused with 413 (API Gateway itself stops at 10 MB, Lambda at 6 MB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -90,9 +90,13 @@ async fn store_delivery(
     sub_product: SubProduct,
     request: &Request,
 ) -> Result<WriteReport, ApiError> {
-    receiver
+    if let Err(error) = receiver
         .auth
-        .authenticate(header_str(request, header::AUTHORIZATION))?;
+        .authenticate(header_str(request, header::AUTHORIZATION))
+    {
+        record::auth_failure("webhooks");
+        return Err(error.into());
+    }
     let body = request.body().as_ref();
     if body.len() > receiver.max_body_bytes {
         return Err(ApiError::new(
@@ -126,10 +130,16 @@ async fn store_delivery(
             received_at,
         })
         .collect();
-    receiver.store.write_events(&events).await.map_err(|error| {
+    let started = Instant::now();
+    let written = receiver.store.write_events(&events).await;
+    record::store_call(started.elapsed(), written.is_ok());
+    let report = written.map_err(|error| {
         tracing::error!(%error, events = events.len(), "storing a delivery failed");
         ApiError::from(error)
-    })
+    })?;
+    let parsed: Vec<_> = events.into_iter().map(|e| e.event).collect();
+    record::delivery(sub_product, &parsed, report);
+    Ok(report)
 }
 
 /// An empty body or an empty JSON object: the URL-validation call, not a delivery.

@@ -1,0 +1,103 @@
+//! Metrics reach CloudWatch as Embedded Metric Format documents on stdout; this checks the
+//! documents a delivery produces (its own test binary: the collector is process-wide).
+
+use std::sync::Arc;
+
+use e2e_tests::payloads::statuses;
+use e2e_tests::stack::WEBHOOK_TOKEN;
+use e2e_tests::stores;
+use serde_json::Value;
+use shared::auth::{Authenticator, StaticTokens};
+use shared::http::Body;
+use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
+
+fn delivery(token: &str, body: String) -> shared::http::Request {
+    http::Request::builder()
+        .method("POST")
+        .uri("/webhooks/transactional")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_delivery_emits_the_metrics_the_alarms_watch() {
+    shared::telemetry::init_metrics_in("InsiderWebhooks/test".into());
+    let (store, _dir) = stores::embedded();
+    let receiver = Receiver {
+        store: Arc::new(store),
+        auth: Authenticator::new().with(StaticTokens::new([WEBHOOK_TOKEN])),
+        max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+    };
+    let body = statuses(
+        &[("wamid.m1", "sent", 1), ("wamid.m1", "read", 2)],
+        "whatsapp-metrics",
+    );
+    assert_eq!(
+        receive(&receiver, delivery(WEBHOOK_TOKEN, body.clone()))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        receive(&receiver, delivery(WEBHOOK_TOKEN, body))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        receive(&receiver, delivery("wrong", "{\"a\":1}".into()))
+            .await
+            .status(),
+        401
+    );
+
+    let mut written = Vec::new();
+    shared::telemetry::write_metrics(Some("request-1"), &mut written).unwrap();
+    let documents: Vec<Value> = String::from_utf8(written)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is one EMF document"))
+        .collect();
+    let value = |name: &str, dimensions: &[(&str, &str)]| -> f64 {
+        documents
+            .iter()
+            .filter(|doc| {
+                doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m["Name"] == name)
+                    && dimensions.iter().all(|(k, v)| doc[*k] == *v)
+                    && doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+                        .as_array()
+                        .unwrap()
+                        .len()
+                        == dimensions.len()
+            })
+            .map(|doc| match &doc[name] {
+                Value::Array(values) => values.iter().map(|v| v.as_f64().unwrap()).sum(),
+                v => v.as_f64().unwrap(),
+            })
+            .sum()
+    };
+    assert!(
+        documents
+            .iter()
+            .all(|d| d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "InsiderWebhooks/test")
+    );
+    assert!(documents.iter().all(|d| d["RequestId"] == "request-1"));
+    assert_eq!(value("EventsReceived", &[]), 4.0);
+    assert_eq!(
+        value(
+            "EventsReceived",
+            &[("SubProduct", "transactional"), ("Family", "status")]
+        ),
+        4.0
+    );
+    assert_eq!(value("StatusesReceived", &[("Status", "read")]), 2.0);
+    assert_eq!(value("DuplicateEvents", &[]), 2.0);
+    assert_eq!(value("AuthFailures", &[]), 1.0);
+    assert_eq!(value("AuthFailures", &[("Route", "webhooks")]), 1.0);
+    assert!(value("StoreLatency", &[]) > 0.0);
+}
