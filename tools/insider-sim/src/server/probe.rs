@@ -1,0 +1,90 @@
+//! The call Insider One makes to a webhook URL before saving it: anything but a 200 and the save
+//! is refused with error 2020.
+//!
+//! The vendor does not document the probe's shape. The simulator sends what a careful receiver
+//! must accept: `POST <url>` with body `{}`, `Content-Type: application/json` and the very
+//! credentials later deliveries will carry (for OAuth 2.0 it first gets a token from the
+//! receiver's token endpoint, whose failure fails the probe too).
+
+use http::{StatusCode, header};
+
+use super::Sim;
+use super::faults::Route;
+use super::registration::Credential;
+use super::state::ProbeRecord;
+use crate::clock::rfc3339;
+use crate::oauth::{TokenError, TokenSource, error_chain};
+use crate::vocabulary::AuthType;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("no token from the token endpoint: {0}")]
+    Token(#[from] TokenError),
+    #[error("the webhook could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the webhook answered HTTP {0}, not 200")]
+    Status(StatusCode),
+}
+
+impl Sim {
+    /// Probes `url` and records the outcome in the probe log.
+    pub async fn probe(
+        &self,
+        route: Route,
+        url: &str,
+        credential: &Credential,
+    ) -> Result<(), ProbeError> {
+        let outcome = self.call_webhook(url, credential).await;
+        let status = match &outcome {
+            Ok(()) => Some(200),
+            Err(ProbeError::Status(status)) => Some(status.as_u16()),
+            Err(_) => None,
+        };
+        let error = outcome.as_ref().err().map(ToString::to_string);
+        tracing::info!(
+            url,
+            ok = outcome.is_ok(),
+            ?status,
+            ?error,
+            "probed a webhook"
+        );
+        self.lock().probes.push(ProbeRecord {
+            at: rfc3339(self.clock.now_ms()),
+            route,
+            url: url.to_owned(),
+            auth_type: match credential {
+                Credential::Bearer(_) => AuthType::Bearer,
+                Credential::OAuth2(_) => AuthType::Oauth2,
+            },
+            status,
+            ok: outcome.is_ok(),
+            error,
+        });
+        outcome
+    }
+
+    async fn call_webhook(&self, url: &str, credential: &Credential) -> Result<(), ProbeError> {
+        let timeout = self.config.probe_timeout;
+        let bearer = match credential {
+            Credential::Bearer(api_key) => api_key.clone(),
+            Credential::OAuth2(oauth2) => {
+                let tokens = TokenSource::new(oauth2.credentials(), self.http.clone(), timeout);
+                tokens.bearer().await?.to_string()
+            }
+        };
+        let response = self
+            .http
+            .post(url)
+            .timeout(timeout)
+            .header(header::CONTENT_TYPE, "application/json")
+            .bearer_auth(bearer)
+            .body("{}")
+            .send()
+            .await
+            .map_err(|e| ProbeError::Unreachable(error_chain(&e)))?;
+        match response.status() {
+            StatusCode::OK => Ok(()),
+            other => Err(ProbeError::Status(other)),
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! What a registered webhook is, and the rules every way of registering one shares (V2 webhook
+//! CRUD, V2 settings, V1 settings): URL checks, OAuth 2.0 fields, the credential used to probe
+//! and deliver, and how secrets are shown.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::oauth::{ClientAuth, Grant, OAuth2Credentials};
+use crate::vocabulary::{GrantType, Named};
+
+/// OAuth 2.0 delivery credentials, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OAuth2Registration {
+    pub grant_type: GrantType,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub refresh_token: Option<String>,
+    pub scopes: Vec<String>,
+    pub expires_in: u64,
+}
+
+impl OAuth2Registration {
+    pub fn credentials(&self) -> OAuth2Credentials {
+        OAuth2Credentials {
+            token_url: self.token_url.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            grant: match &self.refresh_token {
+                Some(token) => Grant::RefreshToken(token.clone()),
+                None => Grant::ClientCredentials,
+            },
+            scopes: self.scopes.clone(),
+            // The vendor does not say how it authenticates to a token endpoint; form parameters
+            // are what every OAuth 2.0 server accepts.
+            client_auth: ClientAuth::Body,
+            lifetime: Some(Duration::from_secs(self.expires_in)),
+        }
+    }
+}
+
+/// What Insider One sends to a webhook to authenticate itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Bearer(String),
+    OAuth2(OAuth2Registration),
+}
+
+/// How an API spells its field names; error messages use the spelling of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    Camel,
+    Snake,
+}
+
+impl Case {
+    /// `snake_name` as this API spells it.
+    pub fn field(self, snake_name: &str) -> String {
+        match self {
+            Self::Snake => snake_name.to_owned(),
+            Self::Camel => {
+                let mut parts = snake_name.split('_');
+                let mut name = parts.next().unwrap_or_default().to_owned();
+                for part in parts {
+                    let mut chars = part.chars();
+                    if let Some(first) = chars.next() {
+                        name.extend(first.to_uppercase());
+                        name.push_str(chars.as_str());
+                    }
+                }
+                name
+            }
+        }
+    }
+}
+
+/// The `oauth2` object of a request, before validation. The settings APIs send it as is
+/// (snake_case); the V2 webhook API spells it in camelCase and converts into it.
+#[derive(Debug, Default, Deserialize)]
+pub struct OAuth2Draft {
+    pub grant_type: Option<String>,
+    pub token_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    /// Kept loose so that `"3600"` or `-1` get this API's message rather than serde's.
+    pub expires_in: Option<serde_json::Value>,
+}
+
+impl OAuth2Draft {
+    pub fn validate(self, case: Case) -> Result<OAuth2Registration, String> {
+        let name = |field: &str| format!("oauth2.{}", case.field(field));
+        let grant_type = match self.grant_type.as_deref() {
+            None | Some("") => {
+                return Err(format!(
+                    "{} is required ({})",
+                    name("grant_type"),
+                    GrantType::choices()
+                ));
+            }
+            Some(value) => GrantType::parse(value).ok_or_else(|| {
+                format!(
+                    "{} must be one of {}, got {value:?}",
+                    name("grant_type"),
+                    GrantType::choices()
+                )
+            })?,
+        };
+        let token_url = absolute_http_url(&name("token_url"), self.token_url.as_deref())?;
+        let client_id = required(&name("client_id"), self.client_id)?;
+        let client_secret = required(&name("client_secret"), self.client_secret)?;
+        let refresh_token = self.refresh_token.filter(|t| !t.is_empty());
+        match (grant_type, &refresh_token) {
+            (GrantType::RefreshToken, None) => {
+                return Err(format!(
+                    "{} is required when {} is refresh_token",
+                    name("refresh_token"),
+                    name("grant_type")
+                ));
+            }
+            (GrantType::ClientCredentials, Some(_)) => {
+                return Err(format!(
+                    "{} must not be sent when {} is client_credentials",
+                    name("refresh_token"),
+                    name("grant_type")
+                ));
+            }
+            _ => {}
+        }
+        let expires_in = self
+            .expires_in
+            .as_ref()
+            .and_then(serde_json::Value::as_u64)
+            .filter(|&seconds| seconds > 0)
+            .ok_or_else(|| {
+                format!(
+                    "{} is required and must be an integer greater than 0",
+                    name("expires_in")
+                )
+            })?;
+        Ok(OAuth2Registration {
+            grant_type,
+            token_url,
+            client_id,
+            client_secret,
+            refresh_token,
+            scopes: self.scopes.unwrap_or_default(),
+            expires_in,
+        })
+    }
+}
+
+/// A non-empty string field.
+pub fn required(field: &str, value: Option<String>) -> Result<String, String> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| format!("{field} is required"))
+}
+
+/// An absolute `http` or `https` URL with a host.
+pub fn absolute_http_url(field: &str, value: Option<&str>) -> Result<String, String> {
+    let value = value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("{field} is required"))?;
+    match reqwest::Url::parse(value) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some_and(|h| !h.is_empty()) =>
+        {
+            Ok(value.to_owned())
+        }
+        _ => Err(format!(
+            "{field} must be an absolute http(s) URL, got {value:?}"
+        )),
+    }
+}
+
+/// A secret as the vendor lists it: the first half, at most 14 characters, then 8 asterisks
+/// (`partner-whatsa********`), recognisable but unusable.
+pub fn mask_secret(secret: &str) -> String {
+    let shown = (secret.chars().count() / 2).min(14);
+    let mut masked: String = secret.chars().take(shown).collect();
+    masked.push_str("********");
+    masked
+}
+
+/// A sender phone number as compared: digits only, so `+1234567890`, `1234567890` and a `+`
+/// that a query string decoded into a space all name the same sender.
+pub fn normalize_phone(number: &str) -> String {
+    number.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// The JSON body of a request, with the path of the field serde stumbled on.
+pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("{path}: {}", e.into_inner())
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_like_the_vendor() {
+        assert_eq!(
+            mask_secret("partner-whatsapp-secret-2026-04-15"),
+            "partner-whatsa********"
+        );
+        assert_eq!(mask_secret("abcdef"), "abc********");
+        assert_eq!(mask_secret(""), "********");
+    }
+
+    #[test]
+    fn spells_fields_per_api() {
+        assert_eq!(Case::Camel.field("refresh_token"), "refreshToken");
+        assert_eq!(Case::Camel.field("expires_in"), "expiresIn");
+        assert_eq!(Case::Snake.field("expires_in"), "expires_in");
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http() {
+        assert!(absolute_http_url("u", Some("https://a.example/x")).is_ok());
+        assert!(absolute_http_url("u", Some("http://127.0.0.1:9/h")).is_ok());
+        for bad in ["ftp://a.example", "/relative", "example.com/x", "http://"] {
+            assert!(absolute_http_url("u", Some(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(
+            absolute_http_url("webhookUrl", None).unwrap_err(),
+            "webhookUrl is required"
+        );
+    }
+
+    #[test]
+    fn phone_numbers_compare_by_digits() {
+        assert_eq!(normalize_phone("+1234567890"), "1234567890");
+        assert_eq!(normalize_phone(" 1234567890"), "1234567890");
+    }
+}
