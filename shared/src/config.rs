@@ -11,6 +11,12 @@
 //! | `OAUTH_SIGNING_KEYS_SECRET` | Secrets Manager secret with the access-token signing keys | — (token endpoint: required) |
 //! | `OAUTH_CLIENTS_SECRET` | Secrets Manager secret with the configured OAuth clients | — |
 //! | `OAUTH_ISSUER`, `OAUTH_AUDIENCE` | `iss` and `aud` of access tokens | `insider-webhooks`, `insider-webhooks-receiver` |
+//! | `INSIDER_CREDENTIALS_SECRET` | Secrets Manager secret with our Insider One credentials (management Lambdas) | — |
+//! | `INSIDER_CLIENT_ID`, `INSIDER_CLIENT_SECRET`, `INSIDER_INS_AUTH_KEY` | or: those credentials in the environment (local use) | — |
+//! | `INSIDER_GATEWAY_URL`, `INSIDER_WHATSAPP_URL` | Insider One's hosts | `https://gw.useinsider.com`, `https://whatsapp.useinsider.com` |
+//! | `INSIDER_TIMEOUT_MS`, `INSIDER_CONNECT_TIMEOUT_MS` | bound on one call to Insider One (one attempt), and on connecting | 10000, 3000 |
+//! | `INSIDER_MAX_ATTEMPTS` | attempts of an idempotent call (list, update, delete) on 429, 5xx or a dropped connection | 3 |
+//! | `PUBLIC_BASE_URL` | this deployment's public URL, which left-out webhook and token URLs default to | the request's own |
 //!
 //! A token secret holds one token, a JSON array of tokens, `{"tokens": [...]}`, or one token per
 //! line; several tokens are accepted at once so they can be rotated.
@@ -18,7 +24,7 @@
 //! The signing keys secret is `{"keys": [{"kid": "2026-11", "secret": "<base64, 32+ bytes>"}, ...]}`:
 //! the first key signs, all of them verify, so a new key goes first and the old one is removed
 //! once the longest token lifetime has passed. The clients secret is a JSON array of
-//! `{"client_id", "client_secret", "grants"?, "scopes"?, "token_lifetime_secs"?}`.
+//! `{"client_id", "client_secret", "grants"?, "scopes"?, "token_lifetime_secs"?, "rotate_refresh_tokens"?}`.
 
 use std::time::Duration;
 
@@ -31,6 +37,7 @@ use crate::auth::oauth::{ConfiguredClient, OAuthClient, TokenService};
 use crate::auth::{Authenticator, StaticTokens};
 use crate::http::query::Query;
 use crate::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver};
+use crate::insider::{Credentials, InsiderClient, InsiderSettings, RetryPolicy};
 use crate::store::dynamo::DynamoStore;
 
 pub const DEFAULT_RETENTION_DAYS: u64 = 90;
@@ -149,6 +156,73 @@ pub fn parse_clients(text: &str) -> Result<Vec<OAuthClient>, String> {
         .into_iter()
         .map(ConfiguredClient::into_client)
         .collect()
+}
+
+/// Dependencies of the management Lambdas (`/manage/...`): the Insider One client, built once
+/// so its connections are reused, and the client store credentials are minted into.
+pub async fn management() -> Result<crate::insider::Management, ConfigError> {
+    let sdk = sdk_config().await?;
+    let credentials = match std::env::var("INSIDER_CREDENTIALS_SECRET") {
+        Ok(name) => serde_json::from_str(&read_secret(&sdk, &name).await?).map_err(|_| {
+            ConfigError::Secret {
+                name,
+                reason: "expected {\"client_id\", \"client_secret\", \"ins_auth_key\"}".into(),
+            }
+        })?,
+        Err(_) => insider_credentials_from_env(),
+    };
+    let client =
+        InsiderClient::new(insider_settings(credentials)?).map_err(|e| ConfigError::Invalid {
+            name: "INSIDER_GATEWAY_URL",
+            reason: format!("the HTTP client could not be built: {e}"),
+        })?;
+    Ok(crate::insider::Management {
+        insider: std::sync::Arc::new(client),
+        clients: std::sync::Arc::new(dynamo_store(&sdk)?),
+        public_base_url: non_empty_env("PUBLIC_BASE_URL"),
+    })
+}
+
+/// Our Insider One credentials from `INSIDER_CLIENT_ID`, `INSIDER_CLIENT_SECRET` and
+/// `INSIDER_INS_AUTH_KEY` (outside AWS, where there is no Secrets Manager).
+pub fn insider_credentials_from_env() -> Credentials {
+    Credentials {
+        client_id: non_empty_env("INSIDER_CLIENT_ID"),
+        client_secret: non_empty_env("INSIDER_CLIENT_SECRET"),
+        ins_auth_key: non_empty_env("INSIDER_INS_AUTH_KEY"),
+    }
+}
+
+/// Hosts, timeouts and retries of the Insider One client, from the environment.
+pub fn insider_settings(credentials: Credentials) -> Result<InsiderSettings, ConfigError> {
+    let defaults = InsiderSettings::default();
+    let millis = |name| parse_env::<u64>(name).map(|ms| ms.map(Duration::from_millis));
+    let max_attempts =
+        parse_env::<u32>("INSIDER_MAX_ATTEMPTS")?.unwrap_or(defaults.retry.max_attempts);
+    if max_attempts == 0 {
+        return Err(ConfigError::Invalid {
+            name: "INSIDER_MAX_ATTEMPTS",
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(InsiderSettings {
+        gateway_url: non_empty_env("INSIDER_GATEWAY_URL").unwrap_or(defaults.gateway_url),
+        whatsapp_url: non_empty_env("INSIDER_WHATSAPP_URL").unwrap_or(defaults.whatsapp_url),
+        credentials,
+        timeout: millis("INSIDER_TIMEOUT_MS")?.unwrap_or(defaults.timeout),
+        connect_timeout: millis("INSIDER_CONNECT_TIMEOUT_MS")?.unwrap_or(defaults.connect_timeout),
+        retry: RetryPolicy {
+            max_attempts,
+            ..defaults.retry
+        },
+    })
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// Dependencies of the read-back Lambda.

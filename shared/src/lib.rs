@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod insider;
 pub mod lambda;
 pub mod store;
 pub mod telemetry;

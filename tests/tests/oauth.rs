@@ -112,24 +112,27 @@ async fn an_oauth2_client_gets_tokens_with_both_grants_and_both_auth_methods_and
         )
         .await;
         assert_eq!(code, StatusCode::OK);
-        let rotated = refreshed.refresh_token().expect("a new refresh token");
-        assert_ne!(
-            rotated.secret(),
-            refresh.secret(),
-            "refresh tokens rotate on use"
+        assert!(
+            refreshed.refresh_token().is_none(),
+            "the client keeps its refresh token, as Insider One does"
         );
-
-        let reused = oauth
+        let again = oauth
             .exchange_refresh_token(&refresh)
             .request_async(&http_client)
-            .await;
-        let error = format!("{:?}", reused.expect_err("a used refresh token is refused"));
-        assert!(error.contains("invalid_grant"), "{error}");
+            .await
+            .expect("the same refresh token works again");
+        let (code, _, _) = deliver_with(
+            &base,
+            again.access_token().secret(),
+            &format!("wamid.again-{n}"),
+        )
+        .await;
+        assert_eq!(code, StatusCode::OK);
         secrets.extend([
             token.access_token().secret().clone(),
             refresh.secret().clone(),
             refreshed.access_token().secret().clone(),
-            rotated.secret().clone(),
+            again.access_token().secret().clone(),
         ]);
     }
 
@@ -248,13 +251,15 @@ async fn the_receiver_refuses_wrongly_scoped_and_tampered_tokens() {
     assert_eq!(code, StatusCode::OK);
 }
 
-/// A token service with two clients: one allowed both grants, one only client_credentials.
+/// A token service with two clients: one allowed both grants whose refresh tokens rotate, one
+/// allowed only client_credentials.
 fn service() -> (TokenService, tempfile::TempDir) {
     let (store, dir) = stores::embedded();
     let client = |id: &str, grants: Vec<GrantType>| {
         ConfiguredClient {
             client_id: id.into(),
             client_secret: format!("{id}-secret-long-enough-0123456789"),
+            rotate_refresh_tokens: grants.contains(&GrantType::RefreshToken),
             grants,
             scopes: vec!["webhook.write".into(), "whatsapp.read".into()],
             token_lifetime_secs: 600,
@@ -461,7 +466,7 @@ async fn every_rfc_6749_error_case() {
 }
 
 #[tokio::test]
-async fn refresh_tokens_belong_to_their_client_and_scopes_only_narrow() {
+async fn rotating_refresh_tokens_are_single_use_and_scopes_only_narrow() {
     let (service, _dir) = service();
     let grant = |body: String| token_endpoint(&service, token_request(FORM, None, &body));
     let full = "client_id=full&client_secret=full-secret-long-enough-0123456789";
@@ -493,6 +498,16 @@ async fn refresh_tokens_belong_to_their_client_and_scopes_only_narrow() {
     let narrowed: Value = serde_json::from_slice(narrowed.body()).unwrap();
     assert_eq!(narrowed["scope"], "webhook.write");
     let next = narrowed["refresh_token"].as_str().unwrap();
+    assert_ne!(next, refresh, "a rotating client gets a new refresh token");
+    let reused = grant(format!(
+        "grant_type=refresh_token&refresh_token={refresh}&{full}"
+    ))
+    .await;
+    let reused: Value = serde_json::from_slice(reused.body()).unwrap();
+    assert_eq!(
+        reused["error"], "invalid_grant",
+        "a rotated-out refresh token is refused"
+    );
     let widened = grant(format!(
         "grant_type=refresh_token&refresh_token={next}&scope=whatsapp.read&{full}"
     ))

@@ -3,8 +3,12 @@
 //! with the access token it gets back.
 //!
 //! Clients come from configuration (seeded, read once) and from the client store (minted at run
-//! time). Client secrets and refresh tokens are only ever kept as digests. Refresh tokens rotate:
-//! using one consumes it (an atomic take in the store) and returns a new one.
+//! time). Client secrets and refresh tokens are only ever kept as digests.
+//!
+//! Refresh tokens do not rotate by default: Insider One keeps the refresh token given at
+//! registration and presents it again at every refresh, so consuming it on use would stop
+//! deliveries after the first refresh. A client may opt in to rotation (`rotate_refresh_tokens`):
+//! then using a token consumes it (an atomic take in the store) and a new one is returned.
 
 use std::sync::Arc;
 
@@ -18,6 +22,9 @@ use crate::store::{ClientStore, RefreshGrant, StoreError};
 
 pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3600;
 pub const REFRESH_TOKEN_LIFETIME_SECS: u64 = 30 * 86_400;
+/// Refresh tokens handed to Insider One at registration: it never receives another one, so they
+/// live until revoked (ten years stands for "no expiry" in the TTL attribute).
+pub const REGISTERED_REFRESH_TOKEN_LIFETIME_SECS: u64 = 10 * 365 * 86_400;
 /// Configured secrets shorter than this are refused: secrets are hashed with a fast hash, which is
 /// only safe for high-entropy secrets (generated ones have 256 bits).
 pub const MIN_SECRET_CHARS: usize = 24;
@@ -95,6 +102,9 @@ pub struct OAuthClient {
     pub grants: Vec<GrantType>,
     pub scopes: Vec<String>,
     pub token_lifetime_secs: u64,
+    /// Whether a refresh token is consumed on use and replaced (see the module comment).
+    #[serde(default)]
+    pub rotate_refresh_tokens: bool,
 }
 
 /// A client as written in configuration, with its secret in clear (it lives in Secrets Manager).
@@ -108,6 +118,8 @@ pub struct ConfiguredClient {
     pub scopes: Vec<String>,
     #[serde(default = "default_lifetime")]
     pub token_lifetime_secs: u64,
+    #[serde(default)]
+    pub rotate_refresh_tokens: bool,
 }
 
 fn all_grants() -> Vec<GrantType> {
@@ -148,6 +160,7 @@ impl ConfiguredClient {
             grants: self.grants,
             scopes: self.scopes,
             token_lifetime_secs: self.token_lifetime_secs,
+            rotate_refresh_tokens: self.rotate_refresh_tokens,
         })
     }
 }
@@ -289,10 +302,13 @@ impl TokenService {
         let issued = self
             .tokens
             .issue(&client.client_id, &scopes, client.token_lifetime_secs);
-        let refresh_token = if client.grants.contains(&GrantType::RefreshToken) {
-            Some(self.new_refresh_token(&client, &scopes).await?)
-        } else {
-            None
+        // A client that does not rotate keeps the refresh token it already has.
+        let refresh_token = match grant {
+            GrantType::RefreshToken if !client.rotate_refresh_tokens => None,
+            _ if client.grants.contains(&GrantType::RefreshToken) => {
+                Some(self.new_refresh_token(&client, &scopes).await?)
+            }
+            _ => None,
         };
         tracing::info!(client_id = %client.client_id, grant = grant.as_str(), "access token issued");
         crate::telemetry::record::token_issued(grant.as_str());
@@ -342,11 +358,17 @@ impl TokenService {
                 "the refresh token is unknown, expired, revoked or already used",
             )
         };
-        let grant = self
-            .store
-            .take_refresh_token(&refresh_token_digest(token), &client.client_id)
-            .await?
-            .ok_or_else(invalid)?;
+        let digest = refresh_token_digest(token);
+        let grant = if client.rotate_refresh_tokens {
+            self.store
+                .take_refresh_token(&digest, &client.client_id)
+                .await?
+        } else {
+            self.store
+                .find_refresh_token(&digest, &client.client_id)
+                .await?
+        }
+        .ok_or_else(invalid)?;
         // The table's TTL deletes expired grants only eventually.
         if grant.expires_at <= now_millis() / 1000 {
             return Err(invalid());
@@ -396,6 +418,7 @@ mod tests {
             grants: all_grants(),
             scopes: default_scopes(),
             token_lifetime_secs: 60,
+            rotate_refresh_tokens: false,
         };
         assert!(client("short").into_client().is_err());
         assert!(client("a-secret-of-twenty-four-c").into_client().is_ok());

@@ -1,6 +1,7 @@
 //! The pure core: what Insider One sends and the rules we apply to it. No AWS, no HTTP.
 
 pub mod events;
+pub mod management;
 pub mod status;
 
 use serde::{Deserialize, Serialize};

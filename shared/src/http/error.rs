@@ -8,6 +8,9 @@ use super::{Body, Response, with_content_type};
 use crate::auth::AuthError;
 use crate::auth::oauth::{OAuthError, OAuthErrorCode};
 use crate::domain::PayloadError;
+use crate::domain::management::{RequestError, ValidationError};
+use crate::insider::InsiderError;
+use crate::insider::service::ManageError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -16,6 +19,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// Members of the error object beside `code` and `message` (`fields`, `vendor`).
+    details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -25,7 +30,13 @@ impl ApiError {
             code,
             message: message.into(),
             headers: Vec::new(),
+            details: serde_json::Map::new(),
         }
+    }
+
+    pub fn with_detail(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.details.insert(name.to_owned(), value);
+        self
     }
 
     pub fn with_header(mut self, name: HeaderName, value: &'static str) -> Self {
@@ -51,7 +62,10 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut error = self.details;
+        error.insert("code".into(), self.code.into());
+        error.insert("message".into(), self.message.into());
+        let body = json!({ "error": error });
         let mut response = with_content_type(
             self.status,
             Body::Binary(body.to_string().into_bytes()),
@@ -126,6 +140,107 @@ impl From<StoreError> for ApiError {
             error.with_header(header::RETRY_AFTER, "1")
         } else {
             error
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    /// Every problem at once, each with its field as the request spells it.
+    fn from(error: ValidationError) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            error.to_string(),
+        )
+        .with_detail("fields", json!(error.fields))
+    }
+}
+
+impl From<RequestError> for ApiError {
+    fn from(error: RequestError) -> Self {
+        match error {
+            RequestError::NotJson(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_json", error.to_string())
+            }
+            RequestError::Invalid(error) => error.into(),
+        }
+    }
+}
+
+impl From<InsiderError> for ApiError {
+    /// The vendor's refusals keep their status and body; its failures and ours to reach it
+    /// are 5xx, with `vendor_auth_failed` for our own gateway credentials, which no caller can
+    /// fix by changing the request.
+    fn from(error: InsiderError) -> Self {
+        let vendor = error.vendor_status().map(|status| {
+            let body = match &error {
+                InsiderError::Rejected { body, .. }
+                | InsiderError::RateLimited { body, .. }
+                | InsiderError::Server { body, .. }
+                | InsiderError::AuthFailed { body, .. } => body.clone(),
+                _ => serde_json::Value::Null,
+            };
+            json!({"status": status, "body": body})
+        });
+        let vendor_message = vendor
+            .as_ref()
+            .and_then(|v| v["body"]["message"].as_str())
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        let message = format!("{error}{vendor_message}");
+        let (status, code) = match &error {
+            InsiderError::Rejected { status: 404, .. } => {
+                (StatusCode::NOT_FOUND, "vendor_not_found")
+            }
+            InsiderError::Rejected { status, .. } => (
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+                "vendor_rejected",
+            ),
+            InsiderError::RateLimited { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "vendor_rate_limited")
+            }
+            InsiderError::Server { .. } | InsiderError::InvalidResponse { .. } => {
+                (StatusCode::BAD_GATEWAY, "vendor_error")
+            }
+            InsiderError::AuthFailed { .. } => (StatusCode::BAD_GATEWAY, "vendor_auth_failed"),
+            InsiderError::Unreachable(_) => (StatusCode::BAD_GATEWAY, "vendor_unreachable"),
+            InsiderError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "vendor_timeout"),
+            InsiderError::NotConfigured(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "insider_not_configured")
+            }
+        };
+        let mut api_error = Self::new(status, code, message);
+        if let Some(vendor) = vendor {
+            api_error = api_error.with_detail("vendor", vendor);
+        }
+        if let InsiderError::RateLimited {
+            retry_after: Some(seconds),
+            ..
+        } = error
+        {
+            api_error
+                .headers
+                .push((header::RETRY_AFTER, HeaderValue::from(seconds)));
+        }
+        api_error
+    }
+}
+
+impl From<ManageError> for ApiError {
+    fn from(error: ManageError) -> Self {
+        match error {
+            ManageError::Request(error) => error.into(),
+            ManageError::Invalid(error) => error.into(),
+            ManageError::Vendor(error) => error.into(),
+            ManageError::Store(error) => {
+                tracing::error!(%error, "minting credentials for Insider One failed");
+                error.into()
+            }
+            ManageError::WebhookNotFound { .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                "webhook_not_found",
+                error.to_string(),
+            ),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! types so the Lambda binaries and the local stack run exactly the same code.
 
 mod error;
+pub mod manage;
 pub mod oauth;
 pub mod query;
 pub mod receiver;

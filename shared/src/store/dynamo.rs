@@ -460,6 +460,29 @@ impl ClientStore for DynamoStore {
         })
     }
 
+    fn find_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>> {
+        Box::pin(async move {
+            let found = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("PK", s(&format!("REFRESH#{digest}")))
+                .key("SK", s(REFRESH_SK))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(classify)?;
+            Ok(found
+                .item
+                .filter(|item| get_s(item, "client_id").as_deref() == Some(client_id))
+                .map(|item| refresh_grant(digest, client_id, &item)))
+        })
+    }
+
     fn take_refresh_token<'a>(
         &'a self,
         digest: &'a str,
@@ -487,18 +510,22 @@ impl ClientStore for DynamoStore {
                 }
                 Err(e) => return Err(classify(e)),
             };
-            Ok(old.map(|item| RefreshGrant {
-                digest: digest.to_owned(),
-                client_id: client_id.to_owned(),
-                scopes: match item.get("scopes") {
-                    Some(AttributeValue::L(list)) => {
-                        list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
-                    }
-                    _ => Vec::new(),
-                },
-                expires_at: item.get("expires_at").and_then(parse_n).unwrap_or(0),
-            }))
+            Ok(old.map(|item| refresh_grant(digest, client_id, &item)))
         })
+    }
+}
+
+fn refresh_grant(digest: &str, client_id: &str, item: &Item) -> RefreshGrant {
+    RefreshGrant {
+        digest: digest.to_owned(),
+        client_id: client_id.to_owned(),
+        scopes: match item.get("scopes") {
+            Some(AttributeValue::L(list)) => {
+                list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
+            }
+            _ => Vec::new(),
+        },
+        expires_at: item.get("expires_at").and_then(parse_n).unwrap_or(0),
     }
 }
 

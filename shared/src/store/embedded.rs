@@ -95,6 +95,34 @@ impl EmbeddedStore {
         })
     }
 
+    /// Runs a statement that yields one grant's `scopes, expires_at`, or nothing.
+    fn refresh_grant<'a>(
+        &'a self,
+        sql: &'static str,
+        digest: &str,
+        client_id: &str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>> {
+        let (digest, client_id) = (digest.to_owned(), client_id.to_owned());
+        Box::pin(self.with_connection(move |connection| {
+            let row: Option<(String, i64)> = connection
+                .query_row(sql, params![digest, client_id], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()
+                .map_err(unavailable)?;
+            row.map(|(scopes, expires_at)| {
+                Ok(RefreshGrant {
+                    scopes: serde_json::from_str(&scopes)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    digest,
+                    client_id,
+                    expires_at,
+                })
+            })
+            .transpose()
+        }))
+    }
+
     async fn with_connection<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -307,34 +335,29 @@ impl ClientStore for EmbeddedStore {
         }))
     }
 
+    fn find_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>> {
+        self.refresh_grant(
+            "SELECT scopes, expires_at FROM refresh_tokens WHERE digest = ?1 AND client_id = ?2",
+            digest,
+            client_id,
+        )
+    }
+
     fn take_refresh_token<'a>(
         &'a self,
         digest: &'a str,
         client_id: &'a str,
     ) -> StoreFuture<'a, Option<RefreshGrant>> {
-        let (digest, client_id) = (digest.to_owned(), client_id.to_owned());
-        Box::pin(self.with_connection(move |connection| {
-            let taken: Option<(String, i64)> = connection
-                .query_row(
-                    "DELETE FROM refresh_tokens WHERE digest = ?1 AND client_id = ?2
-                     RETURNING scopes, expires_at",
-                    params![digest, client_id],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            taken
-                .map(|(scopes, expires_at)| {
-                    Ok(RefreshGrant {
-                        scopes: serde_json::from_str(&scopes)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                        digest,
-                        client_id,
-                        expires_at,
-                    })
-                })
-                .transpose()
-        }))
+        self.refresh_grant(
+            "DELETE FROM refresh_tokens WHERE digest = ?1 AND client_id = ?2
+             RETURNING scopes, expires_at",
+            digest,
+            client_id,
+        )
     }
 }
 

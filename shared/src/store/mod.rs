@@ -93,6 +93,12 @@ pub trait ClientStore: Send + Sync {
     /// Adds a client; `false` when the id is already taken (nothing is overwritten).
     fn create_client<'a>(&'a self, client: &'a OAuthClient) -> StoreFuture<'a, bool>;
     fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()>;
+    /// The grant, if it exists and belongs to `client_id`; it stays usable.
+    fn find_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>>;
     /// Removes the grant and returns it, atomically, if it exists and belongs to `client_id`;
     /// so a refresh token is used at most once even when presented twice at the same time.
     fn take_refresh_token<'a>(

@@ -15,10 +15,12 @@ use hyper_util::rt::TokioIo;
 use shared::auth::access_tokens::{AccessTokens, SigningKey};
 use shared::auth::oauth::{ConfiguredClient, DEFAULT_TOKEN_LIFETIME_SECS, GrantType, TokenService};
 use shared::auth::{Authenticator, StaticTokens};
+use shared::http::manage::{Management, manage};
 use shared::http::oauth::token_endpoint;
 use shared::http::query::{Query, query};
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
 use shared::http::{ApiError, Body, Request, Response};
+use shared::insider::{InsiderClient, InsiderSettings};
 use shared::store::dynamo::DynamoStore;
 use shared::store::embedded::EmbeddedStore;
 use shared::store::{ClientStore, ReadEvents, StoreError, WriteEvents};
@@ -50,10 +52,20 @@ pub struct Config {
     pub oauth_client_secret: String,
 }
 
+/// How the `/manage/...` routes reach Insider One (or a simulator of it).
+#[derive(Debug, Clone, Default)]
+pub struct ManagementConfig {
+    pub insider: InsiderSettings,
+    /// The URL left-out webhook and token URLs default to; by default each request's own
+    /// (`http://127.0.0.1:PORT` locally), which is what a simulator on this machine can reach.
+    pub public_base_url: Option<String>,
+}
+
 struct Routes {
     receiver: Receiver,
     query: Query,
     tokens: TokenService,
+    manage: Management,
     admin: Authenticator,
 }
 
@@ -94,8 +106,19 @@ impl Drop for LocalStack {
     }
 }
 
+/// Starts with the `/manage/...` routes pointed at Insider One's production hosts without
+/// credentials; see [`start_with`] to give them.
 pub async fn start(config: Config) -> Result<LocalStack, StartError> {
+    start_with(config, ManagementConfig::default()).await
+}
+
+pub async fn start_with(
+    config: Config,
+    management: ManagementConfig,
+) -> Result<LocalStack, StartError> {
     let stores = open_store(&config).await?;
+    let insider =
+        InsiderClient::new(management.insider).map_err(|e| StartError::Insider(e.to_string()))?;
     let oauth_client = ConfiguredClient {
         client_id: config.oauth_client_id.clone(),
         client_secret: config.oauth_client_secret.clone(),
@@ -104,6 +127,8 @@ pub async fn start(config: Config) -> Result<LocalStack, StartError> {
             .map(String::from)
             .to_vec(),
         token_lifetime_secs: DEFAULT_TOKEN_LIFETIME_SECS,
+        // As Insider One expects: it presents the same refresh token at every refresh.
+        rotate_refresh_tokens: false,
     }
     .into_client()
     .map_err(StartError::OAuth)?;
@@ -124,6 +149,13 @@ pub async fn start(config: Config) -> Result<LocalStack, StartError> {
         },
         query: Query {
             store: stores.reader,
+        },
+        // Minted credentials go to the store the token endpoint reads, so Insider One (or the
+        // simulator) can use them at once.
+        manage: Management {
+            insider: Arc::new(insider),
+            clients: Arc::clone(&stores.clients),
+            public_base_url: management.public_base_url,
         },
         tokens: TokenService {
             configured: vec![oauth_client],
@@ -179,6 +211,7 @@ pub async fn start(config: Config) -> Result<LocalStack, StartError> {
 pub enum StartError {
     Store(StoreError),
     OAuth(String),
+    Insider(String),
     Listen(SocketAddr, std::io::Error),
 }
 
@@ -187,6 +220,7 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Store(e) => write!(f, "the store could not be opened: {e}"),
             StartError::OAuth(e) => write!(f, "the OAuth client is not valid: {e}"),
+            StartError::Insider(e) => write!(f, "the Insider One client cannot be built: {e}"),
             StartError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
         }
     }
@@ -219,8 +253,8 @@ async fn open_store(config: &Config) -> Result<Stores, StartError> {
     }
 }
 
-/// Routes as API Gateway does: the webhook routes authenticate themselves; the read-back routes
-/// sit behind IAM in AWS and behind the admin token here.
+/// Routes as API Gateway does: the webhook routes authenticate themselves; the read-back and
+/// management routes sit behind IAM in AWS and behind the admin token here.
 async fn handle(
     routes: &Routes,
     request: hyper::Request<Incoming>,
@@ -234,14 +268,9 @@ async fn handle(
             } else if path.starts_with("/oauth/") {
                 token_endpoint(&routes.tokens, request).await
             } else if path.starts_with("/messages/") || path == "/events" {
-                let authorization = request
-                    .headers()
-                    .get(http::header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok());
-                match routes.admin.authenticate(authorization) {
-                    Ok(_) => query(&routes.query, request).await,
-                    Err(error) => ApiError::from(error).into_response(),
-                }
+                as_admin(routes, request, |request| query(&routes.query, request)).await
+            } else if path.starts_with("/manage/") {
+                as_admin(routes, request, |request| manage(&routes.manage, request)).await
             } else {
                 ApiError::not_found().into_response()
             }
@@ -249,6 +278,26 @@ async fn handle(
     };
     let (parts, body) = response.into_parts();
     hyper::Response::from_parts(parts, Full::new(Bytes::from(body.to_vec())))
+}
+
+/// Runs `handler` for callers with the admin token, which stands in locally for API Gateway's
+/// IAM authorization.
+async fn as_admin<F>(
+    routes: &Routes,
+    request: Request,
+    handler: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: std::future::Future<Output = Response>,
+{
+    let authorization = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match routes.admin.authenticate(authorization) {
+        Ok(_) => handler(request).await,
+        Err(error) => ApiError::from(error).into_response(),
+    }
 }
 
 async fn into_lambda_request(request: hyper::Request<Incoming>) -> Result<Request, Response> {

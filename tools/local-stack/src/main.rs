@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use local_stack::{Config, StoreChoice};
+use local_stack::{Config, ManagementConfig, StoreChoice};
 use shared::auth::generate_token;
 
 #[derive(Parser)]
@@ -29,6 +29,17 @@ struct Args {
     /// Days stored events are kept.
     #[arg(long, default_value_t = shared::config::DEFAULT_RETENTION_DAYS)]
     retention_days: u64,
+    /// Insider One's gateway host for the /manage routes (e.g. a local insider-sim). The
+    /// credentials come from INSIDER_CLIENT_ID, INSIDER_CLIENT_SECRET and INSIDER_INS_AUTH_KEY.
+    #[arg(long, env = "INSIDER_GATEWAY_URL", default_value = shared::insider::PRODUCTION_GATEWAY_URL)]
+    insider_gateway_url: String,
+    /// Insider One's WhatsApp host, for the V1 settings call.
+    #[arg(long, env = "INSIDER_WHATSAPP_URL", default_value = shared::insider::PRODUCTION_WHATSAPP_URL)]
+    insider_whatsapp_url: String,
+    /// The public URL that left-out webhook and token URLs default to (default: the URL each
+    /// request came in on).
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    public_base_url: Option<String>,
 }
 
 #[tokio::main]
@@ -49,16 +60,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         None => StoreChoice::Embedded(args.data_dir.clone()),
     };
-    let stack = local_stack::start(Config {
-        listen: SocketAddr::new(args.host, args.port),
-        store: store.clone(),
-        retention: Duration::from_secs(args.retention_days.max(1) * 86_400),
-        store_timeout: Duration::from_secs(3),
-        webhook_tokens: vec![webhook_token.value.clone()],
-        admin_token: admin_token.value.clone(),
-        oauth_client_id: oauth_client_id.clone(),
-        oauth_client_secret: oauth_secret.value.clone(),
-    })
+    let insider = shared::insider::InsiderSettings {
+        gateway_url: args.insider_gateway_url.clone(),
+        whatsapp_url: args.insider_whatsapp_url.clone(),
+        ..shared::config::insider_settings(shared::config::insider_credentials_from_env())?
+    };
+    let management = ManagementConfig {
+        insider,
+        public_base_url: args.public_base_url.clone(),
+    };
+    let stack = local_stack::start_with(
+        Config {
+            listen: SocketAddr::new(args.host, args.port),
+            store: store.clone(),
+            retention: Duration::from_secs(args.retention_days.max(1) * 86_400),
+            store_timeout: Duration::from_secs(3),
+            webhook_tokens: vec![webhook_token.value.clone()],
+            admin_token: admin_token.value.clone(),
+            oauth_client_id: oauth_client_id.clone(),
+            oauth_client_secret: oauth_secret.value.clone(),
+        },
+        management,
+    )
     .await?;
     let url = stack.url();
     let store = match store {
@@ -76,8 +99,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  GET  {url}/events?key={{tracking key}}                         read back (admin token)"
     );
     println!(
-        "  POST {url}/oauth/token, /oauth/revoke                          OAuth 2.0 for V2 webhooks\n"
+        "  POST {url}/oauth/token, /oauth/revoke                          OAuth 2.0 for V2 webhooks"
     );
+    println!(
+        "  GET|POST {url}/manage/webhooks?phoneNumber=N, PUT|DELETE .../{{id}}   Insider One V2 webhooks (admin token)"
+    );
+    println!(
+        "  POST {url}/manage/settings/{{transactional|conversational}}[/v1]     Insider One settings (admin token)"
+    );
+    println!("     via {}\n", args.insider_gateway_url);
     println!("  webhook token:       {}", webhook_token.shown());
     println!("  admin token:         {}", admin_token.shown());
     println!("  OAuth client id:     {oauth_client_id}  (LOCAL_OAUTH_CLIENT_ID)");
@@ -94,6 +124,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  curl -s {url}/oauth/token -u \"{oauth_client_id}:{}\" -d grant_type=client_credentials",
         oauth_secret.in_shell()
+    );
+    println!(
+        "  curl -s '{url}/manage/webhooks?phoneNumber=15551234567' -H \"Authorization: Bearer {}\" \\\n    -d '{{\"authType\":\"oauth2\",\"subProduct\":\"conversational\",\"events\":[\"sent\",\"delivered\",\"read\"],\"oauth2\":{{\"grantType\":\"client_credentials\",\"expiresIn\":3600}}}}'",
+        admin_token.in_shell()
     );
     tokio::signal::ctrl_c().await?;
     stack.stop().await;

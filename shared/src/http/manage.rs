@@ -1,0 +1,305 @@
+//! `/manage/...`: our routes in front of Insider One's management API.
+//!
+//! | route | operation |
+//! |---|---|
+//! | `GET /manage/webhooks?phoneNumber=N` | list V2 OAuth 2.0 webhooks |
+//! | `POST /manage/webhooks?phoneNumber=N` | create a V2 webhook (camelCase body) |
+//! | `PUT /manage/webhooks/{id}?phoneNumber=N` | update it (camelCase body, no `subProduct`) |
+//! | `DELETE /manage/webhooks/{id}?phoneNumber=N` | delete it |
+//! | `POST /manage/settings/transactional` | V2 transactional settings (snake_case body) |
+//! | `POST /manage/settings/conversational` | V2 conversational settings (snake_case body) |
+//! | `POST /manage/settings/conversational/v1` | V1 "Save Webhook URL" (camelCase body) |
+//!
+//! Each route has its own Lambda, bound to one handler below; the local stack mounts them all
+//! through [`manage`]. In AWS they sit behind IAM authorization at API Gateway, locally behind
+//! the admin token, so nothing here authenticates the caller.
+
+use std::time::Instant;
+
+use http::{StatusCode, header};
+
+use super::{ApiError, Request, Response, header_str, json_response, path_segments, query_param};
+use crate::domain::SubProduct;
+use crate::domain::management::{
+    OwnEndpoints, decode, is_loopback, validate_settings, validate_target, validate_v1,
+    validate_webhook,
+};
+use crate::insider::service::{ManageError, Outcome};
+
+pub use crate::insider::Management;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    ListWebhooks,
+    CreateWebhook,
+    UpdateWebhook,
+    DeleteWebhook,
+    TransactionalSettings,
+    ConversationalSettings,
+    V1Settings,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ListWebhooks => "list_webhooks",
+            Self::CreateWebhook => "create_webhook",
+            Self::UpdateWebhook => "update_webhook",
+            Self::DeleteWebhook => "delete_webhook",
+            Self::TransactionalSettings => "transactional_settings",
+            Self::ConversationalSettings => "conversational_settings",
+            Self::V1Settings => "v1_settings",
+        }
+    }
+
+    /// The operation the request's method and path name, with the webhook id of the path.
+    pub fn of(request: &Request) -> Result<(Self, Option<String>), ApiError> {
+        let segments = path_segments(request);
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let (methods, allowed): (&[(&str, Self)], &'static str) = match segments.as_slice() {
+            ["manage", "webhooks"] => (
+                &[("GET", Self::ListWebhooks), ("POST", Self::CreateWebhook)],
+                "GET, POST",
+            ),
+            ["manage", "webhooks", _] => (
+                &[
+                    ("PUT", Self::UpdateWebhook),
+                    ("DELETE", Self::DeleteWebhook),
+                ],
+                "PUT, DELETE",
+            ),
+            ["manage", "settings", "transactional"] => {
+                (&[("POST", Self::TransactionalSettings)], "POST")
+            }
+            ["manage", "settings", "conversational"] => {
+                (&[("POST", Self::ConversationalSettings)], "POST")
+            }
+            ["manage", "settings", "conversational", "v1"] => {
+                (&[("POST", Self::V1Settings)], "POST")
+            }
+            _ => return Err(ApiError::not_found()),
+        };
+        let id = match segments.as_slice() {
+            ["manage", "webhooks", id] => Some((*id).to_owned()),
+            _ => None,
+        };
+        methods
+            .iter()
+            .find(|(method, _)| *method == request.method().as_str())
+            .map(|(_, operation)| (*operation, id))
+            .ok_or_else(|| ApiError::method_not_allowed(allowed))
+    }
+}
+
+pub async fn list_webhooks(management: &Management, request: Request) -> Response {
+    handle(management, request, Some(Operation::ListWebhooks)).await
+}
+
+pub async fn create_webhook(management: &Management, request: Request) -> Response {
+    handle(management, request, Some(Operation::CreateWebhook)).await
+}
+
+pub async fn update_webhook(management: &Management, request: Request) -> Response {
+    handle(management, request, Some(Operation::UpdateWebhook)).await
+}
+
+pub async fn delete_webhook(management: &Management, request: Request) -> Response {
+    handle(management, request, Some(Operation::DeleteWebhook)).await
+}
+
+pub async fn transactional_settings(management: &Management, request: Request) -> Response {
+    handle(management, request, Some(Operation::TransactionalSettings)).await
+}
+
+pub async fn conversational_settings(management: &Management, request: Request) -> Response {
+    handle(management, request, Some(Operation::ConversationalSettings)).await
+}
+
+pub async fn v1_settings(management: &Management, request: Request) -> Response {
+    handle(management, request, Some(Operation::V1Settings)).await
+}
+
+/// Every `/manage/...` route, for the local stack.
+pub async fn manage(management: &Management, request: Request) -> Response {
+    handle(management, request, None).await
+}
+
+/// The one shape of every management route: route, run, one log line, answer. A handler bound
+/// to one operation answers 404 to any other route, as a Lambda behind a wrong route must.
+async fn handle(management: &Management, request: Request, only: Option<Operation>) -> Response {
+    let started = Instant::now();
+    let routed = Operation::of(&request).and_then(|(operation, id)| match only {
+        Some(only) if only != operation => Err(ApiError::not_found()),
+        _ => Ok((operation, id)),
+    });
+    let (operation, outcome) = match routed {
+        Ok((operation, id)) => (
+            Some(operation),
+            run(management, &request, operation, id.as_deref())
+                .await
+                .map_err(|error| {
+                    let vendor_status = match &error {
+                        ManageError::Vendor(error) => error.vendor_status(),
+                        _ => None,
+                    };
+                    (ApiError::from(error), vendor_status)
+                }),
+        ),
+        Err(error) => (only, Err((error, None))),
+    };
+    let operation = operation.map_or("unknown", Operation::as_str);
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match outcome {
+        Ok(outcome) => {
+            tracing::info!(
+                operation,
+                outcome = "ok",
+                status = outcome.vendor_status,
+                vendor_status = outcome.vendor_status,
+                elapsed_ms
+            );
+            let status = StatusCode::from_u16(outcome.vendor_status).unwrap_or(StatusCode::OK);
+            json_response(status, &outcome.body)
+        }
+        Err((error, vendor_status)) => {
+            tracing::warn!(
+                operation,
+                outcome = error.code,
+                status = error.status.as_u16(),
+                vendor_status,
+                elapsed_ms
+            );
+            error.into_response()
+        }
+    }
+}
+
+async fn run(
+    management: &Management,
+    request: &Request,
+    operation: Operation,
+    id: Option<&str>,
+) -> Result<Outcome, ManageError> {
+    let phone_number = query_param(request, "phoneNumber");
+    let phone_number = phone_number.as_deref();
+    let body = request.body().as_ref();
+    let own = OwnEndpoints::new(
+        management
+            .public_base_url
+            .clone()
+            .or_else(|| request_base_url(request)),
+    );
+    match operation {
+        Operation::ListWebhooks => {
+            management
+                .list_webhooks(validate_target(phone_number, None)?)
+                .await
+        }
+        Operation::DeleteWebhook => {
+            management
+                .delete_webhook(validate_target(phone_number, id)?)
+                .await
+        }
+        Operation::CreateWebhook | Operation::UpdateWebhook => {
+            let plan = validate_webhook(phone_number, id, decode(body)?, &own)?;
+            management.save_webhook(plan, &own).await
+        }
+        Operation::TransactionalSettings | Operation::ConversationalSettings => {
+            let sub_product = if operation == Operation::TransactionalSettings {
+                SubProduct::Transactional
+            } else {
+                SubProduct::Conversational
+            };
+            let plan = validate_settings(sub_product, decode(body)?, &own)?;
+            management.save_settings(sub_product, plan).await
+        }
+        Operation::V1Settings => {
+            let (body, notes) = validate_v1(decode(body)?, &own)?;
+            management.save_v1(body, notes).await
+        }
+    }
+}
+
+/// This deployment's URL as the caller reached it: `x-forwarded-proto` (set by API Gateway and
+/// proxies; else http for loopback hosts, https otherwise) and `Host`. The callers are operators
+/// (IAM or the admin token), so trusting their `Host` lets no one else redirect deliveries.
+fn request_base_url(request: &Request) -> Option<String> {
+    let host = header_str(request, header::HOST)
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(ToString::to_string))?;
+    let host = host.trim();
+    let hostname = host.parse::<http::uri::Authority>().ok()?.host().to_owned();
+    let scheme = header_str(
+        request,
+        header::HeaderName::from_static("x-forwarded-proto"),
+    )
+    .and_then(|proto| proto.split(',').next())
+    .map(str::trim)
+    .filter(|proto| matches!(*proto, "http" | "https"))
+    .unwrap_or(if is_loopback(&hostname) {
+        "http"
+    } else {
+        "https"
+    });
+    Some(format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Body;
+
+    fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request {
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(Body::Empty).unwrap()
+    }
+
+    #[test]
+    fn routes_name_their_operation() {
+        let of = |method, uri| Operation::of(&request(method, uri, &[])).map_err(|e| e.code);
+        assert_eq!(
+            of("GET", "/manage/webhooks"),
+            Ok((Operation::ListWebhooks, None))
+        );
+        assert_eq!(
+            of("DELETE", "/manage/webhooks/84/"),
+            Ok((Operation::DeleteWebhook, Some("84".into())))
+        );
+        assert_eq!(
+            of("POST", "/manage/settings/conversational/v1"),
+            Ok((Operation::V1Settings, None))
+        );
+        assert_eq!(
+            of("GET", "/manage/settings/transactional"),
+            Err("method_not_allowed")
+        );
+        assert_eq!(of("POST", "/manage/webhooks/84"), Err("method_not_allowed"));
+        assert_eq!(of("DELETE", "/manage/webhooks"), Err("method_not_allowed"));
+        assert_eq!(of("GET", "/manage/other"), Err("not_found"));
+    }
+
+    #[test]
+    fn the_base_url_comes_from_the_request() {
+        let base = |headers: &[(&str, &str)]| request_base_url(&request("GET", "/x", headers));
+        assert_eq!(
+            base(&[("host", "127.0.0.1:3000")]).as_deref(),
+            Some("http://127.0.0.1:3000")
+        );
+        assert_eq!(
+            base(&[("host", "abc.execute-api.eu-west-1.amazonaws.com")]).as_deref(),
+            Some("https://abc.execute-api.eu-west-1.amazonaws.com")
+        );
+        assert_eq!(
+            base(&[
+                ("host", "hooks.example.com"),
+                ("x-forwarded-proto", "http, https")
+            ])
+            .as_deref(),
+            Some("http://hooks.example.com")
+        );
+        assert_eq!(base(&[]), None);
+    }
+}

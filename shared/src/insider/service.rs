@@ -1,0 +1,248 @@
+//! What the `/manage/...` routes do once a request is validated: fill in what depends on the
+//! vendor or on our client store (the API type of a webhook being updated, minted credentials),
+//! make the call, and compose our answer on the vendor's.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::{InsiderApi, InsiderError, VendorCall, VendorReply};
+use crate::auth::generate_token;
+use crate::auth::oauth::{
+    GrantType, OAuthClient, REGISTERED_REFRESH_TOKEN_LIFETIME_SECS, SecretHash,
+    refresh_token_digest,
+};
+use crate::clock::now_millis;
+use crate::domain::SubProduct;
+use crate::domain::management::{
+    Case, MintedCredentials, OAuth2Plan, OwnEndpoints, RequestError, SettingsPlan, V1Body,
+    ValidationError, WebhookPlan, WebhookTarget,
+};
+use crate::store::{ClientStore, RefreshGrant, StoreError};
+
+/// Tries at a free client id; ids have 32 random bits, so a second try is already rare.
+const MINT_ATTEMPTS: usize = 3;
+
+/// The dependencies of the management routes, built once per cold start.
+pub struct Management {
+    pub insider: Arc<dyn InsiderApi>,
+    /// Where credentials minted for Insider One go: the store our token endpoint reads.
+    pub clients: Arc<dyn ClientStore>,
+    /// `PUBLIC_BASE_URL`: this deployment's public URL, which left-out webhook and token URLs
+    /// default to; when unset, each request's own (`x-forwarded-proto` and `Host`).
+    pub public_base_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Vendor(#[from] InsiderError),
+    #[error("minting credentials failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("Insider One lists no webhook {id} for sender {phone_number}")]
+    WebhookNotFound { id: u64, phone_number: String },
+}
+
+/// A call that succeeded: the vendor's status and our answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub vendor_status: u16,
+    pub body: Value,
+}
+
+impl Outcome {
+    /// The vendor's answer, with our notes and the freshly minted credentials beside it.
+    fn new(reply: VendorReply, credentials: Option<Value>, notes: Vec<String>) -> Self {
+        let mut body = match reply.body {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            other => Map::from_iter([("vendor".to_owned(), other)]),
+        };
+        if !notes.is_empty() {
+            body.insert("notes".into(), json!(notes));
+        }
+        if let Some(credentials) = credentials {
+            body.insert("credentials".into(), credentials);
+        }
+        Self {
+            vendor_status: reply.status,
+            body: Value::Object(body),
+        }
+    }
+}
+
+impl Management {
+    pub async fn list_webhooks(&self, target: WebhookTarget) -> Result<Outcome, ManageError> {
+        let call = VendorCall::ListWebhooks {
+            phone_number: target.phone_number,
+        };
+        Ok(Outcome::new(
+            self.insider.call(&call).await?,
+            None,
+            Vec::new(),
+        ))
+    }
+
+    pub async fn delete_webhook(&self, target: WebhookTarget) -> Result<Outcome, ManageError> {
+        let call = VendorCall::DeleteWebhook {
+            phone_number: target.phone_number,
+            id: target.id.unwrap_or_default(),
+        };
+        Ok(Outcome::new(
+            self.insider.call(&call).await?,
+            None,
+            Vec::new(),
+        ))
+    }
+
+    /// Creates the webhook, or updates it when the plan names one.
+    pub async fn save_webhook(
+        &self,
+        mut plan: WebhookPlan,
+        own: &OwnEndpoints,
+    ) -> Result<Outcome, ManageError> {
+        let phone_number = plan.target.phone_number.clone();
+        let id = plan.target.id;
+        if let Some(id) = id {
+            // An update body has no subProduct, yet the reply rule and the default URL depend
+            // on it: the existing webhook's comes from the list.
+            let sub_product = self.sub_product_of(&phone_number, id).await?;
+            plan.apply_sub_product(sub_product, own)?;
+        }
+        let notes = std::mem::take(&mut plan.notes);
+        let oauth2 = plan.oauth2.clone();
+        self.register(Some(&oauth2), Case::Camel, notes, |minted| {
+            let body = to_json(&plan.into_body(minted, id.is_none()));
+            match id {
+                None => VendorCall::CreateWebhook { phone_number, body },
+                Some(id) => VendorCall::UpdateWebhook {
+                    phone_number,
+                    id,
+                    body,
+                },
+            }
+        })
+        .await
+    }
+
+    /// V2 settings of `transactional` or `conversational`.
+    pub async fn save_settings(
+        &self,
+        sub_product: SubProduct,
+        mut plan: SettingsPlan,
+    ) -> Result<Outcome, ManageError> {
+        let notes = std::mem::take(&mut plan.notes);
+        let oauth2 = plan.oauth2.clone();
+        self.register(oauth2.as_ref(), Case::Snake, notes, |minted| {
+            VendorCall::Settings {
+                sub_product,
+                body: to_json(&plan.into_body(minted)),
+            }
+        })
+        .await
+    }
+
+    pub async fn save_v1(&self, body: V1Body, notes: Vec<String>) -> Result<Outcome, ManageError> {
+        self.register(None, Case::Camel, notes, |_| VendorCall::V1Settings {
+            body: to_json(&body),
+        })
+        .await
+    }
+
+    /// The shape every registration shares: mint what was left out, call, answer. Credentials
+    /// are minted before the call because Insider One uses them at once, to probe the URL.
+    async fn register(
+        &self,
+        oauth2: Option<&OAuth2Plan>,
+        case: Case,
+        notes: Vec<String>,
+        call: impl FnOnce(Option<&MintedCredentials>) -> VendorCall,
+    ) -> Result<Outcome, ManageError> {
+        let minted = match oauth2.filter(|plan| plan.mint) {
+            Some(plan) => Some(self.mint(plan).await?),
+            None => None,
+        };
+        let reply = self.insider.call(&call(minted.as_ref())).await?;
+        Ok(Outcome::new(reply, minted.map(|m| m.to_json(case)), notes))
+    }
+
+    /// The API type of an existing webhook, from the vendor's list.
+    async fn sub_product_of(&self, phone_number: &str, id: u64) -> Result<SubProduct, ManageError> {
+        let list = self
+            .insider
+            .call(&VendorCall::ListWebhooks {
+                phone_number: phone_number.to_owned(),
+            })
+            .await?;
+        list.body["webhooks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|webhook| webhook["id"].as_u64() == Some(id))
+            .and_then(|webhook| webhook["subProduct"].as_str())
+            .and_then(SubProduct::parse)
+            .ok_or_else(|| ManageError::WebhookNotFound {
+                id,
+                phone_number: phone_number.to_owned(),
+            })
+    }
+
+    /// A client of our token endpoint for Insider One: a 256-bit secret, the grant and scopes
+    /// of the registration, tokens living `expiresIn`; for the refresh_token grant, also a
+    /// refresh token. Only digests are stored; the values are returned once.
+    async fn mint(&self, plan: &OAuth2Plan) -> Result<MintedCredentials, StoreError> {
+        let client_secret = generate_token();
+        for _ in 0..MINT_ATTEMPTS {
+            let client = OAuthClient {
+                client_id: format!("insider-{}", &generate_token()[..8]),
+                secret_hash: SecretHash::new(&client_secret),
+                grants: vec![plan.grant_type],
+                scopes: plan.scopes.clone(),
+                token_lifetime_secs: plan.expires_in,
+                rotate_refresh_tokens: false,
+            };
+            if !self.clients.create_client(&client).await? {
+                continue;
+            }
+            let refresh_token = match plan.grant_type {
+                GrantType::ClientCredentials => None,
+                GrantType::RefreshToken => {
+                    let token = generate_token();
+                    let lifetime =
+                        i64::try_from(REGISTERED_REFRESH_TOKEN_LIFETIME_SECS).unwrap_or(i64::MAX);
+                    self.clients
+                        .save_refresh_token(&RefreshGrant {
+                            digest: refresh_token_digest(&token),
+                            client_id: client.client_id.clone(),
+                            scopes: plan.scopes.clone(),
+                            expires_at: now_millis() / 1000 + lifetime,
+                        })
+                        .await?;
+                    Some(token)
+                }
+            };
+            tracing::info!(
+                client_id = %client.client_id,
+                grant = plan.grant_type.as_str(),
+                "minted OAuth client credentials for Insider One"
+            );
+            return Ok(MintedCredentials {
+                client_id: client.client_id,
+                client_secret,
+                refresh_token,
+            });
+        }
+        Err(StoreError::Rejected(
+            "no free client id was found for the minted credentials".into(),
+        ))
+    }
+}
+
+/// Our request models serialize into plain JSON objects; nothing in them can fail to encode.
+fn to_json(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}

@@ -1,0 +1,265 @@
+//! The management routes end to end: the Insider One simulator in-process, and the local stack
+//! with its `/manage/...` routes pointed at it, both on loopback ports. The simulator probes and
+//! delivers to the same local stack, so both directions meet.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use insider_sim::server::{self, RunningSim, SimConfig};
+use local_stack::{Config, LocalStack, ManagementConfig, StoreChoice};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::insider::{Credentials, InsiderSettings, RetryPolicy};
+
+use crate::stack::{self, ADMIN_TOKEN, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, client};
+
+/// A sender the simulator's account has (the vendor documentation's dummy number).
+pub const SENDER: &str = "15551234567";
+/// The sender of the vendor's transactional settings example, also in the account.
+pub const SETTINGS_SENDER: &str = "+1234567890";
+
+/// What the tests give the Insider One client: the simulator's credentials, short waits.
+pub fn insider_settings(sim_url: &str) -> InsiderSettings {
+    InsiderSettings {
+        gateway_url: sim_url.to_owned(),
+        whatsapp_url: sim_url.to_owned(),
+        credentials: Credentials {
+            client_id: Some(server::DEFAULT_CLIENT_ID.into()),
+            client_secret: Some(server::DEFAULT_CLIENT_SECRET.into()),
+            ins_auth_key: Some(server::DEFAULT_INS_AUTH_KEY.into()),
+        },
+        timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(2),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_secs(2),
+        },
+    }
+}
+
+/// An answer of ours: status, `Retry-After` when there is one, and the JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub retry_after: Option<String>,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or("<no error code>")
+    }
+
+    /// The error message of an error answer.
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or_default()
+    }
+
+    /// Asserts a 200, showing the body otherwise.
+    #[track_caller]
+    pub fn assert_ok(&self) {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.body);
+    }
+
+    /// Asserts an error answer's status and code, showing its body when they differ.
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, code: &str) {
+        assert_eq!((self.status, self.code()), (status, code), "{}", self.body);
+    }
+
+    /// Asserts a `vendor_rate_limited` answer passing on the vendor's `Retry-After`.
+    #[track_caller]
+    pub fn assert_rate_limited(&self, retry_after: &str) {
+        self.assert_error(StatusCode::TOO_MANY_REQUESTS, "vendor_rate_limited");
+        assert_eq!(self.retry_after.as_deref(), Some(retry_after));
+    }
+
+    /// The `field` of every problem a `validation_failed` answer lists.
+    pub fn fields(&self) -> Vec<&str> {
+        self.body["error"]["fields"]
+            .as_array()
+            .map(|fields| fields.iter().filter_map(|f| f["field"].as_str()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The simulator and the local stack wired to it; dropping it stops both.
+pub struct Setup {
+    pub sim: RunningSim,
+    pub stack: LocalStack,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    pub async fn start() -> Setup {
+        Self::start_with(|_| {}, |_, _| {}).await
+    }
+
+    /// With the Insider One client adjusted (credentials, URLs, timeouts).
+    pub async fn with_insider(insider: impl FnOnce(&RunningSim, &mut InsiderSettings)) -> Setup {
+        Self::start_with(|_| {}, insider).await
+    }
+
+    /// `sim` adjusts the simulator's configuration, `insider` the client's, once the simulator
+    /// runs (its URLs are the simulator's unless changed, e.g. to a proxy in front of it).
+    pub async fn start_with(
+        sim: impl FnOnce(&mut SimConfig),
+        insider: impl FnOnce(&RunningSim, &mut InsiderSettings),
+    ) -> Setup {
+        let mut sim_config = SimConfig {
+            probe_timeout: Duration::from_secs(5),
+            ..SimConfig::default()
+        };
+        sim(&mut sim_config);
+        let sim = server::start(sim_config)
+            .await
+            .expect("the simulator starts");
+        let mut settings = insider_settings(&sim.url());
+        insider(&sim, &mut settings);
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let config = Config {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            store: StoreChoice::Embedded(dir.path().to_owned()),
+            retention: crate::stores::RETENTION,
+            store_timeout: Duration::from_secs(3),
+            webhook_tokens: vec![stack::WEBHOOK_TOKEN.into()],
+            admin_token: ADMIN_TOKEN.into(),
+            oauth_client_id: OAUTH_CLIENT_ID.into(),
+            oauth_client_secret: OAUTH_CLIENT_SECRET.into(),
+        };
+        let management = ManagementConfig {
+            insider: settings,
+            public_base_url: None,
+        };
+        let stack = local_stack::start_with(config, management)
+            .await
+            .expect("the local stack starts");
+        Setup {
+            sim,
+            stack,
+            _dir: dir,
+        }
+    }
+
+    /// A call to one of our routes with the admin token; `body` is sent as is.
+    pub async fn call(&self, method: Method, path: &str, body: Option<&str>) -> Answer {
+        let mut request = client()
+            .request(method, format!("{}{path}", self.stack.url()))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        answer(request.send().await.expect("the local stack answers")).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.call(Method::POST, path, Some(&body.to_string())).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Answer {
+        self.call(Method::PUT, path, Some(&body.to_string())).await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// The simulator's `/_sim/state`.
+    pub async fn sim_state(&self) -> Value {
+        self.sim_call(Method::GET, "/_sim/state", None).await.body
+    }
+
+    /// Requests the simulator received, per route (`token`, `list`, `create`, ...).
+    pub async fn sim_requests(&self) -> BTreeMap<String, u64> {
+        serde_json::from_value(self.sim_state().await["requests"].clone())
+            .expect("request counters")
+    }
+
+    /// Requests to one route.
+    pub async fn sim_count(&self, route: &str) -> u64 {
+        self.sim_requests().await.get(route).copied().unwrap_or(0)
+    }
+
+    pub async fn gateway_tokens_issued(&self) -> u64 {
+        self.sim_state().await["gateway_tokens_issued"]
+            .as_u64()
+            .expect("a token count")
+    }
+
+    /// Makes the next matching requests fail (`POST /_sim/faults`).
+    pub async fn fault(&self, spec: Value) {
+        let answer = self
+            .sim_call(Method::POST, "/_sim/faults", Some(spec))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "fault accepted: {}",
+            answer.body
+        );
+    }
+
+    /// Calls a simulator route (test hooks such as `/_sim/webhooks/{id}/deliver`).
+    pub async fn sim_call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let mut request = client().request(method, format!("{}{path}", self.sim.url()));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request.send().await.expect("the simulator answers")).await
+    }
+
+    /// `http://127.0.0.1:PORT/<path>` of the local stack: what left-out URLs default to.
+    pub fn own_url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.url())
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().expect("an ASCII header").to_owned());
+    let text = response.text().await.expect("a readable body");
+    Answer {
+        status,
+        retry_after,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+/// A V2 webhook body relying on every default: no URL, no credentials.
+pub fn minimal_webhook(sub_product: &str, events: &[&str]) -> Value {
+    json!({
+        "authType": "oauth2",
+        "subProduct": sub_product,
+        "events": events,
+        "oauth2": {"grantType": "client_credentials", "expiresIn": 3600},
+    })
+}
+
+/// `/manage/webhooks?phoneNumber=SENDER`, or with `/{id}`.
+pub fn webhooks_path(id: Option<u64>) -> String {
+    match id {
+        Some(id) => format!("/manage/webhooks/{id}?phoneNumber={SENDER}"),
+        None => format!("/manage/webhooks?phoneNumber={SENDER}"),
+    }
+}
+
+/// A loopback port nothing listens on: connections to it are refused at once.
+pub fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a loopback port");
+    let addr = listener.local_addr().expect("a bound address");
+    drop(listener);
+    format!("http://{addr}")
+}
