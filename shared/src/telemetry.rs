@@ -141,10 +141,29 @@ pub mod record {
         }
     }
 
-    /// `code` is the vendor's HTTP status, or `transport` when no answer came.
-    pub fn vendor_call(operation: &'static str, elapsed: Duration, code: Option<&'static str>) {
+    /// One attempt of an Insider One call: the vendor's HTTP status, or why no answer came.
+    pub fn vendor_call(
+        operation: &'static str,
+        elapsed: Duration,
+        answer: Result<u16, &'static str>,
+    ) {
         metrics::histogram!("VendorCallLatency", "Operation" => operation)
             .record(elapsed.as_secs_f64() * 1000.0);
+        let code = match answer {
+            Ok(status) if status < 400 => None,
+            Ok(400) => Some("400"),
+            Ok(401) => Some("401"),
+            Ok(403) => Some("403"),
+            Ok(404) => Some("404"),
+            Ok(429) => Some("429"),
+            Ok(status) if status < 500 => Some("4xx"),
+            Ok(500) => Some("500"),
+            Ok(502) => Some("502"),
+            Ok(503) => Some("503"),
+            Ok(504) => Some("504"),
+            Ok(_) => Some("5xx"),
+            Err(reason) => Some(reason),
+        };
         if let Some(code) = code {
             metrics::counter!("VendorErrors", "Operation" => operation, "Code" => code)
                 .increment(1);

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use e2e_tests::manage::insider_settings;
 use e2e_tests::payloads::statuses;
 use e2e_tests::stack::WEBHOOK_TOKEN;
 use e2e_tests::stores;
@@ -10,6 +11,7 @@ use serde_json::Value;
 use shared::auth::{Authenticator, StaticTokens};
 use shared::http::Body;
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
+use shared::insider::{InsiderApi, InsiderClient, VendorCall};
 
 fn delivery(token: &str, body: String) -> shared::http::Request {
     http::Request::builder()
@@ -100,4 +102,42 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
     assert_eq!(value("AuthFailures", &[]), 1.0);
     assert_eq!(value("AuthFailures", &[("Route", "webhooks")]), 1.0);
     assert!(value("StoreLatency", &[]) > 0.0);
+
+    // A vendor call answered 500 once, then retried with success.
+    let sim = insider_sim::server::start(insider_sim::server::SimConfig::default())
+        .await
+        .unwrap();
+    e2e_tests::stack::client()
+        .post(format!("{}/_sim/faults", sim.url()))
+        .json(&serde_json::json!({"route": "list", "status": 500, "count": 1}))
+        .send()
+        .await
+        .unwrap();
+    let insider = InsiderClient::new(insider_settings(&sim.url())).unwrap();
+    let list = VendorCall::ListWebhooks {
+        phone_number: "15551234567".into(),
+    };
+    insider.call(&list).await.expect("the retry succeeds");
+    let mut written = Vec::new();
+    shared::telemetry::write_metrics(None, &mut written).unwrap();
+    let documents: Vec<Value> = String::from_utf8(written)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let errors: Vec<&Value> = documents
+        .iter()
+        .filter(|d| d.get("VendorErrors").is_some())
+        .collect();
+    assert!(
+        errors.iter().any(|d| d["Operation"] == "list_webhooks"
+            && d["Code"] == "500"
+            && d["VendorErrors"] == 1),
+        "{errors:?}"
+    );
+    let latencies = documents
+        .iter()
+        .filter(|d| d["Operation"] == "list_webhooks" && d.get("VendorCallLatency").is_some())
+        .count();
+    assert!(latencies >= 1, "vendor latency is recorded");
 }

@@ -301,6 +301,15 @@ impl InsiderClient {
             let started = Instant::now();
             let outcome = self.send_once(target, auth).await;
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            crate::telemetry::record::vendor_call(
+                operation,
+                started.elapsed(),
+                match &outcome {
+                    Ok(raw) => Ok(raw.status),
+                    Err(InsiderError::Timeout(_)) => Err("timeout"),
+                    Err(_) => Err("unreachable"),
+                },
+            );
             let wait = match &outcome {
                 Ok(raw) if raw.status == 429 || raw.status >= 500 => {
                     self.settings.retry.delay(attempt, raw.retry_after)
