@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (.ci/run calls this and nothing else):
-# installs what the tests need, then formatting, lints and every test of the workspace.
+# installs what the tests need, then formatting, lints, every test of the workspace, the
+# offline checks of the SAM template, and one Lambda built as `sam build` builds it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/install-test-deps.sh >/dev/null
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The template's checks, and the Lambda target kept buildable (arm64, release profile).
+BUILD_LAMBDA=1 scripts/lint-infra.sh
+# Last, so the test runner's summary closes the output.
 cargo test --workspace --locked

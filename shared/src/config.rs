@@ -48,6 +48,10 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {name} is not valid: {reason}")]
     Invalid { name: &'static str, reason: String },
+    #[error(
+        "no access-token signing key: set OAUTH_SIGNING_KEYS_SECRET to a secret holding at least one key"
+    )]
+    NoSigningKey,
     #[error("secret {name} could not be read: {reason}")]
     Secret { name: String, reason: String },
 }
@@ -80,7 +84,7 @@ pub async fn token_service() -> Result<TokenService, ConfigError> {
     let sdk = sdk_config().await?;
     let tokens = access_tokens(&sdk)
         .await?
-        .ok_or(ConfigError::Missing("OAUTH_SIGNING_KEYS_SECRET"))?;
+        .ok_or(ConfigError::NoSigningKey)?;
     let configured = match std::env::var("OAUTH_CLIENTS_SECRET") {
         Ok(name) => parse_clients(&read_secret(&sdk, &name).await?)
             .map_err(|reason| ConfigError::Secret { name, reason })?,
@@ -93,7 +97,9 @@ pub async fn token_service() -> Result<TokenService, ConfigError> {
     })
 }
 
-/// The access-token signer and verifier, when signing keys are configured.
+/// The access-token signer and verifier, when signing keys are configured. A secret that holds
+/// no key yet (as the template creates it) is not an error here: the receiver keeps accepting
+/// static tokens, and the token endpoint refuses to start (see [`token_service`]).
 async fn access_tokens(sdk: &SdkConfig) -> Result<Option<AccessTokens>, ConfigError> {
     let Ok(name) = std::env::var("OAUTH_SIGNING_KEYS_SECRET") else {
         return Ok(None);
@@ -104,6 +110,13 @@ async fn access_tokens(sdk: &SdkConfig) -> Result<Option<AccessTokens>, ConfigEr
             reason,
         }
     })?;
+    if keys.is_empty() {
+        tracing::error!(
+            secret = %name,
+            "the signing keys secret holds no key: OAuth 2.0 access tokens are refused until one is set"
+        );
+        return Ok(None);
+    }
     let (issuer, audience) = token_names();
     AccessTokens::new(keys, issuer, audience)
         .map(Some)
@@ -391,6 +404,12 @@ mod tests {
             ["new", "old"]
         );
         assert!(super::parse_signing_keys(r#"[{"kid": "k", "secret": "c2hvcnQ="}]"#).is_err());
+        // The placeholder the template creates reads as "no key yet", not as an error.
+        assert!(
+            super::parse_signing_keys(r#"{"keys": [], "note": "set a key: see infra/README.md"}"#)
+                .unwrap()
+                .is_empty()
+        );
         assert!(super::parse_signing_keys(r#"[{"kid": "k", "secret": "not base64!"}]"#).is_err());
 
         let clients = super::parse_clients(
