@@ -20,6 +20,12 @@ Conventions that keep the template safe as functions are added:
 - a route without IAM authorisation is one of the few public routes that authenticate their
   callers themselves;
 - STORE_TIMEOUT_MS stays below half the function timeout;
+- a function behind the HTTP API stops before API Gateway's 30 s integration limit;
+- a function that calls Insider One (any INSIDER_* variable) sets INSIDER_TIMEOUT_MS and
+  INSIDER_MAX_ATTEMPTS, and its worst call (every attempt taking INSIDER_TIMEOUT_MS, the
+  longest wait between two, RetryPolicy's max_delay, read from shared/src/insider/client.rs)
+  ends a second before the function's timeout; INSIDER_CONNECT_TIMEOUT_MS is at most
+  INSIDER_TIMEOUT_MS;
 - every alarm is on the dashboard's alarm widget and every function on its Lambda widgets.
 
 Needs PyYAML (in .tools/venv, from scripts/install-infra-tools.sh).
@@ -79,6 +85,13 @@ PUBLIC_ROUTES = {
 }
 
 SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+# API Gateway HTTP APIs wait this long at most for an integration (a hard limit).
+API_GATEWAY_TIMEOUT_SECONDS = 30
+# What a function calling Insider One keeps for itself after its worst vendor call: the gateway
+# token, a minted client's PutItems and the answer normally take milliseconds.
+INSIDER_HEADROOM_MS = 1000
+INSIDER_CLIENT = ROOT / "shared" / "src" / "insider" / "client.rs"
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,6 +279,54 @@ def _workspace_binaries() -> set[str]:
     return names
 
 
+def _insider_max_delay_ms() -> int | None:
+    """RetryPolicy::default().max_delay in shared/src/insider/client.rs: the longest wait between
+    two attempts of one Insider One call (a longer Retry-After is not waited for)."""
+    try:
+        text = INSIDER_CLIENT.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    block = re.search(r"impl Default for RetryPolicy \{(.*?)\n\}", text, re.S)
+    found = block and re.search(r"max_delay:\s*Duration::from_(secs|millis)\((\d+)\)", block.group(1))
+    if not found:
+        return None
+    return int(found.group(2)) * (1000 if found.group(1) == "secs" else 1)
+
+
+def _insider_problems(where: str, env: dict, timeout) -> list[str]:
+    """The Insider One budget of a function whose environment has INSIDER_* variables."""
+    if not any(variable.startswith("INSIDER_") for variable in env):
+        return []
+    missing = [v for v in ("INSIDER_TIMEOUT_MS", "INSIDER_MAX_ATTEMPTS") if v not in env]
+    if missing:
+        return [
+            f"{where}: calls Insider One without {' and '.join(missing)}; the code's defaults (3 x 10 s) "
+            "do not fit a function behind API Gateway, set both"
+        ]
+    try:
+        attempt_ms = int(env["INSIDER_TIMEOUT_MS"])
+        attempts = int(env["INSIDER_MAX_ATTEMPTS"])
+        connect_ms = int(env.get("INSIDER_CONNECT_TIMEOUT_MS", 3000))
+        timeout_ms = int(timeout) * 1000
+    except (TypeError, ValueError):
+        return [f"{where}: INSIDER_TIMEOUT_MS, INSIDER_MAX_ATTEMPTS, INSIDER_CONNECT_TIMEOUT_MS and Timeout must be literal numbers"]
+    max_delay_ms = _insider_max_delay_ms()
+    if max_delay_ms is None:
+        return [f"{where}: RetryPolicy's max_delay was not found in {INSIDER_CLIENT.relative_to(ROOT)}; update check_template.py"]
+    problems = []
+    if attempts < 1 or attempt_ms < 1:
+        problems.append(f"{where}: INSIDER_MAX_ATTEMPTS and INSIDER_TIMEOUT_MS must be at least 1")
+    worst_ms = attempts * attempt_ms + max(attempts - 1, 0) * max_delay_ms
+    if worst_ms + INSIDER_HEADROOM_MS > timeout_ms:
+        problems.append(
+            f"{where}: an Insider One call may take {attempts} x {attempt_ms} ms + {max(attempts - 1, 0)} x "
+            f"{max_delay_ms} ms of waits = {worst_ms} ms, not {INSIDER_HEADROOM_MS} ms under the {timeout} s timeout"
+        )
+    if connect_ms > attempt_ms:
+        problems.append(f"{where}: INSIDER_CONNECT_TIMEOUT_MS {connect_ms} exceeds INSIDER_TIMEOUT_MS {attempt_ms}")
+    return problems
+
+
 def check_functions(t: dict) -> list[str]:
     problems: list[str] = []
     resources = t.get("Resources") or {}
@@ -313,6 +374,13 @@ def check_functions(t: dict) -> list[str]:
                     problems.append(f"{where}: STORE_TIMEOUT_MS {store_timeout} is not well below the {timeout} s timeout")
             except (TypeError, ValueError):
                 problems.append(f"{where}: STORE_TIMEOUT_MS and Timeout must be literal numbers")
+        problems.extend(_insider_problems(where, env, timeout))
+        behind_api = any(e.get("Type") == "HttpApi" for e in (props.get("Events") or {}).values())
+        if behind_api and isinstance(timeout, int) and timeout >= API_GATEWAY_TIMEOUT_SECONDS:
+            problems.append(
+                f"{where}: Timeout {timeout} s; API Gateway gives up after {API_GATEWAY_TIMEOUT_SECONDS} s, "
+                f"so a function behind it stops at {API_GATEWAY_TIMEOUT_SECONDS - 1} s at most"
+            )
 
         readable = set()
         for statement in _statements(props.get("Policies")):
@@ -408,6 +476,7 @@ def self_test(path: Path) -> int:
         return 1
     r = "Resources"
     receiver = lambda t: t[r]["WebhookReceiverFunction"]["Properties"]  # noqa: E731
+    manage = lambda t: t[r]["ManageWebhooksListFunction"]["Properties"]  # noqa: E731
     mutations = {
         "dangling Ref in a SAM function's environment": lambda t: receiver(t)["Environment"]["Variables"].update(X={"Ref": "NoSuchSecret"}),
         "dangling Ref in an event": lambda t: receiver(t)["Events"]["Deliver"]["Properties"].update(ApiId={"Ref": "NoSuchApi"}),
@@ -421,6 +490,10 @@ def self_test(path: Path) -> int:
         "function without its log group": lambda t: receiver(t).pop("LoggingConfig"),
         "literal credential in the environment": lambda t: receiver(t)["Environment"]["Variables"].update(WEBHOOK_TOKEN="abc"),
         "store timeout near the function timeout": lambda t: receiver(t).update(Timeout=5),
+        "function timeout beyond API Gateway's": lambda t: manage(t).update(Timeout=30),
+        "Insider One calls longer than the function": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_TIMEOUT_MS="8000"),
+        "Insider One calls with the code's default bounds": lambda t: manage(t)["Environment"]["Variables"].pop("INSIDER_TIMEOUT_MS"),
+        "Insider One connect timeout above the attempt's": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_CONNECT_TIMEOUT_MS="9000"),
         "unknown binary": lambda t: t[r]["WebhookReceiverFunction"]["Metadata"]["BuildProperties"].update(Binary="no-such-binary"),
         "dashboard not JSON": lambda t: t[r]["Dashboard"]["Properties"].update(DashboardBody={"Fn::Sub": '{"widgets": [}'}),
     }

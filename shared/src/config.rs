@@ -176,12 +176,12 @@ pub fn parse_clients(text: &str) -> Result<Vec<OAuthClient>, String> {
 pub async fn management() -> Result<crate::insider::Management, ConfigError> {
     let sdk = sdk_config().await?;
     let credentials = match std::env::var("INSIDER_CREDENTIALS_SECRET") {
-        Ok(name) => serde_json::from_str(&read_secret(&sdk, &name).await?).map_err(|_| {
-            ConfigError::Secret {
+        Ok(name) => serde_json::from_str::<Credentials>(&read_secret(&sdk, &name).await?)
+            .map_err(|_| ConfigError::Secret {
                 name,
                 reason: "expected {\"client_id\", \"client_secret\", \"ins_auth_key\"}".into(),
-            }
-        })?,
+            })?
+            .blank_as_unset(),
         Err(_) => insider_credentials_from_env(),
     };
     let client =
@@ -390,6 +390,17 @@ mod tests {
         assert_eq!(parse_token_list("a\nb\n\n"), ["a", "b"]);
         assert!(parse_token_list("").is_empty());
         assert!(parse_token_list("[]").is_empty());
+    }
+
+    #[test]
+    fn the_placeholder_insider_credentials_read_as_not_configured() {
+        let placeholder: crate::insider::Credentials =
+            serde_json::from_str(r#"{"client_id": "", "client_secret": " ", "ins_auth_key": ""}"#)
+                .unwrap();
+        let credentials = placeholder.blank_as_unset();
+        assert!(credentials.client_id.is_none());
+        assert!(credentials.client_secret.is_none());
+        assert!(credentials.ins_auth_key.is_none());
     }
 
     #[test]

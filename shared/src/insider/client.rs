@@ -28,6 +28,19 @@ pub struct Credentials {
     pub ins_auth_key: Option<String>,
 }
 
+impl Credentials {
+    /// Blank values, as in the placeholder secret the template creates, count as unset, so the
+    /// caller hears "not configured" instead of Insider One refusing empty credentials.
+    pub fn blank_as_unset(self) -> Self {
+        let keep = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+        Self {
+            client_id: keep(self.client_id),
+            client_secret: keep(self.client_secret),
+            ins_auth_key: keep(self.ins_auth_key),
+        }
+    }
+}
+
 impl std::fmt::Debug for Credentials {
     /// Says which credentials are set, never their values.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
