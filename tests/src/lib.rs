@@ -4,6 +4,7 @@ pub mod dynamodb_local;
 pub mod fault_proxy;
 pub mod logs;
 pub mod manage;
+pub mod oauth;
 pub mod payloads;
 pub mod stack;
 pub mod stores;

@@ -1,14 +1,13 @@
-//! OAuth 2.0 for inbound delivery: a real OAuth client library gets tokens from our endpoint,
-//! every RFC 6749 error case, and the receiver's checks on access tokens.
+//! OAuth 2.0 for inbound delivery: every RFC 6749 error case, refresh-token rules, and the
+//! receiver's checks on access tokens.
 
 use std::sync::Arc;
 
+use e2e_tests::oauth::deliver_with;
 use e2e_tests::payloads::status;
 use e2e_tests::stack::{self, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, WEBHOOK_TOKEN, client};
-use e2e_tests::{logs, stores};
+use e2e_tests::stores;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use oauth2::basic::BasicClient;
-use oauth2::{AuthType, ClientId, ClientSecret, RefreshToken, Scope, TokenResponse, TokenUrl};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::auth::access_tokens::{AccessTokens, SigningKey};
@@ -19,165 +18,6 @@ use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
 use shared::http::{Body, Request};
 
 const T0: i64 = 1_700_000_000;
-
-/// oauth2's HTTP client hook, on the workspace's reqwest.
-async fn http_client(request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, reqwest::Error> {
-    let (parts, body) = request.into_parts();
-    let response = client()
-        .request(parts.method, parts.uri.to_string())
-        .headers(parts.headers)
-        .body(body)
-        .send()
-        .await?;
-    let mut builder = http::Response::builder().status(response.status());
-    for (name, value) in response.headers() {
-        builder = builder.header(name, value);
-    }
-    Ok(builder
-        .body(response.bytes().await?.to_vec())
-        .expect("a valid response"))
-}
-
-async fn deliver_with(
-    base: &str,
-    token: &str,
-    message_id: &str,
-) -> (StatusCode, Value, Option<String>) {
-    let response = client()
-        .post(format!("{base}/webhooks/conversational"))
-        .bearer_auth(token)
-        .body(status(message_id, "delivered", T0, "whatsapp-oauth"))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (
-        status,
-        response.json().await.unwrap_or(Value::Null),
-        challenge,
-    )
-}
-
-#[tokio::test]
-async fn an_oauth2_client_gets_tokens_with_both_grants_and_both_auth_methods_and_delivers() {
-    let (logs, _guard) = logs::capture();
-    let (stack, _dir) = stack::embedded().await;
-    let base = stack.url();
-    let mut secrets = vec![OAUTH_CLIENT_SECRET.to_owned()];
-
-    for (n, auth_type) in [AuthType::BasicAuth, AuthType::RequestBody]
-        .into_iter()
-        .enumerate()
-    {
-        let oauth = BasicClient::new(ClientId::new(OAUTH_CLIENT_ID.into()))
-            .set_client_secret(ClientSecret::new(OAUTH_CLIENT_SECRET.into()))
-            .set_token_uri(TokenUrl::new(format!("{base}/oauth/token")).unwrap())
-            .set_auth_type(auth_type);
-        let token = oauth
-            .exchange_client_credentials()
-            .add_scope(Scope::new("webhook.write".into()))
-            .request_async(&http_client)
-            .await
-            .expect("client_credentials grant");
-        assert_eq!(token.expires_in().unwrap().as_secs(), 3600);
-        assert_eq!(token.scopes().unwrap()[0].as_str(), "webhook.write");
-        let (code, answer, _) = deliver_with(
-            &base,
-            token.access_token().secret(),
-            &format!("wamid.cc-{n}"),
-        )
-        .await;
-        assert_eq!(
-            (code, answer),
-            (StatusCode::OK, json!({"stored": 1, "duplicates": 0}))
-        );
-
-        let refresh = token
-            .refresh_token()
-            .expect("the client may refresh")
-            .clone();
-        let refreshed = oauth
-            .exchange_refresh_token(&refresh)
-            .request_async(&http_client)
-            .await
-            .expect("refresh_token grant");
-        let (code, _, _) = deliver_with(
-            &base,
-            refreshed.access_token().secret(),
-            &format!("wamid.rt-{n}"),
-        )
-        .await;
-        assert_eq!(code, StatusCode::OK);
-        assert!(
-            refreshed.refresh_token().is_none(),
-            "the client keeps its refresh token, as Insider One does"
-        );
-        let again = oauth
-            .exchange_refresh_token(&refresh)
-            .request_async(&http_client)
-            .await
-            .expect("the same refresh token works again");
-        let (code, _, _) = deliver_with(
-            &base,
-            again.access_token().secret(),
-            &format!("wamid.again-{n}"),
-        )
-        .await;
-        assert_eq!(code, StatusCode::OK);
-        secrets.extend([
-            token.access_token().secret().clone(),
-            refresh.secret().clone(),
-            refreshed.access_token().secret().clone(),
-            again.access_token().secret().clone(),
-        ]);
-    }
-
-    // Revocation (RFC 7009) makes a refresh token useless.
-    let body = client()
-        .post(format!("{base}/oauth/token"))
-        .basic_auth(OAUTH_CLIENT_ID, Some(OAUTH_CLIENT_SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    let refresh = body["refresh_token"].as_str().unwrap().to_owned();
-    let revoked = client()
-        .post(format!("{base}/oauth/revoke"))
-        .basic_auth(OAUTH_CLIENT_ID, Some(OAUTH_CLIENT_SECRET))
-        .form(&[("token", refresh.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), StatusCode::OK);
-    let oauth = BasicClient::new(ClientId::new(OAUTH_CLIENT_ID.into()))
-        .set_client_secret(ClientSecret::new(OAUTH_CLIENT_SECRET.into()))
-        .set_token_uri(TokenUrl::new(format!("{base}/oauth/token")).unwrap());
-    let after = oauth
-        .exchange_refresh_token(&RefreshToken::new(refresh.clone()))
-        .request_async(&http_client)
-        .await;
-    assert!(format!("{:?}", after.unwrap_err()).contains("invalid_grant"));
-    secrets.push(refresh);
-
-    let logged = logs.text();
-    assert!(
-        logged.contains("access token issued"),
-        "token issuance is logged"
-    );
-    for secret in &secrets {
-        assert!(
-            !logged.contains(secret.as_str()),
-            "a secret reached the logs"
-        );
-    }
-}
 
 #[tokio::test]
 async fn the_receiver_refuses_wrongly_scoped_and_tampered_tokens() {
