@@ -86,6 +86,9 @@ pub struct IssuedToken {
 
 pub struct AccessTokens {
     keys: Vec<SigningKey>,
+    /// Built once: the receiver verifies a token on every delivery.
+    decoding_keys: Vec<DecodingKey>,
+    validation: Validation,
     issuer: String,
     audience: String,
 }
@@ -104,10 +107,21 @@ impl AccessTokens {
         if let Some(twice) = keys.iter().find(|k| !kids.insert(&k.kid)) {
             return Err(KeyError(format!("kid {} is configured twice", twice.kid)));
         }
+        let (issuer, audience) = (issuer.into(), audience.into());
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.set_issuer(&[&issuer]);
+        validation.set_audience(&[&audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         Ok(Self {
+            decoding_keys: keys
+                .iter()
+                .map(|k| DecodingKey::from_secret(&k.secret))
+                .collect(),
             keys,
-            issuer: issuer.into(),
-            audience: audience.into(),
+            validation,
+            issuer,
+            audience,
         })
     }
 
@@ -133,15 +147,6 @@ impl AccessTokens {
             expires_in: lifetime_secs,
         }
     }
-
-    fn validation(&self) -> Validation {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = LEEWAY_SECS;
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        validation
-    }
 }
 
 impl VerifyBearer for AccessTokens {
@@ -156,15 +161,12 @@ impl VerifyBearer for AccessTokens {
         let Some(key) = header
             .kid
             .as_deref()
-            .and_then(|kid| self.keys.iter().find(|k| k.kid == kid))
+            .and_then(|kid| self.keys.iter().position(|k| k.kid == kid))
         else {
             return Verdict::Rejected("the access token is signed with an unknown key");
         };
-        let decoded = jsonwebtoken::decode::<Claims>(
-            token,
-            &DecodingKey::from_secret(&key.secret),
-            &self.validation(),
-        );
+        let decoded =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding_keys[key], &self.validation);
         let claims = match decoded {
             Ok(data) => data.claims,
             Err(error) => {
