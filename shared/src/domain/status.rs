@@ -139,7 +139,7 @@ impl MessageState {
 }
 
 /// Folds the status-bearing events of a batch into one change per message, in first-seen order.
-pub fn status_changes(events: &[Event]) -> Vec<StatusChange> {
+pub fn status_changes<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<StatusChange> {
     let mut changes: Vec<StatusChange> = Vec::new();
     for event in events {
         let (Some(message_id), Some(status)) = (&event.message_id, &event.status) else {

@@ -323,13 +323,12 @@ impl WriteEvents for DynamoStore {
                 .into_iter()
                 .sum();
 
-            let batch: Vec<Event> = unique.iter().map(|e| e.event.clone()).collect();
             let expires_at = expiry(
                 events.iter().map(|e| e.received_at).max().unwrap_or(0),
                 self.retention,
             );
             try_join_all(
-                status_changes(&batch)
+                status_changes(unique.iter().map(|e| &e.event))
                     .iter()
                     .map(|c| self.apply_status(c, expires_at)),
             )

@@ -151,8 +151,7 @@ impl WriteEvents for EmbeddedStore {
                     Ok((e.clone(), body, expiry(e.received_at, self.retention)))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            let changes =
-                status_changes(&events.iter().map(|e| e.event.clone()).collect::<Vec<_>>());
+            let changes = status_changes(events.iter().map(|e| &e.event));
             let expires_at = expiry(
                 events.iter().map(|e| e.received_at).max().unwrap_or(0),
                 self.retention,
