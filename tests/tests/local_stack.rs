@@ -272,7 +272,9 @@ async fn unknown_shapes_and_replies_are_stored_as_received() {
 async fn storage_down_answers_503_and_nothing_is_lost_once_it_is_back() {
     let dynamodb = dynamodb_local::shared().await;
     let proxy = FaultProxy::start(dynamodb.addr());
-    let stack = stack::dynamo(&proxy.url(), Duration::from_secs(2)).await;
+    // A bound well above the SDK's own retries against a refused connection (three attempts,
+    // about three seconds of backoff at most), so the answer says "unavailable", not "timeout".
+    let stack = stack::dynamo(&proxy.url(), Duration::from_secs(8)).await;
     let base = stack.url();
     let body = statuses(
         &[
