@@ -3,16 +3,16 @@
 //! delivers to the same local stack, so both directions meet.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use insider_sim::server::{self, RunningSim, SimConfig};
-use local_stack::{Config, LocalStack, ManagementConfig, StoreChoice};
+use local_stack::{LocalStack, ManagementConfig, StoreChoice};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::insider::{Credentials, InsiderSettings, RetryPolicy};
 
-use crate::stack::{self, ADMIN_TOKEN, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, client};
+use crate::stack::{self, ADMIN_TOKEN, client};
 
 /// A sender the simulator's account has (the vendor documentation's dummy number).
 pub const SENDER: &str = "15551234567";
@@ -121,16 +121,10 @@ impl Setup {
         let mut settings = insider_settings(&sim.url());
         insider(&sim, &mut settings);
         let dir = tempfile::tempdir().expect("temporary folder");
-        let config = Config {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            store: StoreChoice::Embedded(dir.path().to_owned()),
-            retention: crate::stores::RETENTION,
-            store_timeout: Duration::from_secs(3),
-            webhook_tokens: vec![stack::WEBHOOK_TOKEN.into()],
-            admin_token: ADMIN_TOKEN.into(),
-            oauth_client_id: OAUTH_CLIENT_ID.into(),
-            oauth_client_secret: OAUTH_CLIENT_SECRET.into(),
-        };
+        let config = stack::config(
+            StoreChoice::Embedded(dir.path().to_owned()),
+            Duration::from_secs(3),
+        );
         let management = ManagementConfig {
             insider: settings,
             public_base_url: None,

@@ -11,7 +11,8 @@ pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub const OAUTH_CLIENT_ID: &str = "test-insider";
 pub const OAUTH_CLIENT_SECRET: &str = "test-oauth-client-secret-0123456789";
 
-fn config(store: StoreChoice, store_timeout: Duration) -> Config {
+/// The configuration every test stack uses, with the test credentials.
+pub fn config(store: StoreChoice, store_timeout: Duration) -> Config {
     Config {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         store,
