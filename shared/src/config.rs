@@ -41,6 +41,9 @@ use crate::insider::{Credentials, InsiderClient, InsiderSettings, RetryPolicy};
 use crate::store::dynamo::DynamoStore;
 
 pub const DEFAULT_RETENTION_DAYS: u64 = 90;
+/// How long init may spend opening the DynamoDB connection (a handshake in-region takes a few
+/// milliseconds).
+const WARM_UP_LIMIT: Duration = Duration::from_millis(500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -59,12 +62,17 @@ pub enum ConfigError {
 /// Dependencies of the webhook receiver Lambda.
 pub async fn receiver() -> Result<Receiver, ConfigError> {
     let sdk = sdk_config().await?;
-    let tokens = webhook_tokens(&sdk).await?;
+    // Independent round trips: made at once, init waits for the slowest instead of the sum.
+    let (tokens, access_tokens, store) = tokio::try_join!(
+        webhook_tokens(&sdk),
+        access_tokens(&sdk),
+        connected_dynamo_store(&sdk)
+    )?;
     let mut auth = Authenticator::new();
     if !tokens.is_empty() {
         auth = auth.with(StaticTokens::new(tokens));
     }
-    if let Some(access_tokens) = access_tokens(&sdk).await? {
+    if let Some(access_tokens) = access_tokens {
         auth = auth.with(access_tokens);
     }
     if !auth.is_configured() {
@@ -73,7 +81,7 @@ pub async fn receiver() -> Result<Receiver, ConfigError> {
         );
     }
     Ok(Receiver {
-        store: std::sync::Arc::new(dynamo_store(&sdk)?),
+        store: std::sync::Arc::new(store),
         auth,
         max_body_bytes: parse_env("MAX_BODY_BYTES")?.unwrap_or(DEFAULT_MAX_BODY_BYTES),
     })
@@ -82,18 +90,22 @@ pub async fn receiver() -> Result<Receiver, ConfigError> {
 /// Dependencies of the OAuth 2.0 token endpoint Lambda.
 pub async fn token_service() -> Result<TokenService, ConfigError> {
     let sdk = sdk_config().await?;
-    let tokens = access_tokens(&sdk)
-        .await?
-        .ok_or(ConfigError::NoSigningKey)?;
-    let configured = match std::env::var("OAUTH_CLIENTS_SECRET") {
-        Ok(name) => parse_clients(&read_secret(&sdk, &name).await?)
-            .map_err(|reason| ConfigError::Secret { name, reason })?,
-        Err(_) => Vec::new(),
+    let configured_clients = async {
+        match std::env::var("OAUTH_CLIENTS_SECRET") {
+            Ok(name) => parse_clients(&read_secret(&sdk, &name).await?)
+                .map_err(|reason| ConfigError::Secret { name, reason }),
+            Err(_) => Ok(Vec::new()),
+        }
     };
+    let (tokens, configured, store) = tokio::try_join!(
+        access_tokens(&sdk),
+        configured_clients,
+        connected_dynamo_store(&sdk)
+    )?;
     Ok(TokenService {
         configured,
-        store: std::sync::Arc::new(dynamo_store(&sdk)?),
-        tokens,
+        store: std::sync::Arc::new(store),
+        tokens: tokens.ok_or(ConfigError::NoSigningKey)?,
     })
 }
 
@@ -242,7 +254,7 @@ fn non_empty_env(name: &str) -> Option<String> {
 pub async fn query() -> Result<Query, ConfigError> {
     let sdk = sdk_config().await?;
     Ok(Query {
-        store: std::sync::Arc::new(dynamo_store(&sdk)?),
+        store: std::sync::Arc::new(connected_dynamo_store(&sdk).await?),
     })
 }
 
@@ -280,12 +292,45 @@ fn timeouts(total: Duration) -> TimeoutConfig {
 }
 
 pub fn dynamo_store(sdk: &SdkConfig) -> Result<DynamoStore, ConfigError> {
-    let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
     Ok(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
-        table,
+        table_name()?,
         retention()?,
     ))
+}
+
+/// The store of a function on the webhook path, its connection opened during init: resolving
+/// credentials and the TCP and TLS handshakes with DynamoDB then happen in the init phase (which
+/// runs before any caller waits) instead of inside the first request.
+pub async fn connected_dynamo_store(sdk: &SdkConfig) -> Result<DynamoStore, ConfigError> {
+    let table = table_name()?;
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    let started = std::time::Instant::now();
+    // DescribeTable reads no item, so a write-only function may make it too. Bounded on its
+    // own: a store that does not answer at once is better waited for by a request, which
+    // answers 503 and gets retried, than by a function stuck in init.
+    let warm_up = client.describe_table().table_name(&table).send();
+    match tokio::time::timeout(WARM_UP_LIMIT, warm_up).await {
+        Ok(Ok(_)) => tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "DynamoDB connection opened"
+        ),
+        // A cold connection costs the first request some milliseconds, nothing more: never
+        // fail init for it.
+        Ok(Err(error)) => tracing::warn!(
+            error = %aws_sdk_dynamodb::error::DisplayErrorContext(&error),
+            "could not open the DynamoDB connection during init; the first request will"
+        ),
+        Err(_) => tracing::warn!(
+            limit_ms = WARM_UP_LIMIT.as_millis() as u64,
+            "DynamoDB did not answer during init; the first request will open the connection"
+        ),
+    }
+    Ok(DynamoStore::new(client, table, retention()?))
+}
+
+fn table_name() -> Result<String, ConfigError> {
+    std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))
 }
 
 pub fn retention() -> Result<Duration, ConfigError> {

@@ -1,5 +1,6 @@
 //! Support code for the cross-crate tests in `tests/tests/`.
 
+pub mod api_gateway;
 pub mod dynamodb_local;
 pub mod fault_proxy;
 pub mod logs;
