@@ -579,7 +579,8 @@ impl StatusUpdate {
     }
 }
 
-fn event_item(stored: &StoredEvent, retention: Duration) -> Item {
+/// The table item of one event (see the table at the top of this module).
+pub fn event_item(stored: &StoredEvent, retention: Duration) -> Item {
     let event = &stored.event;
     let pk = match &event.message_id {
         Some(id) => format!("MSG#{id}"),
