@@ -43,7 +43,8 @@
 //!   and its status item.
 //! - A tracking key's events: a `Query` on `GSI1`; a contact's conversation: a `Query` on `GSI3`;
 //!   a window: for each day it touches, 8 `Query`s on `GSI2` (one per shard) in parallel, merged
-//!   by sort key. Time bounds are key conditions; family, status, sub-product and error code are
+//!   by sort key. The time bounds of a window or a contact are key conditions (of a tracking key,
+//!   whose events are few, a filter); family, status, sub-product and error code are
 //!   `FilterExpression`s evaluated inside that key range, so a filtered listing reads the events
 //!   of its range, never the table. One page reads at most [`MAX_ITEMS_READ_PER_PAGE`] items and
 //!   then stops early with a cursor, so a rare filter over a busy window costs several short
