@@ -401,18 +401,16 @@ impl ListingParts {
 impl ListRequest {
     /// The cursor that continues this listing after `position`.
     pub fn cursor_after(&self, position: &Position) -> String {
-        let body = CursorBody {
-            v: CURSOR_VERSION,
-            at: position.at,
-            id: position.event_id.clone(),
-            until: match &self.listing {
-                Listing::Events(EventScope::Window(window)) => Some(window.until),
-                _ => None,
-            },
-            sum: self.checksum(position),
-        };
-        let json = serde_json::to_vec(&body).unwrap_or_default();
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+        let mut body = serde_json::json!({
+            "v": CURSOR_VERSION,
+            "at": position.at,
+            "id": position.event_id,
+            "sum": self.checksum(position),
+        });
+        if let Listing::Events(EventScope::Window(window)) = &self.listing {
+            body["until"] = window.until.into();
+        }
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(body.to_string())
     }
 
     /// Binds a position to everything that selects the events, so a cursor only continues the
@@ -444,14 +442,15 @@ impl ListRequest {
 
 const CURSOR_VERSION: u8 = 1;
 
-/// The cursor's content, base64url JSON. `until` is a window's end when the first request left
-/// it to default to "now", so the window stays the same from page to page.
-#[derive(Serialize, Deserialize)]
+/// The cursor's content, base64url JSON ([`ListRequest::cursor_after`] writes it). `until` is a
+/// window's end, which a request that leaves `until` out continues with, so the window stays the
+/// same from page to page.
+#[derive(Deserialize)]
 struct CursorBody {
     v: u8,
     at: i64,
     id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     until: Option<i64>,
     sum: String,
 }
