@@ -26,7 +26,9 @@ Conventions that keep the template safe as functions are added:
   longest wait between two, RetryPolicy's max_delay, read from shared/src/insider/client.rs)
   ends a second before the function's timeout; INSIDER_CONNECT_TIMEOUT_MS is at most
   INSIDER_TIMEOUT_MS;
-- every alarm is on the dashboard's alarm widget and every function on its Lambda widgets.
+- every alarm is on the dashboard's alarm widget and every function on its Lambda widgets;
+- every global secondary index of a table is one some function may `dynamodb:Query` (an index
+  the code reads without that permission fails only at run time, with AccessDenied).
 
 Needs PyYAML (in .tools/venv, from scripts/install-infra-tools.sh).
 """
@@ -459,7 +461,35 @@ def check_dashboard(t: dict) -> list[str]:
     return problems
 
 
-CHECKS = [check_references, check_functions, check_parameters, check_dashboard]
+def check_indexes(t: dict) -> list[str]:
+    resources = t.get("Resources") or {}
+    queryable = set()
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for statement in _statements((resource.get("Properties") or {}).get("Policies")):
+            if statement.get("Effect") != "Allow" or "dynamodb:Query" not in _as_list(statement.get("Action", [])):
+                continue
+            for target in _as_list(statement.get("Resource", [])):
+                sub = target.get("Fn::Sub") if isinstance(target, dict) else None
+                found = isinstance(sub, str) and re.fullmatch(r"\$\{(\w+)\.Arn\}/index/([\w.-]+)", sub)
+                if found:
+                    queryable.add((found.group(1), found.group(2)))
+    problems = []
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::DynamoDB::Table":
+            continue
+        for index in (resource.get("Properties") or {}).get("GlobalSecondaryIndexes") or []:
+            index_name = index.get("IndexName")
+            if (name, index_name) not in queryable:
+                problems.append(
+                    f"Resources.{name}: no function may query its index {index_name} "
+                    f"(dynamodb:Query on !Sub ${{{name}.Arn}}/index/{index_name})"
+                )
+    return problems
+
+
+CHECKS = [check_references, check_functions, check_parameters, check_dashboard, check_indexes]
 
 
 def problems_of(t: dict) -> list[str]:
@@ -477,6 +507,9 @@ def self_test(path: Path) -> int:
     r = "Resources"
     receiver = lambda t: t[r]["WebhookReceiverFunction"]["Properties"]  # noqa: E731
     manage = lambda t: t[r]["ManageWebhooksListFunction"]["Properties"]  # noqa: E731
+    query_resources = lambda t: next(  # noqa: E731
+        s for s in _statements(t[r]["MessageQueryFunction"]["Properties"]["Policies"]) if s.get("Sid") == "QueryEvents"
+    )["Resource"]
     mutations = {
         "dangling Ref in a SAM function's environment": lambda t: receiver(t)["Environment"]["Variables"].update(X={"Ref": "NoSuchSecret"}),
         "dangling Ref in an event": lambda t: receiver(t)["Events"]["Deliver"]["Properties"].update(ApiId={"Ref": "NoSuchApi"}),
@@ -496,6 +529,7 @@ def self_test(path: Path) -> int:
         "Insider One connect timeout above the attempt's": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_CONNECT_TIMEOUT_MS="9000"),
         "unknown binary": lambda t: t[r]["WebhookReceiverFunction"]["Metadata"]["BuildProperties"].update(Binary="no-such-binary"),
         "dashboard not JSON": lambda t: t[r]["Dashboard"]["Properties"].update(DashboardBody={"Fn::Sub": '{"widgets": [}'}),
+        "index no function may query": lambda t: query_resources(t).pop(),
     }
     failed = 0
     for label, mutate in mutations.items():
@@ -521,7 +555,7 @@ def main(argv: list[str]) -> int:
     if problems:
         print(f"check_template: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"check_template: {path.name}: references, functions, parameters and dashboard OK")
+    print(f"check_template: {path.name}: references, functions, parameters, dashboard and indexes OK")
     return 0
 
 

@@ -4,6 +4,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use local_stack::{Config, LocalStack, StoreChoice};
+use reqwest::StatusCode;
+use serde_json::Value;
 
 pub const WEBHOOK_TOKEN: &str = "test-webhook-token";
 pub const ROTATED_WEBHOOK_TOKEN: &str = "test-webhook-token-next";
@@ -55,4 +57,41 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("HTTP client")
+}
+
+/// Posts a webhook body as Insider One does; the status and the JSON answer (`Null` if none).
+pub async fn deliver(
+    base: &str,
+    sub_product: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut request = client()
+        .post(format!("{base}/webhooks/{sub_product}"))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("request is answered");
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A read-back `GET` with the admin token; the status and the JSON answer (`Null` if none).
+pub async fn read(base: &str, path: &str) -> (StatusCode, Value) {
+    let response = client()
+        .get(format!("{base}{path}"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("request is answered");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The `code` of an error answer.
+pub fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
 }

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use shared::domain::query::{EventFilter, EventScope, PageRequest, Range};
 use shared::store::dynamo::DynamoStore;
 use shared::store::embedded::EmbeddedStore;
+use shared::store::{ListEvents, StoredEvent};
 
 use crate::dynamodb_local;
 
@@ -32,4 +34,22 @@ pub async fn dynamo_at(endpoint: &str) -> DynamoStore {
         .await
         .expect("table is created");
     store
+}
+
+/// The first page of a tracking key's events, at most `limit`, unfiltered.
+pub async fn events_of_key<S: ListEvents + ?Sized>(
+    store: &S,
+    key: &str,
+    limit: usize,
+) -> Vec<StoredEvent> {
+    let scope = EventScope::Key {
+        key: key.to_owned(),
+        range: Range::default(),
+    };
+    let page = PageRequest { after: None, limit };
+    store
+        .list_events(&scope, &EventFilter::default(), &page)
+        .await
+        .expect("the key index answers")
+        .events
 }

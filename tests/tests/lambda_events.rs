@@ -70,4 +70,43 @@ async fn base64_and_plain_bodies_from_api_gateway_are_stored() {
         2,
         "the query string reaches the handler"
     );
+
+    // A path parameter and an encoded RFC 3339 offset reach the new routes alike.
+    for (path, query_string) in [
+        ("/contacts/%2B905551112233/messages", "limit=1"),
+        (
+            "/events",
+            "since=2023-11-14T23%3A13%3A00%2B01%3A00&until=1700000001&limit=1",
+        ),
+    ] {
+        let event = api_gateway_event("GET", path, query_string, "", "", false);
+        let response = query(
+            &query_handler,
+            lambda_http::request::from_str(&event).unwrap(),
+        )
+        .await;
+        assert_eq!(response.status(), 200, "{path}?{query_string}");
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(body["events"].as_array().unwrap().len(), 1, "{path}");
+        assert!(
+            body["next_cursor"].is_string(),
+            "{path}: the second event is on the next page"
+        );
+    }
+    let event = api_gateway_event(
+        "GET",
+        "/stats",
+        "since=1699999999&until=1700000001",
+        "",
+        "",
+        false,
+    );
+    let response = query(
+        &query_handler,
+        lambda_http::request::from_str(&event).unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let stats: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(stats["delivered"], 2);
 }

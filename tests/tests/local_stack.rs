@@ -5,45 +5,13 @@ use std::time::{Duration, Instant};
 use e2e_tests::dynamodb_local;
 use e2e_tests::fault_proxy::FaultProxy;
 use e2e_tests::payloads::{status, statuses, text_reply};
-use e2e_tests::stack::{self, ADMIN_TOKEN, ROTATED_WEBHOOK_TOKEN, WEBHOOK_TOKEN, client};
+use e2e_tests::stack::{
+    self, ADMIN_TOKEN, ROTATED_WEBHOOK_TOKEN, WEBHOOK_TOKEN, client, deliver, error_code, read,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const T0: i64 = 1_700_000_000;
-
-async fn deliver(
-    base: &str,
-    sub_product: &str,
-    token: Option<&str>,
-    body: &str,
-) -> (StatusCode, Value) {
-    let mut request = client()
-        .post(format!("{base}/webhooks/{sub_product}"))
-        .header("content-type", "application/json")
-        .body(body.to_owned());
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("request is answered");
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn read(base: &str, path: &str) -> (StatusCode, Value) {
-    let response = client()
-        .get(format!("{base}{path}"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("request is answered");
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<no error code>")
-}
 
 #[tokio::test]
 async fn a_delivery_is_stored_once_and_read_back() {

@@ -477,12 +477,9 @@ async fn expired_foreign_and_rotated_out_tokens_get_401_and_store_nothing() {
             "{message} should mention {reason}"
         );
     }
-    use shared::store::EventsByKey;
     assert_eq!(
-        store
-            .events_by_key("whatsapp-jwt", 100)
+        e2e_tests::stores::events_of_key(store.as_ref(), "whatsapp-jwt", 100)
             .await
-            .unwrap()
             .len(),
         2,
         "only the accepted deliveries"

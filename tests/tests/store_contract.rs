@@ -1,16 +1,22 @@
 //! One contract, two adapters: every test below runs against the embedded store and against the
 //! DynamoDB adapter on real DynamoDB Local.
 
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use e2e_tests::payloads::{status, statuses, stored, text_reply};
+use e2e_tests::payloads::{
+    accepted, cloud_error, reply_of_type, status, status_report, statuses, stored, text_reply,
+};
 use e2e_tests::stores;
+use shared::domain::query::{
+    EventFilter, EventScope, HOUR, HourWindow, PageRequest, Position, Range, Stats, Window,
+};
 use shared::domain::status::status_changes;
 use shared::domain::{DeliveryStatus, EventFamily, MessageState, SubProduct};
-use shared::store::{EventsByKey, ReadMessage, WriteEvents, WriteReport};
+use shared::store::{EventPage, ReadEvents, StoreError, StoredEvent, WriteEvents, WriteReport};
 
-trait Store: WriteEvents + ReadMessage + EventsByKey + 'static {}
-impl<T: WriteEvents + ReadMessage + EventsByKey + 'static> Store for T {}
+trait Store: WriteEvents + ReadEvents + 'static {}
+impl<T: WriteEvents + ReadEvents + 'static> Store for T {}
 
 const T0: i64 = 1_700_000_000;
 
@@ -82,10 +88,7 @@ async fn concurrent_duplicate_writes_store_once(store: Arc<dyn Store>) {
         total.duplicates += r.duplicates;
     }
     assert_eq!(total, report(4, 16 * 4 - 4));
-    let by_key = store
-        .events_by_key("whatsapp-concurrent", 100)
-        .await
-        .unwrap();
+    let by_key = stores::events_of_key(store.as_ref(), "whatsapp-concurrent", 100).await;
     assert_eq!(by_key.len(), 4);
     let c1 = store.read_message("wamid.c1").await.unwrap().unwrap();
     assert_eq!(c1.events.len(), 2);
@@ -230,7 +233,7 @@ async fn batch_write_with_many_events(store: Arc<dyn Store>) {
     );
     assert_eq!(store.write_events(&events).await.unwrap(), report(50, 250));
 
-    let by_key = store.events_by_key("whatsapp-many", 1000).await.unwrap();
+    let by_key = stores::events_of_key(store.as_ref(), "whatsapp-many", 1000).await;
     assert_eq!(by_key.len(), 300);
     assert!(
         by_key
@@ -238,10 +241,8 @@ async fn batch_write_with_many_events(store: Arc<dyn Store>) {
             .all(|w| w[0].event.occurred_at <= w[1].event.occurred_at)
     );
     assert_eq!(
-        store
-            .events_by_key("whatsapp-many", 10)
+        stores::events_of_key(store.as_ref(), "whatsapp-many", 10)
             .await
-            .unwrap()
             .len(),
         10,
         "limit is honoured"
@@ -265,7 +266,7 @@ async fn replies_and_unknown_shapes_are_kept_as_received(store: Arc<dyn Store>) 
     assert_eq!(event.event.contact_name.as_deref(), Some("Ayşe"));
     assert!(reply.contains(event.event.raw.get()));
 
-    let kept = store.events_by_key("whatsapp-new", 10).await.unwrap();
+    let kept = stores::events_of_key(store.as_ref(), "whatsapp-new", 10).await;
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].event.family, EventFamily::Unknown);
     assert_eq!(kept[0].event.raw.get(), unknown, "byte for byte");
@@ -275,12 +276,634 @@ async fn replies_and_unknown_shapes_are_kept_as_received(store: Arc<dyn Store>) 
 async fn unknown_message_reads_as_none(store: Arc<dyn Store>) {
     assert!(store.read_message("wamid.never").await.unwrap().is_none());
     assert!(
-        store
-            .events_by_key("whatsapp-never", 10)
+        stores::events_of_key(store.as_ref(), "whatsapp-never", 10)
             .await
-            .unwrap()
             .is_empty()
     );
+}
+
+/// Midnight UTC: the mixed events straddle it, so windows span two days of the time index.
+const DAY0: i64 = 1_700_006_400;
+const SINCE: i64 = DAY0 - 2 * HOUR;
+const UNTIL: i64 = DAY0 + 2 * HOUR;
+const CONTACTS: [&str; 5] = [
+    "905550000000",
+    "905550000001",
+    "905550000002",
+    "905550000003",
+    "905550000004",
+];
+
+fn received_ms(at: i64) -> i64 {
+    (at + 2) * 1000 + 250
+}
+
+/// Every family, statuses of every kind with two error codes, replies of three types from five
+/// customers, three sub-products, listed over the four hours around `DAY0`; some events carry
+/// no time of their own and are listed when they arrived.
+fn mixed_events() -> Vec<StoredEvent> {
+    let mut events = Vec::new();
+    let sub_product = |i: i64| {
+        if i % 2 == 0 {
+            SubProduct::Conversational
+        } else {
+            SubProduct::Transactional
+        }
+    };
+    for i in 0..40i64 {
+        let message_id = format!("wamid.mix-{i}");
+        let to = CONTACTS[(i % 5) as usize];
+        let at = SINCE + (i * 353) % 14_000;
+        let key = format!("whatsapp-mix-{i}");
+        let mut reports = vec![("sent", at, None), ("delivered", at + 5, None)];
+        if i % 3 == 0 {
+            reports.push(("read", at + 60, None));
+        }
+        if i % 4 == 0 {
+            let code = if i % 8 == 0 { 131026 } else { 470 };
+            reports.push(("failed", at + 7, Some(code)));
+        }
+        for (name, at, code) in reports {
+            let body = status_report(&message_id, name, at, to, &key, code);
+            events.extend(stored(&body, sub_product(i), received_ms(at)));
+        }
+    }
+    for i in 0..15i64 {
+        let kind = ["text", "image", "button"][(i % 3) as usize];
+        let at = SINCE + 200 + i * 911;
+        let body = reply_of_type(
+            &format!("wamid.in-{i}"),
+            CONTACTS[(i % 5) as usize],
+            kind,
+            at,
+        );
+        events.extend(stored(&body, SubProduct::Conversational, received_ms(at)));
+    }
+    for i in 0..4i64 {
+        let arrived = DAY0 - 3000 + i * 1700;
+        let code = if i % 2 == 0 { 131026 } else { 100 };
+        let error = cloud_error(code, &format!("whatsapp-err-{i}"));
+        events.extend(stored(
+            &error,
+            SubProduct::Transactional,
+            received_ms(arrived),
+        ));
+        let message_id = format!("wamid.acc-{i}");
+        let body = accepted(
+            &message_id,
+            CONTACTS[i as usize],
+            &format!("whatsapp-acc-{i}"),
+        );
+        events.extend(stored(&body, SubProduct::Verify, received_ms(arrived + 11)));
+    }
+    events
+}
+
+async fn write_all(store: &dyn Store, events: &[StoredEvent]) {
+    for chunk in events.chunks(16) {
+        store.write_events(chunk).await.unwrap();
+    }
+}
+
+fn window(since: i64, until: i64) -> EventScope {
+    EventScope::Window(Window::new(since, until).unwrap())
+}
+
+/// What a listing is asked for, to page through it generically.
+enum Listing<'a> {
+    Events(&'a EventScope),
+    Contact(&'a str, Range),
+}
+
+async fn page(
+    store: &dyn Store,
+    listing: &Listing<'_>,
+    filter: &EventFilter,
+    request: &PageRequest,
+) -> Result<EventPage, StoreError> {
+    match listing {
+        Listing::Events(scope) => store.list_events(scope, filter, request).await,
+        Listing::Contact(contact, range) => {
+            store
+                .events_by_contact(contact, range, filter, request)
+                .await
+        }
+    }
+}
+
+/// Every page, following `next` until it is absent; checks that pages respect the limit and
+/// that positions only move forward.
+async fn every_page(
+    store: &dyn Store,
+    listing: &Listing<'_>,
+    filter: &EventFilter,
+    limit: usize,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut after: Option<Position> = None;
+    for _ in 0..10_000 {
+        let request = PageRequest {
+            after: after.clone(),
+            limit,
+        };
+        let page = page(store, listing, filter, &request).await.unwrap();
+        assert!(page.events.len() <= limit, "a page holds at most its limit");
+        ids.extend(page.events.into_iter().map(|e| e.event.id));
+        match page.next {
+            None => return ids,
+            Some(next) => {
+                assert!(Some(&next) > after.as_ref(), "a page moves forward");
+                after = Some(next);
+            }
+        }
+    }
+    panic!("the listing never ended")
+}
+
+/// The ids in the order of windows and conversations: listed time, then id.
+fn listed_order<'a>(events: impl IntoIterator<Item = &'a StoredEvent>) -> Vec<String> {
+    let mut events: Vec<_> = events
+        .into_iter()
+        .map(|e| (e.listed_at(), e.event.id.clone()))
+        .collect();
+    events.sort();
+    events.dedup();
+    events.into_iter().map(|(_, id)| id).collect()
+}
+
+/// The ids in the order of the tracking key index: the payload's time or 0, then id.
+fn key_order<'a>(events: impl IntoIterator<Item = &'a StoredEvent>) -> Vec<String> {
+    let mut events: Vec<_> = events
+        .into_iter()
+        .map(|e| (e.event.occurred_at.unwrap_or(0), e.event.id.clone()))
+        .collect();
+    events.sort();
+    events.dedup();
+    events.into_iter().map(|(_, id)| id).collect()
+}
+
+fn in_range(event: &StoredEvent, range: &Range) -> bool {
+    let at = event.listed_at();
+    range.since.is_none_or(|since| at >= since) && range.until.is_none_or(|until| at < until)
+}
+
+/// The filter's meaning, written out independently of the stores.
+fn passes(event: &StoredEvent, filter: &EventFilter) -> bool {
+    filter.family.is_none_or(|f| event.event.family == f)
+        && filter
+            .status
+            .as_ref()
+            .is_none_or(|s| event.event.status.as_ref() == Some(s))
+        && filter.sub_product.is_none_or(|p| event.sub_product == p)
+        && filter
+            .error_code
+            .is_none_or(|c| event.event.error_codes.contains(&c))
+}
+
+async fn windows_page_completely_and_in_order_across_days(store: Arc<dyn Store>) {
+    let events = mixed_events();
+    write_all(store.as_ref(), &events).await;
+    let everything = window(SINCE, UNTIL);
+    let expected = listed_order(&events);
+    assert_eq!(expected.len(), 127, "the data set as designed");
+    for limit in [4, 1000] {
+        let listed = every_page(
+            store.as_ref(),
+            &Listing::Events(&everything),
+            &EventFilter::default(),
+            limit,
+        )
+        .await;
+        assert_eq!(
+            listed, expected,
+            "every event exactly once, in order (limit {limit})"
+        );
+    }
+    let part = Range {
+        since: Some(DAY0 - HOUR),
+        until: Some(DAY0 + HOUR / 2),
+    };
+    let listed = every_page(
+        store.as_ref(),
+        &Listing::Events(&window(DAY0 - HOUR, DAY0 + HOUR / 2)),
+        &EventFilter::default(),
+        7,
+    )
+    .await;
+    assert_eq!(
+        listed,
+        listed_order(events.iter().filter(|e| in_range(e, &part)))
+    );
+    let empty = every_page(
+        store.as_ref(),
+        &Listing::Events(&window(DAY0 - 30 * 86_400, DAY0 - 29 * 86_400)),
+        &EventFilter::default(),
+        10,
+    )
+    .await;
+    assert!(empty.is_empty());
+}
+
+async fn conversations_page_completely_and_in_order(store: Arc<dyn Store>) {
+    let events = mixed_events();
+    write_all(store.as_ref(), &events).await;
+    for contact in CONTACTS {
+        let expected = listed_order(
+            events
+                .iter()
+                .filter(|e| e.event.contact.as_deref() == Some(contact)),
+        );
+        assert!(expected.len() > 10);
+        let listing = Listing::Contact(contact, Range::default());
+        let listed = every_page(store.as_ref(), &listing, &EventFilter::default(), 4).await;
+        assert_eq!(listed, expected, "conversation with {contact}");
+        let families: HashSet<EventFamily> = events
+            .iter()
+            .filter(|e| listed.contains(&e.event.id))
+            .map(|e| e.event.family)
+            .collect();
+        assert!(families.contains(&EventFamily::Status) && families.contains(&EventFamily::Reply));
+        let with_plus = format!("+{contact}");
+        let listing = Listing::Contact(&with_plus, Range::default());
+        let listed_with_plus =
+            every_page(store.as_ref(), &listing, &EventFilter::default(), 1000).await;
+        assert_eq!(
+            listed_with_plus, expected,
+            "a leading + is the same contact"
+        );
+    }
+    let range = Range {
+        since: Some(DAY0),
+        until: None,
+    };
+    let listing = Listing::Contact(CONTACTS[2], range);
+    assert_eq!(
+        every_page(store.as_ref(), &listing, &EventFilter::default(), 3).await,
+        listed_order(events.iter().filter(|e| {
+            e.event.contact.as_deref() == Some(CONTACTS[2]) && in_range(e, &range)
+        }))
+    );
+    let listing = Listing::Contact("905559999999", Range::default());
+    assert!(
+        every_page(store.as_ref(), &listing, &EventFilter::default(), 3)
+            .await
+            .is_empty()
+    );
+}
+
+async fn key_listings_page_in_the_key_index_order(store: Arc<dyn Store>) {
+    let key = "whatsapp-paged";
+    let mut events = Vec::new();
+    for (i, name) in ["sent", "delivered", "read", "failed"]
+        .into_iter()
+        .enumerate()
+    {
+        let at = DAY0 + 100 - i as i64 * 10;
+        let code = (name == "failed").then_some(131026);
+        let body = status_report("wamid.paged", name, at, CONTACTS[0], key, code);
+        events.extend(stored(&body, SubProduct::Transactional, received_ms(at)));
+    }
+    // Without a time of their own these sort first in the key index.
+    events.extend(stored(
+        &cloud_error(100, key),
+        SubProduct::Transactional,
+        received_ms(DAY0),
+    ));
+    let body = accepted("wamid.paged", CONTACTS[0], key);
+    events.extend(stored(
+        &body,
+        SubProduct::Transactional,
+        received_ms(DAY0 + 1),
+    ));
+    write_all(store.as_ref(), &events).await;
+    let scope = EventScope::Key {
+        key: key.into(),
+        range: Range::default(),
+    };
+    let listing = Listing::Events(&scope);
+    let listed = every_page(store.as_ref(), &listing, &EventFilter::default(), 2).await;
+    assert_eq!(listed, key_order(&events));
+    let range = Range {
+        since: Some(DAY0 + 75),
+        until: Some(DAY0 + 95),
+    };
+    let scope = EventScope::Key {
+        key: key.into(),
+        range,
+    };
+    let listing = Listing::Events(&scope);
+    assert_eq!(
+        every_page(store.as_ref(), &listing, &EventFilter::default(), 1).await,
+        key_order(events.iter().filter(|e| in_range(e, &range))),
+        "a time range on a key filters by listed time"
+    );
+}
+
+async fn filters_are_exact(store: Arc<dyn Store>) {
+    let events = mixed_events();
+    write_all(store.as_ref(), &events).await;
+    let filters = [
+        EventFilter {
+            family: Some(EventFamily::Status),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            family: Some(EventFamily::Reply),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            family: Some(EventFamily::Error),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            family: Some(EventFamily::Template),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            status: Some(DeliveryStatus::Failed),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            status: Some(DeliveryStatus::Read),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            status: Some(DeliveryStatus::Accepted),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            sub_product: Some(SubProduct::Transactional),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            sub_product: Some(SubProduct::Verify),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            error_code: Some(131026),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            error_code: Some(470),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            status: Some(DeliveryStatus::Failed),
+            error_code: Some(470),
+            sub_product: Some(SubProduct::Conversational),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            family: Some(EventFamily::Reply),
+            sub_product: Some(SubProduct::Transactional),
+            ..EventFilter::default()
+        },
+    ];
+    let everything = window(SINCE, UNTIL);
+    let part = Range {
+        since: Some(DAY0 - HOUR),
+        until: Some(DAY0 + HOUR),
+    };
+    let part_window = window(DAY0 - HOUR, DAY0 + HOUR);
+    for filter in &filters {
+        let expected = listed_order(events.iter().filter(|e| passes(e, filter)));
+        let listed = every_page(store.as_ref(), &Listing::Events(&everything), filter, 5).await;
+        assert_eq!(listed, expected, "window with {filter:?}");
+        let expected = listed_order(
+            events
+                .iter()
+                .filter(|e| passes(e, filter) && in_range(e, &part)),
+        );
+        let listed = every_page(store.as_ref(), &Listing::Events(&part_window), filter, 1000).await;
+        assert_eq!(listed, expected, "part of the window with {filter:?}");
+        for contact in [CONTACTS[0], CONTACTS[3]] {
+            let expected = listed_order(
+                events
+                    .iter()
+                    .filter(|e| e.event.contact.as_deref() == Some(contact) && passes(e, filter)),
+            );
+            let listing = Listing::Contact(contact, Range::default());
+            let listed = every_page(store.as_ref(), &listing, filter, 3).await;
+            assert_eq!(listed, expected, "{contact} with {filter:?}");
+        }
+        let key = "whatsapp-mix-8";
+        let scope = EventScope::Key {
+            key: key.into(),
+            range: Range::default(),
+        };
+        let expected = key_order(
+            events
+                .iter()
+                .filter(|e| e.event.key.as_deref() == Some(key) && passes(e, filter)),
+        );
+        let listed = every_page(store.as_ref(), &Listing::Events(&scope), filter, 2).await;
+        assert_eq!(listed, expected, "{key} with {filter:?}");
+    }
+    let non_empty = filters
+        .iter()
+        .filter(|f| events.iter().any(|e| passes(e, f)))
+        .count();
+    assert_eq!(
+        non_empty,
+        filters.len() - 2,
+        "only the template and transactional reply filters match nothing"
+    );
+}
+
+async fn pagination_is_stable_under_concurrent_writes(store: Arc<dyn Store>) {
+    let existing = mixed_events();
+    write_all(store.as_ref(), &existing).await;
+    let scope = Arc::new(window(SINCE, UNTIL));
+    const WRITERS: usize = 2;
+    // The reader announces each page it starts; every writer then writes one event, while the
+    // page is being read, before the reader moves on: writes and reads overlap, and the reader
+    // still gets ahead of the writers.
+    let (pages_started, pages) = tokio::sync::watch::channel(0usize);
+    let (written_tx, mut written) = tokio::sync::watch::channel(0usize);
+    let written_tx = Arc::new(written_tx);
+    let mut writers = Vec::new();
+    for writer in 0..WRITERS {
+        let (store, mut pages, written_tx) =
+            (Arc::clone(&store), pages.clone(), Arc::clone(&written_tx));
+        writers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in 0usize.. {
+                let Ok(page) = pages.wait_for(|&p| p > n).await.map(|p| *p) else {
+                    return ids;
+                };
+                if page == usize::MAX {
+                    return ids;
+                }
+                // Spread over the window: some land behind the reader, some ahead.
+                let at = SINCE + ((writer * 7919 + n * 104_729) % 14_400) as i64;
+                let body = status_report(
+                    &format!("wamid.new-{writer}-{n}"),
+                    "delivered",
+                    at,
+                    CONTACTS[n % 5],
+                    "whatsapp-new",
+                    None,
+                );
+                let events = stored(&body, SubProduct::Conversational, received_ms(at));
+                store.write_events(&events).await.unwrap();
+                ids.extend(events.into_iter().map(|e| e.event.id));
+                written_tx.send_modify(|w| *w += 1);
+            }
+            ids
+        }));
+    }
+    let mut seen: Vec<StoredEvent> = Vec::new();
+    let mut after = None;
+    for page_number in 1.. {
+        pages_started.send_replace(page_number);
+        let request = PageRequest {
+            after: after.clone(),
+            limit: 5,
+        };
+        let page = store
+            .list_events(&scope, &EventFilter::default(), &request)
+            .await
+            .unwrap();
+        seen.extend(page.events);
+        written
+            .wait_for(|&w| w >= page_number * WRITERS)
+            .await
+            .unwrap();
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    pages_started.send_replace(usize::MAX);
+    let mut new = HashSet::new();
+    for writer in writers {
+        new.extend(writer.await.unwrap());
+    }
+    assert!(
+        new.len() >= 2 * WRITERS,
+        "writes happened while the reader paged"
+    );
+
+    let ids: Vec<&str> = seen.iter().map(|e| e.event.id.as_str()).collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "no event is seen twice");
+    let positions: Vec<(i64, &str)> = seen
+        .iter()
+        .map(|e| (e.listed_at(), e.event.id.as_str()))
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "in order");
+    for event in &existing {
+        assert!(
+            unique.contains(event.event.id.as_str()),
+            "pre-existing {} is seen",
+            event.event.id
+        );
+    }
+    assert!(
+        unique
+            .iter()
+            .all(|id| new.contains(*id) || existing.iter().any(|e| e.event.id == *id)),
+        "nothing else is seen"
+    );
+}
+
+/// The funnel of `events` in `hours`, counted the plain way.
+fn expected_stats(events: &[StoredEvent], hours: HourWindow) -> Stats {
+    let mut seen = HashSet::new();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut add = |name: String| *counts.entry(name).or_default() += 1;
+    for event in events.iter().filter(|e| seen.insert(e.event.id.clone())) {
+        let at = event.listed_at();
+        if at < hours.since() || at >= hours.until() {
+            continue;
+        }
+        let e = &event.event;
+        add(format!("family:{}", e.family.as_str()));
+        if let Some(status) = &e.status {
+            add(format!("status:{}", status.as_str()));
+        }
+        let failure = e.status == Some(DeliveryStatus::Failed) || e.family == EventFamily::Error;
+        if failure {
+            for code in e
+                .error_codes
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                add(format!("failure_code:{code}"));
+            }
+        }
+        if let Some(kind) = e
+            .message_type
+            .as_deref()
+            .filter(|_| e.family == EventFamily::Reply)
+        {
+            add(format!("reply_type:{kind}"));
+        }
+    }
+    Stats::from_counts(hours, counts)
+}
+
+async fn stats_count_every_stored_event_once(store: Arc<dyn Store>) {
+    let events = Arc::new(mixed_events());
+    // Eight writers deliver everything, each in its own order and chunks: most events reach
+    // the store several times at once, and each must count once.
+    let mut writers = Vec::new();
+    for writer in 0..8usize {
+        let (store, events) = (Arc::clone(&store), Arc::clone(&events));
+        writers.push(tokio::spawn(async move {
+            let mut mine: Vec<StoredEvent> = events.iter().cloned().collect();
+            mine.rotate_left(writer * 16);
+            let mut stored = 0;
+            for chunk in mine.chunks(5 + writer * 3) {
+                stored += store.write_events(chunk).await.unwrap().stored;
+            }
+            stored
+        }));
+    }
+    let mut stored = 0;
+    for writer in writers {
+        stored += writer.await.unwrap();
+    }
+    assert_eq!(stored, events.len(), "each event stored once");
+    // A late redelivery of everything changes nothing.
+    write_all(store.as_ref(), &events).await;
+
+    let all = HourWindow::covering(Window::new(SINCE, UNTIL).unwrap());
+    let stats = store.read_stats(&all).await.unwrap();
+    assert_eq!(stats, expected_stats(&events, all));
+    assert_eq!(stats.events, 127);
+    assert_eq!(
+        (stats.sent, stats.delivered, stats.read, stats.failed),
+        (40, 40, 14, 10)
+    );
+    assert_eq!(stats.accepted, 4);
+    assert_eq!(
+        stats.failures_by_error_code,
+        BTreeMap::from([(100, 2), (470, 5), (131026, 7)])
+    );
+    assert_eq!(
+        stats.replies_by_type,
+        BTreeMap::from([
+            ("button".into(), 5),
+            ("image".into(), 5),
+            ("text".into(), 5)
+        ])
+    );
+
+    for hour in [SINCE, DAY0 - HOUR, DAY0, DAY0 + HOUR] {
+        let one = HourWindow::covering(Window::new(hour + 60, hour + 120).unwrap());
+        assert_eq!(
+            (one.since(), one.until()),
+            (hour, hour + HOUR),
+            "whole hours"
+        );
+        assert_eq!(
+            store.read_stats(&one).await.unwrap(),
+            expected_stats(&events, one)
+        );
+    }
+    let before = HourWindow::covering(Window::new(SINCE - 86_400, SINCE).unwrap());
+    assert_eq!(store.read_stats(&before).await.unwrap().events, 0);
 }
 
 macro_rules! contract {
@@ -314,4 +937,10 @@ contract!(
     batch_write_with_many_events,
     replies_and_unknown_shapes_are_kept_as_received,
     unknown_message_reads_as_none,
+    windows_page_completely_and_in_order_across_days,
+    conversations_page_completely_and_in_order,
+    key_listings_page_in_the_key_index_order,
+    filters_are_exact,
+    pagination_is_stable_under_concurrent_writes,
+    stats_count_every_stored_event_once,
 );

@@ -1,4 +1,5 @@
-//! Reads stored events back: `/messages/{message_id}` and `/events?key=...`.
+//! Reads stored events back: `/messages/{message_id}`, `/events`, `/contacts/{wa_id}/messages`
+//! and `/stats`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

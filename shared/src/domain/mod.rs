@@ -2,6 +2,7 @@
 
 pub mod events;
 pub mod management;
+pub mod query;
 pub mod status;
 
 use serde::{Deserialize, Serialize};

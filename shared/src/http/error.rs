@@ -9,6 +9,7 @@ use crate::auth::AuthError;
 use crate::auth::oauth::{OAuthError, OAuthErrorCode};
 use crate::domain::PayloadError;
 use crate::domain::management::{RequestError, ValidationError};
+use crate::domain::query::QueryError;
 use crate::insider::InsiderError;
 use crate::insider::service::ManageError;
 use crate::store::StoreError;
@@ -153,6 +154,27 @@ impl From<ValidationError> for ApiError {
             error.to_string(),
         )
         .with_detail("fields", json!(error.fields))
+    }
+}
+
+impl From<QueryError> for ApiError {
+    /// Every parameter problem at once, each with its parameter's name; `missing_parameter` when
+    /// all of them are missing, else `invalid_parameter`.
+    fn from(error: QueryError) -> Self {
+        match &error {
+            QueryError::Parameters(problems) => {
+                let code = if problems.iter().all(|p| p.missing) {
+                    "missing_parameter"
+                } else {
+                    "invalid_parameter"
+                };
+                Self::new(StatusCode::BAD_REQUEST, code, error.to_string())
+                    .with_detail("fields", json!(problems))
+            }
+            QueryError::InvalidCursor(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_cursor", error.to_string())
+            }
+        }
     }
 }
 

@@ -53,6 +53,13 @@ fn path_segments(request: &Request) -> Vec<String> {
         .collect()
 }
 
+/// Every query string parameter, decoded, in order.
+fn query_pairs(request: &Request) -> Vec<(String, String)> {
+    form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
 /// A query string parameter; when it is repeated the first value counts.
 fn query_param(request: &Request, name: &str) -> Option<String> {
     form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())

@@ -1,15 +1,35 @@
-//! Read-back routes: `GET /messages/{message_id}` and `GET /events?key=<tracking key>`.
+//! Read-back routes, all `GET`:
+//! - `/messages/{message_id}`: one message, its status and its events;
+//! - `/events?...`: a window of events, or a tracking key's events, filtered;
+//! - `/contacts/{wa_id}/messages?...`: the conversation with one customer;
+//! - `/stats?since=&until=`: the delivery funnel of whole hours.
+//!
+//! Parameters are validated by [`crate::domain::query`]; listings answer one JSON page, or with
+//! `format=ndjson` an export that follows pages. Either way a body stays under
+//! [`MAX_BODY_BYTES`] (Lambda answers at most 6 MB), ending early with a cursor if need be.
 
 use std::sync::Arc;
 
-use http::{Method, StatusCode};
+use http::{HeaderValue, Method, StatusCode};
+use serde::Serialize;
 use serde_json::json;
+use serde_json::value::RawValue;
 
-use super::{ApiError, Request, Response, json_response, path_segments, query_param};
-use crate::store::{MessageRecord, ReadEvents, StoreError};
+use super::{
+    ApiError, Body, Request, Response, json_response, path_segments, query_pairs, with_content_type,
+};
+use crate::domain::query::{
+    EventScope, Format, ListRequest, Listing, MAX_LIMIT, PageRequest, Position,
+    parse_contact_request, parse_events_request, parse_stats_request,
+};
+use crate::store::{EventPage, MessageRecord, ReadEvents, StoreError, StoreFuture};
 
-pub const DEFAULT_LIMIT: usize = 100;
-pub const MAX_LIMIT: usize = 1000;
+/// The largest body a listing answers with.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Pages one NDJSON export follows, which bounds the store reads of one request.
+pub const MAX_EXPORT_PAGES: usize = 20;
+/// Where an NDJSON export puts the cursor of its continuation.
+pub const NEXT_CURSOR_HEADER: &str = "x-next-cursor";
 
 pub struct Query {
     pub store: Arc<dyn ReadEvents>,
@@ -32,15 +52,27 @@ pub async fn query(query: &Query, request: Request) -> Response {
 async fn route(query: &Query, request: &Request) -> Result<Response, ApiError> {
     let segments = path_segments(request);
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    if !matches!(segments.as_slice(), ["messages", _] | ["events"]) {
+    let known = matches!(
+        segments.as_slice(),
+        ["messages", _] | ["events"] | ["contacts", _, "messages"] | ["stats"]
+    );
+    if !known {
         return Err(ApiError::not_found());
     }
     if request.method() != Method::GET {
         return Err(ApiError::method_not_allowed("GET"));
     }
+    let pairs = query_pairs(request);
+    let now = crate::clock::now_millis() / 1000;
     match segments.as_slice() {
         ["messages", message_id] => message(query, message_id).await,
-        _ => events_by_key(query, request).await,
+        ["contacts", wa_id, "messages"] => list(query, parse_contact_request(wa_id, &pairs)?).await,
+        ["stats"] => {
+            let hours = parse_stats_request(&pairs, now)?;
+            let stats = query.store.read_stats(&hours).await.map_err(store_error)?;
+            Ok(json_response(StatusCode::OK, &stats))
+        }
+        _ => list(query, parse_events_request(&pairs, now)?).await,
     }
 }
 
@@ -60,39 +92,123 @@ async fn message(query: &Query, message_id: &str) -> Result<Response, ApiError> 
     }
 }
 
-async fn events_by_key(query: &Query, request: &Request) -> Result<Response, ApiError> {
-    let key = query_param(request, "key")
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "missing_parameter",
-                "add ?key=<tracking key>, the whatsapp-... key Insider One returned when sending",
-            )
-        })?;
-    let limit = match query_param(request, "limit") {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_parameter",
-                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
-                )
-            })?,
+/// One page as JSON, or an NDJSON export following pages, with the cursor that continues it.
+async fn list(query: &Query, request: ListRequest) -> Result<Response, ApiError> {
+    let max_pages = match request.format {
+        Format::Json => 1,
+        Format::Ndjson => MAX_EXPORT_PAGES,
     };
-    let events = query
-        .store
-        .events_by_key(&key, limit)
-        .await
-        .map_err(store_error)?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({"key": key, "events": events}),
-    ))
+    let collected = collect(query.store.as_ref(), &request, max_pages).await?;
+    let next_cursor = collected
+        .next
+        .map(|position| request.cursor_after(&position));
+    match request.format {
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Page<'a> {
+                /// Echoed as before pagination existed, for callers that read it.
+                #[serde(skip_serializing_if = "Option::is_none")]
+                key: Option<&'a str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                contact: Option<&'a str>,
+                events: Vec<Box<RawValue>>,
+                next_cursor: Option<String>,
+            }
+            let (key, contact) = match &request.listing {
+                Listing::Events(EventScope::Key { key, .. }) => (Some(key.as_str()), None),
+                Listing::Contact { contact, .. } => (None, Some(contact.as_str())),
+                Listing::Events(EventScope::Window(_)) => (None, None),
+            };
+            Ok(json_response(
+                StatusCode::OK,
+                &Page {
+                    key,
+                    contact,
+                    events: collected.events,
+                    next_cursor,
+                },
+            ))
+        }
+        Format::Ndjson => {
+            let mut body = Vec::with_capacity(collected.bytes);
+            for event in &collected.events {
+                body.extend_from_slice(event.get().as_bytes());
+                body.push(b'\n');
+            }
+            let mut response =
+                with_content_type(StatusCode::OK, Body::Binary(body), "application/x-ndjson");
+            if let Some(cursor) = next_cursor {
+                let value = HeaderValue::from_str(&cursor)
+                    .map_err(|e| ApiError::internal(format!("cursor header: {e}")))?;
+                response.headers_mut().insert(NEXT_CURSOR_HEADER, value);
+            }
+            Ok(response)
+        }
+    }
+}
+
+/// Events serialized one by one, so that the body's size is known as it grows.
+struct Collected {
+    events: Vec<Box<RawValue>>,
+    bytes: usize,
+    next: Option<Position>,
+}
+
+/// Up to `request.page.limit` events over at most `max_pages` store pages, stopping before the
+/// body would pass [`MAX_BODY_BYTES`]; `next` is where the listing continues.
+async fn collect(
+    store: &dyn ReadEvents,
+    request: &ListRequest,
+    max_pages: usize,
+) -> Result<Collected, ApiError> {
+    let order = request.listing.order();
+    let mut collected = Collected {
+        events: Vec::new(),
+        bytes: 0,
+        next: request.page.after.clone(),
+    };
+    let mut last_sent = None;
+    for _ in 0..max_pages {
+        let page = PageRequest {
+            after: collected.next.take(),
+            limit: (request.page.limit - collected.events.len()).min(MAX_LIMIT),
+        };
+        let EventPage { events, next } = fetch(store, request, &page).await.map_err(store_error)?;
+        for event in events {
+            let json = serde_json::value::to_raw_value(&event)
+                .map_err(|e| ApiError::internal(format!("an event could not be encoded: {e}")))?;
+            let position =
+                order.position(event.event.occurred_at, event.received_at, &event.event.id);
+            if collected.bytes + json.get().len() + 1 > MAX_BODY_BYTES
+                && !collected.events.is_empty()
+            {
+                // The rest waits for the next request, which starts after the last event sent.
+                collected.next = last_sent;
+                return Ok(collected);
+            }
+            collected.bytes += json.get().len() + 1;
+            collected.events.push(json);
+            last_sent = Some(position);
+        }
+        collected.next = next;
+        if collected.next.is_none() || collected.events.len() >= request.page.limit {
+            break;
+        }
+    }
+    Ok(collected)
+}
+
+fn fetch<'a>(
+    store: &'a dyn ReadEvents,
+    request: &'a ListRequest,
+    page: &'a PageRequest,
+) -> StoreFuture<'a, EventPage> {
+    match &request.listing {
+        Listing::Events(scope) => store.list_events(scope, &request.filter, page),
+        Listing::Contact { contact, range } => {
+            store.events_by_contact(contact, range, &request.filter, page)
+        }
+    }
 }
 
 fn message_body(record: &MessageRecord) -> serde_json::Value {

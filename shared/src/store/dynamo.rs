@@ -1,46 +1,132 @@
 //! The production adapter: one DynamoDB table (single-table design).
 //!
-//! | item | `PK` | `SK` | `GSI1PK` / `GSI1SK` |
+//! | item | `PK` | `SK` | index keys |
 //! |---|---|---|---|
-//! | event about a message | `MSG#<message id>` | `EVT#<occurred_at, 11 digits>#<event id>` | `KEY#<tracking key>` / `SK` |
-//! | event without a message id | `EVT#<event id>` | same as above | same as above |
+//! | event about a message | `MSG#<message id>` | `EVT#<occurred_at, 11 digits>#<event id>` | `GSI1`, `GSI2`, `GSI3` below |
+//! | event without a message id | `EVT#<event id>` | same as above | same |
 //! | status of a message | `MSG#<message id>` | `STATUS` | — |
+//! | hourly counters, one shard | `STATS#<shard 0..15>` | `HOUR#<hour start, 11 digits>` | — |
 //! | OAuth client minted at run time | `CLIENT#<client id>` | `CLIENT` | — |
 //! | refresh token (by digest) | `REFRESH#<sha256 of the token>` | `REFRESH` | — |
 //!
-//! - One `Query` on `PK = MSG#<id>` returns a message's events in time order and its status item.
-//! - `GSI1` (sparse: only events with a tracking key) answers "every event of this key".
-//! - Every item carries `expires_at` (epoch seconds), the table's TTL attribute.
+//! | index | partition key | sort key | holds |
+//! |---|---|---|---|
+//! | `GSI1` (tracking key) | `GSI1PK` = `KEY#<tracking key>` | `GSI1SK` = `SK` | events with a key |
+//! | `GSI2` (time) | `GSI2PK` = `TIME#<day, YYYY-MM-DD>#<shard 0..7>` | `GSI2SK` = `<listed_at, 11 digits>#<event id>` | every event |
+//! | `GSI3` (contact) | `GSI3PK` = `CONTACT#<wa_id>` | `GSI3SK` = `GSI2SK` | events with a contact |
+//!
+//! All three project every attribute, so a listing never reads the table after the index.
+//!
+//! Writing:
 //! - The sort key holds only what the payload says (never the arrival time), so a redelivery maps
 //!   to the very same item and `attribute_not_exists(PK)` turns it into a no-op: duplicates are
 //!   absorbed by conditional writes, never by a read first.
-//! - A batch of several new events is written with `TransactWriteItems` (all or nothing per chunk
-//!   of 100, so a failure leaves no half batch); a lone event with a conditional `PutItem`, which
-//!   costs half. Status items are updated with a condition on `progress_rank` so a late, lower
-//!   status never overwrites a higher one, and failures are recorded with their own update.
+//! - New events are written with `TransactWriteItems`, in chunks of up to 100 items (all or
+//!   nothing per chunk): the conditional puts of the events, and one `ADD` update per hour the
+//!   chunk's events fall in, on the counter item of a shard drawn at random. A chunk cancelled
+//!   because some events exist already is written again without them, so the counters count each
+//!   stored event exactly once, a duplicate or a retry never. Drawing the shard anew per attempt
+//!   spreads concurrent receivers over 16 counter items per hour, which keeps
+//!   `TransactionConflict` rare; conflicts and throttling are retried with backoff.
+//! - Status items are updated with a condition on `progress_rank` so a late, lower status never
+//!   overwrites a higher one, and failures are recorded with their own update.
+//!
+//! Cost per event, in write units, for an item of up to 1 KB (each further KB costs as much
+//! again): 2 for its transactional put, 1 per index it is in (`GSI2` always, `GSI3` with a
+//! contact, `GSI1` with a tracking key), and its share of 2 for each counter item its chunk
+//! updates (a lone event pays the 2, a chunk of 100 events of one hour 0.02 each); plus, as
+//! before, 1 per status item update (a `failed` report 2). A lone status report with a key and a
+//! recipient therefore costs 2 + 3 + 2 + 1 = 8 write units, one of a 100-event batch about 6.
+//!
+//! Reading, never with a `Scan` (the query Lambda may only `Query`):
+//! - One strongly consistent `Query` on `PK = MSG#<id>` returns a message's events in time order
+//!   and its status item.
+//! - A tracking key's events: a `Query` on `GSI1`; a contact's conversation: a `Query` on `GSI3`;
+//!   a window: for each day it touches, 8 `Query`s on `GSI2` (one per shard) in parallel, merged
+//!   by sort key. The time bounds of a window or a contact are key conditions (of a tracking key,
+//!   whose events are few, a filter); family, status, sub-product and error code are
+//!   `FilterExpression`s evaluated inside that key range, so a filtered listing reads the events
+//!   of its range, never the table. One page reads at most [`MAX_ITEMS_READ_PER_PAGE`] items and
+//!   then stops early with a cursor, so a rare filter over a busy window costs several short
+//!   pages instead of one unbounded one. Index reads are eventually consistent (0.5 read unit per
+//!   4 KB): an event shows up in a listing a moment after it is stored.
+//! - `/stats`: 16 `Query`s, one per counter shard, over the hours of the window (at most 744
+//!   hours), about 0.3 KB per hour and shard: a day costs ~30 read units, 31 days ~900.
+//! - Every `Query` logs, at debug level, its index, the items it read (`ScannedCount`), the items
+//!   it returned and the read units it consumed.
+//!
+//! Throughput: a day of `GSI2` is spread over 8 partitions of up to 1,000 write units a second
+//! each, about 8,000 events a second for a campaign burst (an index that cannot keep up
+//! throttles the table's writes); the counters take 16 items of 1,000 write units each, ~8,000
+//! transactions a second; a contact or a tracking key is one partition of 1,000 write units,
+//! far above what one customer or message produces.
+//!
+//! Every item carries `expires_at` (epoch seconds), the table's TTL attribute; counter items
+//! expire a retention after their hour ends.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
+    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType,
+    Projection, ProjectionType, Put, ReturnConsumedCapacity, ReturnValue, ScalarAttributeType,
+    TableStatus, TransactWriteItem, Update,
 };
 use futures::future::try_join_all;
 
 use super::{
-    ClientStore, EventsByKey, MessageRecord, ReadMessage, RefreshGrant, StoreError, StoreFuture,
-    StoredEvent, WriteEvents, WriteReport, expiry, time_order,
+    ClientStore, EventPage, EventsByContact, ListEvents, MessageRecord, ReadMessage, ReadStats,
+    RefreshGrant, StoreError, StoreFuture, StoredEvent, WriteEvents, WriteReport, expiry,
+    time_order,
 };
 use crate::auth::oauth::OAuthClient;
+use crate::domain::query::{
+    DAY, EventFilter, EventScope, HOUR, HourWindow, PageRequest, Position, Range, Stats,
+    contact_key, format_time, hour_of, tallies,
+};
 use crate::domain::{
     DeliveryStatus, Event, EventFamily, MessageState, StatusChange, SubProduct, status_changes,
 };
 
-pub const KEY_INDEX: &str = "GSI1";
+/// A global secondary index: its name, key attributes, and what its sort key holds before the
+/// position (`<at, 11 digits>#<event id>`).
+struct Index {
+    name: &'static str,
+    partition: &'static str,
+    sort: &'static str,
+    sort_prefix: &'static str,
+}
+
+const KEY_INDEX: Index = Index {
+    name: "GSI1",
+    partition: "GSI1PK",
+    sort: "GSI1SK",
+    sort_prefix: "EVT#",
+};
+const TIME_INDEX: Index = Index {
+    name: "GSI2",
+    partition: "GSI2PK",
+    sort: "GSI2SK",
+    sort_prefix: "",
+};
+const CONTACT_INDEX: Index = Index {
+    name: "GSI3",
+    partition: "GSI3PK",
+    sort: "GSI3SK",
+    sort_prefix: "",
+};
+const INDEXES: [&Index; 3] = [&KEY_INDEX, &TIME_INDEX, &CONTACT_INDEX];
+/// Partitions a day of the time index is spread over.
+const TIME_SHARDS: u32 = 8;
+/// Counter items per hour, so concurrent transactions rarely meet on one.
+const COUNTER_SHARDS: u32 = 16;
+/// Items one listing page may read before it stops early with a cursor.
+pub const MAX_ITEMS_READ_PER_PAGE: i64 = 5_000;
 const STATUS_SK: &str = "STATUS";
 const CLIENT_SK: &str = "CLIENT";
 const REFRESH_SK: &str = "REFRESH";
@@ -67,55 +153,68 @@ impl DynamoStore {
         }
     }
 
-    /// Creates the table as the SAM template does, for DynamoDB Local and the local stack.
+    /// Creates the table as the SAM template does, for DynamoDB Local and the local stack; on a
+    /// table an older version created, adds the indexes it lacks (events stored before are not
+    /// in them).
     pub async fn create_table_if_missing(&self) -> Result<(), StoreError> {
-        let exists = self
+        let described = self
             .client
             .describe_table()
             .table_name(&self.table)
             .send()
             .await;
-        if exists.is_ok() {
-            return Ok(());
+        if let Ok(described) = described {
+            let existing: HashSet<&str> = described
+                .table()
+                .map(|t| t.global_secondary_indexes())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|i| i.index_name())
+                .collect();
+            for index in INDEXES.iter().filter(|i| !existing.contains(i.name)) {
+                // DynamoDB builds one new index at a time, on an active table.
+                self.wait_until_active().await?;
+                let create = CreateGlobalSecondaryIndexAction::builder()
+                    .index_name(index.name)
+                    .set_key_schema(Some(index_key_schema(index)?))
+                    .projection(all_attributes())
+                    .build()
+                    .map_err(rejected)?;
+                self.client
+                    .update_table()
+                    .table_name(&self.table)
+                    .set_attribute_definitions(Some(index_attributes(index)?))
+                    .global_secondary_index_updates(
+                        GlobalSecondaryIndexUpdate::builder().create(create).build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(classify)?;
+            }
+            return self.wait_until_active().await;
         }
-        let string_attribute = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(|e| StoreError::Rejected(e.to_string()))
-        };
-        let key = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .map_err(|e| StoreError::Rejected(e.to_string()))
-        };
+        let mut attributes = vec![string_attribute("PK")?, string_attribute("SK")?];
+        let mut indexes = Vec::new();
+        for index in INDEXES {
+            attributes.extend(index_attributes(index)?);
+            indexes.push(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name)
+                    .set_key_schema(Some(index_key_schema(index)?))
+                    .projection(all_attributes())
+                    .build()
+                    .map_err(rejected)?,
+            );
+        }
         let created = self
             .client
             .create_table()
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(string_attribute("PK")?)
-            .attribute_definitions(string_attribute("SK")?)
-            .attribute_definitions(string_attribute("GSI1PK")?)
-            .attribute_definitions(string_attribute("GSI1SK")?)
-            .key_schema(key("PK", KeyType::Hash)?)
-            .key_schema(key("SK", KeyType::Range)?)
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(KEY_INDEX)
-                    .key_schema(key("GSI1PK", KeyType::Hash)?)
-                    .key_schema(key("GSI1SK", KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .map_err(|e| StoreError::Rejected(e.to_string()))?,
-            )
+            .set_attribute_definitions(Some(attributes))
+            .key_schema(key_element("PK", KeyType::Hash)?)
+            .key_schema(key_element("SK", KeyType::Range)?)
+            .set_global_secondary_indexes(Some(indexes))
             .send()
             .await;
         match created {
@@ -123,6 +222,34 @@ impl DynamoStore {
             Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
             Err(e) => Err(classify(e)),
         }
+    }
+
+    /// Waits, a minute at most, until the table and every index of it are active.
+    async fn wait_until_active(&self) -> Result<(), StoreError> {
+        for _ in 0..300 {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(classify)?;
+            let active = described.table().is_some_and(|table| {
+                table.table_status() == Some(&TableStatus::Active)
+                    && table
+                        .global_secondary_indexes()
+                        .iter()
+                        .all(|index| index.index_status() == Some(&IndexStatus::Active))
+            });
+            if active {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "table {} did not become active with its indexes within a minute",
+            self.table
+        )))
     }
 
     async fn put_one(&self, item: Item) -> Result<bool, StoreError> {
@@ -143,29 +270,26 @@ impl DynamoStore {
         }
     }
 
-    /// Writes one chunk in a transaction; returns how many items were new. Items already stored
-    /// make the transaction cancel (writing nothing) with `ConditionalCheckFailed` for them; they
-    /// are dropped and the rest is written again, so the outcome is that of one conditional put
-    /// per item, without ever leaving half a chunk behind.
-    async fn put_chunk(&self, mut items: Vec<Item>) -> Result<usize, StoreError> {
+    /// Writes one chunk in a transaction, with the counters of its events; returns how many
+    /// events were new. Events already stored make the transaction cancel (writing nothing) with
+    /// `ConditionalCheckFailed` for them; they are dropped and the rest is written again with
+    /// counters of the rest only, so the outcome is that of one conditional put per event plus
+    /// exactly one count per stored event, without ever leaving half a chunk behind.
+    async fn put_chunk(&self, mut events: Vec<NewEvent>) -> Result<usize, StoreError> {
         for attempt in 0..TRANSACTION_ATTEMPTS {
-            match items.len() {
-                0 => return Ok(0),
-                1 => return Ok(usize::from(self.put_one(items.remove(0)).await?)),
-                _ => {}
+            if events.is_empty() {
+                return Ok(0);
             }
-            let transaction = items
+            let mut transaction = events
                 .iter()
-                .map(|item| {
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item.clone()))
-                        .condition_expression("attribute_not_exists(PK)")
-                        .build()
-                        .map(|put| TransactWriteItem::builder().put(put).build())
-                        .map_err(|e| StoreError::Rejected(e.to_string()))
-                })
+                .map(|event| self.conditional_put(&event.item))
                 .collect::<Result<Vec<_>, _>>()?;
+            // A new shard per attempt: a conflict on a counter item is not met again.
+            let shard = fastrand::u32(..COUNTER_SHARDS);
+            for (hour, counts) in hourly_counts(&events) {
+                transaction.push(self.counter_update(shard, hour, &counts)?);
+            }
+            let attempted = transaction.len();
             let result = self
                 .client
                 .transact_write_items()
@@ -173,7 +297,7 @@ impl DynamoStore {
                 .send()
                 .await;
             let reasons = match result {
-                Ok(_) => return Ok(items.len()),
+                Ok(_) => return Ok(events.len()),
                 Err(SdkError::ServiceError(e)) => match e.into_err() {
                     TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
                         .cancellation_reasons()
@@ -184,7 +308,7 @@ impl DynamoStore {
                 },
                 Err(e) => return Err(classify(e)),
             };
-            if reasons.len() != items.len() {
+            if reasons.len() != attempted {
                 return Err(StoreError::Unavailable(
                     "transaction cancelled without a reason per item".into(),
                 ));
@@ -197,11 +321,12 @@ impl DynamoStore {
             let contended = reasons
                 .iter()
                 .any(|r| r != "None" && r != "ConditionalCheckFailed");
-            items = items
+            // The events come first in the transaction, so the first reasons are theirs.
+            events = events
                 .into_iter()
                 .zip(&reasons)
                 .filter(|(_, reason)| reason.as_str() != "ConditionalCheckFailed")
-                .map(|(item, _)| item)
+                .map(|(event, _)| event)
                 .collect();
             if contended {
                 // Conflicts and throttling clear up after a short, jittered wait.
@@ -212,6 +337,50 @@ impl DynamoStore {
         Err(StoreError::Unavailable(
             "the write kept conflicting with other writes; retry".into(),
         ))
+    }
+
+    fn conditional_put(&self, item: &Item) -> Result<TransactWriteItem, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item.clone()))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map(|put| TransactWriteItem::builder().put(put).build())
+            .map_err(rejected)
+    }
+
+    /// Adds `counts` to one shard's counter item of `hour`, creating it when missing.
+    fn counter_update(
+        &self,
+        shard: u32,
+        hour: i64,
+        counts: &BTreeMap<&str, u64>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([(
+            ":expires_at".to_owned(),
+            n(expiry((hour + HOUR) * 1000, self.retention)),
+        )]);
+        let mut additions = Vec::new();
+        // Counter names carry a colon, so they go through placeholders.
+        for (i, (name, count)) in counts.iter().enumerate() {
+            names.insert(format!("#c{i}"), (*name).to_owned());
+            values.insert(format!(":c{i}"), n(count));
+            additions.push(format!("#c{i} :c{i}"));
+        }
+        Update::builder()
+            .table_name(&self.table)
+            .key("PK", s(&format!("{COUNTER_PREFIX}{shard}")))
+            .key("SK", s(&hour_sort_key(hour)))
+            .update_expression(format!(
+                "SET expires_at = :expires_at ADD {}",
+                additions.join(", ")
+            ))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map(|update| TransactWriteItem::builder().update(update).build())
+            .map_err(rejected)
     }
 
     async fn apply_status(&self, change: &StatusChange, expires_at: i64) -> Result<(), StoreError> {
@@ -261,12 +430,11 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn query_all(
+    /// Every item of one table partition within the key condition, strongly consistent.
+    async fn query_table(
         &self,
-        index: Option<&str>,
         key_condition: &str,
         values: Item,
-        limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
@@ -275,22 +443,382 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .set_index_name(index.map(Into::into))
                 .key_condition_expression(key_condition)
                 .set_expression_attribute_values(Some(values.clone()))
-                .consistent_read(index.is_none())
+                .consistent_read(true)
                 .set_exclusive_start_key(start.take())
-                .limit(i32::try_from(limit.saturating_sub(items.len()).min(1000)).unwrap_or(1000))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(classify)?;
+            log_read("table", &page);
             items.extend(page.items().iter().cloned());
             match page.last_evaluated_key() {
-                Some(last) if items.len() < limit => start = Some(last.clone()),
-                _ => return Ok(items),
+                Some(last) => start = Some(last.clone()),
+                None => return Ok(items),
             }
         }
     }
+
+    /// One page of a listing: the lanes of each bucket (a day of the time index, or the one
+    /// partition of a key or contact) merged in sort key order, bucket after bucket.
+    async fn read_page(
+        &self,
+        buckets: Vec<Vec<Lane>>,
+        conditions: &Conditions,
+        limit: usize,
+    ) -> Result<EventPage, StoreError> {
+        let mut page = Vec::new();
+        let mut budget = MAX_ITEMS_READ_PER_PAGE;
+        let count = buckets.len();
+        for (i, mut lanes) in buckets.into_iter().enumerate() {
+            match self
+                .merge(&mut lanes, conditions, limit, &mut page, &mut budget)
+                .await?
+            {
+                Merged::Done => {}
+                Merged::Full => {
+                    let more = i + 1 < count || lanes.iter().any(Lane::has_more);
+                    let next = more.then(|| page.last().map(|(p, _)| p.clone())).flatten();
+                    return finish_page(page, next);
+                }
+                Merged::OutOfBudget(read_up_to) => return finish_page(page, Some(read_up_to)),
+            }
+        }
+        finish_page(page, None)
+    }
+
+    /// Moves entries from the lanes into `page` in sort key order until it holds `limit`, the
+    /// lanes are done, or `budget` (items read) is spent. A lane is read again only once its
+    /// buffer is empty, so the merge reads little more than it returns.
+    async fn merge(
+        &self,
+        lanes: &mut [Lane],
+        conditions: &Conditions,
+        limit: usize,
+        page: &mut Vec<(Position, Item)>,
+        budget: &mut i64,
+    ) -> Result<Merged, StoreError> {
+        loop {
+            if page.len() >= limit {
+                return Ok(Merged::Full);
+            }
+            if lanes.iter().any(Lane::needs_reading) {
+                if *budget <= 0 {
+                    // Everything up to the least position read in every lane has been read, so
+                    // the page may end there.
+                    let Some(read_up_to) = lanes
+                        .iter()
+                        .filter(|lane| !lane.exhausted)
+                        .map(|lane| lane.read_up_to.clone())
+                        .min()
+                    else {
+                        return Ok(Merged::Done);
+                    };
+                    while page.len() < limit {
+                        match least_head(lanes) {
+                            Some(i) if lanes[i].buffer[0].0 <= read_up_to => {
+                                page.extend(lanes[i].buffer.pop_front());
+                            }
+                            _ => break,
+                        }
+                    }
+                    return Ok(if page.len() >= limit {
+                        Merged::Full
+                    } else {
+                        Merged::OutOfBudget(read_up_to)
+                    });
+                }
+                let per_lane = (limit - page.len()).div_ceil(lanes.len()) + 1;
+                // Filters drop entries after they are read: read more at a time.
+                let per_lane = if conditions.is_empty() {
+                    per_lane
+                } else {
+                    per_lane * 4
+                };
+                let per_lane = i32::try_from(per_lane.min(1000)).unwrap_or(1000);
+                let read = try_join_all(
+                    lanes
+                        .iter_mut()
+                        .filter(|lane| lane.needs_reading())
+                        .map(|lane| self.read_lane(lane, conditions, per_lane)),
+                )
+                .await?;
+                *budget -= read.iter().sum::<i64>();
+                continue;
+            }
+            match least_head(lanes) {
+                Some(i) => page.extend(lanes[i].buffer.pop_front()),
+                None => return Ok(Merged::Done),
+            }
+        }
+    }
+
+    /// One `Query` of a lane; returns the items it read (before filtering).
+    async fn read_lane(
+        &self,
+        lane: &mut Lane,
+        conditions: &Conditions,
+        limit: i32,
+    ) -> Result<i64, StoreError> {
+        let mut names = conditions.names.clone();
+        names.insert("#pk".into(), lane.index.partition.into());
+        names.insert("#sk".into(), lane.index.sort.into());
+        let mut values = conditions.values.clone();
+        values.insert(":pk".into(), s(&lane.partition));
+        values.insert(":low".into(), s(&lane.low));
+        values.insert(":high".into(), s(&lane.high));
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(lane.index.name)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+            .set_filter_expression(conditions.expression())
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .set_exclusive_start_key(lane.start.take())
+            .limit(limit)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(classify)?;
+        log_read(lane.index.name, &output);
+        for item in output.items() {
+            let sort_key = get_s(item, lane.index.sort).ok_or_else(|| {
+                StoreError::Corrupt(format!("index entry without {}", lane.index.sort))
+            })?;
+            // BETWEEN includes the entry the page continues after.
+            if lane.skip.as_deref() == Some(sort_key.as_str()) {
+                continue;
+            }
+            let position = lane.index.position(&sort_key)?;
+            lane.buffer.push_back((position, item.clone()));
+        }
+        match output.last_evaluated_key() {
+            Some(last) => {
+                let sort_key = get_s(last, lane.index.sort).ok_or_else(|| {
+                    StoreError::Corrupt("LastEvaluatedKey without the index sort key".into())
+                })?;
+                lane.read_up_to = lane.index.position(&sort_key)?;
+                lane.start = Some(last.clone());
+            }
+            None => lane.exhausted = true,
+        }
+        Ok(i64::from(output.scanned_count()))
+    }
+}
+
+/// An event item about to be written, with the counters it adds one to.
+struct NewEvent {
+    item: Item,
+    hour: i64,
+    tallies: Vec<String>,
+}
+
+/// The counts a chunk adds, per hour.
+fn hourly_counts(events: &[NewEvent]) -> BTreeMap<i64, BTreeMap<&str, u64>> {
+    let mut hours: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
+    for event in events {
+        let counts = hours.entry(event.hour).or_default();
+        for name in &event.tallies {
+            *counts.entry(name.as_str()).or_default() += 1;
+        }
+    }
+    hours
+}
+
+const COUNTER_PREFIX: &str = "STATS#";
+
+fn hour_sort_key(hour: i64) -> String {
+    format!("HOUR#{hour:011}")
+}
+
+impl Index {
+    fn sort_key(&self, position: &Position) -> String {
+        format!(
+            "{}{:011}#{}",
+            self.sort_prefix, position.at, position.event_id
+        )
+    }
+
+    fn position(&self, sort_key: &str) -> Result<Position, StoreError> {
+        sort_key
+            .strip_prefix(self.sort_prefix)
+            .and_then(|rest| rest.split_once('#'))
+            .and_then(|(at, id)| {
+                Some(Position {
+                    at: at.parse().ok()?,
+                    event_id: id.to_owned(),
+                })
+            })
+            .ok_or_else(|| StoreError::Corrupt(format!("index sort key {sort_key:?}")))
+    }
+}
+
+/// One sorted run of index entries: a partition of an index, between two sort keys.
+struct Lane {
+    index: &'static Index,
+    partition: String,
+    low: String,
+    high: String,
+    /// The sort key of the entry a page continues after, which `BETWEEN` includes again.
+    skip: Option<String>,
+    start: Option<Item>,
+    buffer: VecDeque<(Position, Item)>,
+    /// Every entry of the lane up to here has been read.
+    read_up_to: Position,
+    exhausted: bool,
+}
+
+impl Lane {
+    /// The entries of `partition` after `after`, up to the sort key `high` (inclusive; a bare
+    /// time such as `00000000100` ends before every entry of that second).
+    fn new(index: &'static Index, partition: String, after: &Position, high: String) -> Self {
+        let low = index.sort_key(after);
+        Self {
+            index,
+            partition,
+            skip: (!after.event_id.is_empty()).then(|| low.clone()),
+            exhausted: low > high,
+            low,
+            high,
+            start: None,
+            buffer: VecDeque::new(),
+            read_up_to: after.clone(),
+        }
+    }
+
+    fn needs_reading(&self) -> bool {
+        self.buffer.is_empty() && !self.exhausted
+    }
+
+    fn has_more(&self) -> bool {
+        !self.buffer.is_empty() || !self.exhausted
+    }
+}
+
+/// The lane whose next entry comes first.
+fn least_head(lanes: &[Lane]) -> Option<usize> {
+    lanes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, lane)| lane.buffer.front().map(|(position, _)| (position, i)))
+        .min()
+        .map(|(_, i)| i)
+}
+
+enum Merged {
+    /// The page holds its limit.
+    Full,
+    /// Every lane is read.
+    Done,
+    /// The page's read budget is spent; everything up to here has been read.
+    OutOfBudget(Position),
+}
+
+fn finish_page(
+    page: Vec<(Position, Item)>,
+    next: Option<Position>,
+) -> Result<EventPage, StoreError> {
+    Ok(EventPage {
+        events: page
+            .iter()
+            .map(|(_, item)| event_from_item(item))
+            .collect::<Result<_, _>>()?,
+        next,
+    })
+}
+
+/// A `FilterExpression` with its names and values.
+#[derive(Default)]
+struct Conditions {
+    clauses: Vec<&'static str>,
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+impl Conditions {
+    fn new(filter: &EventFilter, range: Option<&Range>) -> Self {
+        let mut conditions = Self::default();
+        if let Some(family) = filter.family {
+            conditions.add("#family = :family", "family", ":family", s(family.as_str()));
+        }
+        if let Some(status) = &filter.status {
+            conditions.add(
+                "#delivery_status = :status",
+                "delivery_status",
+                ":status",
+                s(status.as_str()),
+            );
+        }
+        if let Some(sub_product) = filter.sub_product {
+            conditions.add(
+                "#sub_product = :sub_product",
+                "sub_product",
+                ":sub_product",
+                s(sub_product.as_str()),
+            );
+        }
+        if let Some(code) = filter.error_code {
+            conditions.add(
+                "contains(#error_codes, :error_code)",
+                "error_codes",
+                ":error_code",
+                n(code),
+            );
+        }
+        if let Some(range) = range {
+            if let Some(since) = range.since {
+                conditions.add("#listed_at >= :since", "listed_at", ":since", n(since));
+            }
+            if let Some(until) = range.until {
+                conditions.add("#listed_at < :until", "listed_at", ":until", n(until));
+            }
+        }
+        conditions
+    }
+
+    fn add(&mut self, clause: &'static str, name: &str, placeholder: &str, value: AttributeValue) {
+        self.clauses.push(clause);
+        self.names.insert(format!("#{name}"), name.to_owned());
+        self.values.insert(placeholder.to_owned(), value);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.clauses.is_empty()
+    }
+
+    fn expression(&self) -> Option<String> {
+        (!self.is_empty()).then(|| self.clauses.join(" AND "))
+    }
+}
+
+/// What one `Query` cost: the evidence that listings read their range, never the table.
+fn log_read(index: &str, output: &QueryOutput) {
+    tracing::debug!(
+        index,
+        scanned = output.scanned_count(),
+        returned = output.count(),
+        read_units = output
+            .consumed_capacity()
+            .and_then(|c| c.capacity_units())
+            .unwrap_or(0.0),
+        "dynamodb query"
+    );
+}
+
+/// The time index partition of `day` (days since 1970) and `shard`.
+fn time_partition(day: i64, shard: u32) -> String {
+    let date = format_time(day * DAY);
+    format!("TIME#{}#{shard}", date.get(..10).unwrap_or(&date))
+}
+
+/// Events spread over the shards of a day by their id (a content hash).
+fn time_shard(event_id: &str) -> u32 {
+    event_id.bytes().fold(0u32, |hash, byte| {
+        hash.wrapping_mul(31).wrapping_add(u32::from(byte))
+    }) % TIME_SHARDS
 }
 
 impl WriteEvents for DynamoStore {
@@ -300,24 +828,32 @@ impl WriteEvents for DynamoStore {
             let unique: Vec<&StoredEvent> =
                 events.iter().filter(|e| seen.insert(&e.event.id)).collect();
 
-            let mut chunks: Vec<Vec<Item>> = vec![Vec::new()];
-            let mut chunk_bytes = 0;
+            let mut chunks: Vec<Vec<NewEvent>> = Vec::new();
+            let mut chunk: Vec<NewEvent> = Vec::new();
+            let (mut chunk_bytes, mut chunk_hours) = (0, HashSet::new());
             for stored in &unique {
                 let bytes = stored.event.raw.get().len() + 1024;
-                let current = chunks.last_mut().expect("chunks is never empty");
-                if !current.is_empty()
-                    && (current.len() == MAX_TRANSACTION_ITEMS
+                let hour = hour_of(stored.listed_at());
+                // Each hour of a chunk adds a counter update to its transaction.
+                let items =
+                    chunk.len() + 1 + chunk_hours.len() + usize::from(!chunk_hours.contains(&hour));
+                if !chunk.is_empty()
+                    && (items > MAX_TRANSACTION_ITEMS
                         || chunk_bytes + bytes > MAX_TRANSACTION_BYTES)
                 {
-                    chunks.push(Vec::new());
+                    chunks.push(std::mem::take(&mut chunk));
                     chunk_bytes = 0;
+                    chunk_hours.clear();
                 }
-                chunks
-                    .last_mut()
-                    .expect("chunks is never empty")
-                    .push(event_item(stored, self.retention));
+                chunk_hours.insert(hour);
+                chunk.push(NewEvent {
+                    item: event_item(stored, self.retention),
+                    hour,
+                    tallies: tallies(&stored.event),
+                });
                 chunk_bytes += bytes;
             }
+            chunks.push(chunk);
             let stored: usize = try_join_all(chunks.into_iter().map(|chunk| self.put_chunk(chunk)))
                 .await?
                 .into_iter()
@@ -346,11 +882,9 @@ impl ReadMessage for DynamoStore {
     fn read_message<'a>(&'a self, message_id: &'a str) -> StoreFuture<'a, Option<MessageRecord>> {
         Box::pin(async move {
             let items = self
-                .query_all(
-                    None,
+                .query_table(
                     "PK = :pk",
                     HashMap::from([(":pk".to_owned(), s(&format!("MSG#{message_id}")))]),
-                    usize::MAX,
                 )
                 .await?;
             if items.is_empty() {
@@ -379,27 +913,109 @@ impl ReadMessage for DynamoStore {
     }
 }
 
-impl EventsByKey for DynamoStore {
-    fn events_by_key<'a>(
+impl ListEvents for DynamoStore {
+    fn list_events<'a>(
         &'a self,
-        key: &'a str,
-        limit: usize,
-    ) -> StoreFuture<'a, Vec<StoredEvent>> {
+        scope: &'a EventScope,
+        filter: &'a EventFilter,
+        page: &'a PageRequest,
+    ) -> StoreFuture<'a, EventPage> {
         Box::pin(async move {
-            let items = self
-                .query_all(
-                    Some(KEY_INDEX),
-                    "GSI1PK = :pk",
-                    HashMap::from([(":pk".to_owned(), s(&format!("KEY#{key}")))]),
-                    limit,
+            match scope {
+                EventScope::Window(window) => {
+                    let after = page
+                        .after
+                        .clone()
+                        .unwrap_or_default()
+                        .max(Position::before(window.since()));
+                    let until = window.until();
+                    let buckets = (after.at.div_euclid(DAY)..=(until - 1).div_euclid(DAY))
+                        .map(|day| {
+                            let from = after.clone().max(Position::before(day * DAY));
+                            let high = format!("{:011}", until.min((day + 1) * DAY));
+                            (0..TIME_SHARDS)
+                                .map(|shard| {
+                                    Lane::new(
+                                        &TIME_INDEX,
+                                        time_partition(day, shard),
+                                        &from,
+                                        high.clone(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    self.read_page(buckets, &Conditions::new(filter, None), page.limit)
+                        .await
+                }
+                EventScope::Key { key, range } => {
+                    let lane = Lane::new(
+                        &KEY_INDEX,
+                        format!("KEY#{key}"),
+                        &page.after.clone().unwrap_or_default(),
+                        format!("{}~", KEY_INDEX.sort_prefix),
+                    );
+                    let conditions = Conditions::new(filter, Some(range));
+                    self.read_page(vec![vec![lane]], &conditions, page.limit)
+                        .await
+                }
+            }
+        })
+    }
+}
+
+impl EventsByContact for DynamoStore {
+    fn events_by_contact<'a>(
+        &'a self,
+        contact: &'a str,
+        range: &'a Range,
+        filter: &'a EventFilter,
+        page: &'a PageRequest,
+    ) -> StoreFuture<'a, EventPage> {
+        Box::pin(async move {
+            let Some(contact) = contact_key(contact) else {
+                return Ok(EventPage {
+                    events: Vec::new(),
+                    next: None,
+                });
+            };
+            let after = page
+                .after
+                .clone()
+                .unwrap_or_default()
+                .max(Position::before(range.since.unwrap_or(0)));
+            let high = range
+                .until
+                .map_or_else(|| "~".to_owned(), |until| format!("{until:011}"));
+            let lane = Lane::new(&CONTACT_INDEX, format!("CONTACT#{contact}"), &after, high);
+            self.read_page(vec![vec![lane]], &Conditions::new(filter, None), page.limit)
+                .await
+        })
+    }
+}
+
+impl ReadStats for DynamoStore {
+    fn read_stats<'a>(&'a self, hours: &'a HourWindow) -> StoreFuture<'a, Stats> {
+        Box::pin(async move {
+            let shards = try_join_all((0..COUNTER_SHARDS).map(|shard| {
+                self.query_table(
+                    "PK = :pk AND SK BETWEEN :low AND :high",
+                    HashMap::from([
+                        (":pk".to_owned(), s(&format!("{COUNTER_PREFIX}{shard}"))),
+                        (":low".to_owned(), s(&hour_sort_key(hours.since()))),
+                        (":high".to_owned(), s(&hour_sort_key(hours.until() - HOUR))),
+                    ]),
                 )
-                .await?;
-            let mut events = items
-                .iter()
-                .map(event_from_item)
-                .collect::<Result<Vec<_>, _>>()?;
-            events.sort_by(time_order);
-            Ok(events)
+            }))
+            .await?;
+            let counts = shards.iter().flatten().flat_map(|item| {
+                item.iter()
+                    .filter(|(name, _)| name.contains(':'))
+                    .filter_map(|(name, value)| {
+                        Some((name.clone(), u64::try_from(parse_n(value)?).ok()?))
+                    })
+            });
+            Ok(Stats::from_counts(*hours, counts))
         })
     }
 }
@@ -605,8 +1221,29 @@ pub fn event_item(stored: &StoredEvent, retention: Duration) -> Item {
         ("raw".to_owned(), s(event.raw.get())),
     ]);
     if let Some(key) = &event.key {
-        item.insert("GSI1PK".to_owned(), s(&format!("KEY#{key}")));
-        item.insert("GSI1SK".to_owned(), s(&sk));
+        item.insert(KEY_INDEX.partition.to_owned(), s(&format!("KEY#{key}")));
+        item.insert(KEY_INDEX.sort.to_owned(), s(&sk));
+    }
+    let at = stored.listed_at();
+    let listed = Position {
+        at,
+        event_id: event.id.clone(),
+    };
+    item.insert("listed_at".to_owned(), n(at));
+    item.insert(
+        TIME_INDEX.partition.to_owned(),
+        s(&time_partition(at.div_euclid(DAY), time_shard(&event.id))),
+    );
+    item.insert(TIME_INDEX.sort.to_owned(), s(&TIME_INDEX.sort_key(&listed)));
+    if let Some(contact) = event.contact.as_deref().and_then(contact_key) {
+        item.insert(
+            CONTACT_INDEX.partition.to_owned(),
+            s(&format!("CONTACT#{contact}")),
+        );
+        item.insert(
+            CONTACT_INDEX.sort.to_owned(),
+            s(&CONTACT_INDEX.sort_key(&listed)),
+        );
     }
     let optional = [
         ("message_id", event.message_id.as_deref()),
@@ -690,6 +1327,46 @@ fn state_from_item(item: &Item) -> Result<MessageState, StoreError> {
         failed_at: item.get("failed_at").and_then(parse_n),
         error_codes,
     })
+}
+
+fn rejected(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Rejected(error.to_string())
+}
+
+fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(rejected)
+}
+
+fn key_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(rejected)
+}
+
+fn index_attributes(index: &Index) -> Result<Vec<AttributeDefinition>, StoreError> {
+    Ok(vec![
+        string_attribute(index.partition)?,
+        string_attribute(index.sort)?,
+    ])
+}
+
+fn index_key_schema(index: &Index) -> Result<Vec<KeySchemaElement>, StoreError> {
+    Ok(vec![
+        key_element(index.partition, KeyType::Hash)?,
+        key_element(index.sort, KeyType::Range)?,
+    ])
+}
+
+fn all_attributes() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::All)
+        .build()
 }
 
 fn s(value: &str) -> AttributeValue {

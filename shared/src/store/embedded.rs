@@ -2,20 +2,32 @@
 //!
 //! A whole batch is one SQLite transaction, so it is stored completely or not at all. Duplicates
 //! are absorbed by the primary key on the event id (`INSERT OR IGNORE`), and status changes are
-//! applied with the domain's own rules inside the same transaction.
+//! applied with the domain's own rules inside the same transaction, as are the hourly counters
+//! of `/stats` (only for rows actually inserted, so a duplicate never counts).
+//!
+//! Listings read an index (`events_by_time`, `events_by_contact`, `events_by_key`) in the same
+//! orders as the DynamoDB adapter's indexes, filters in SQL, one row past the page to know
+//! whether another follows. The schema carries its version in `PRAGMA user_version`; a file an
+//! older version wrote is migrated when opened, its events indexed and counted as new ones are.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::{
-    ClientStore, EventsByKey, MessageRecord, ReadMessage, RefreshGrant, StoreError, StoreFuture,
-    StoredEvent, WriteEvents, WriteReport, expiry, time_order,
+    ClientStore, EventPage, EventsByContact, ListEvents, MessageRecord, ReadMessage, ReadStats,
+    RefreshGrant, StoreError, StoreFuture, StoredEvent, WriteEvents, WriteReport, expiry,
+    time_order,
 };
 use crate::auth::oauth::OAuthClient;
-use crate::domain::{MessageState, SubProduct, status_changes};
+use crate::domain::query::{
+    EventFilter, EventScope, HOUR, HourWindow, PageRequest, Range, SortOrder, Stats, contact_key,
+    hour_of, listed_at, tallies,
+};
+use crate::domain::{Event, MessageState, SubProduct, status_changes};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -48,6 +60,23 @@ CREATE TABLE IF NOT EXISTS message_status (
 );
 ";
 
+/// Schema version 1: the columns and indexes of the listings, and the counters of `/stats`.
+const MIGRATION_1: &str = "
+ALTER TABLE events ADD COLUMN listed_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN family TEXT NOT NULL DEFAULT '';
+ALTER TABLE events ADD COLUMN status TEXT;
+ALTER TABLE events ADD COLUMN contact TEXT;
+CREATE INDEX events_by_time ON events (listed_at, event_id);
+CREATE INDEX events_by_contact ON events (contact, listed_at, event_id);
+CREATE TABLE hourly_counts (
+    hour       INTEGER NOT NULL,
+    name       TEXT NOT NULL,
+    count      INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (hour, name)
+) WITHOUT ROWID;
+";
+
 #[derive(Clone)]
 pub struct EmbeddedStore {
     connection: Arc<Mutex<Connection>>,
@@ -72,7 +101,7 @@ impl EmbeddedStore {
         )
     }
 
-    fn init(connection: Connection, retention: Duration) -> Result<Self, StoreError> {
+    fn init(mut connection: Connection, retention: Duration) -> Result<Self, StoreError> {
         // FULL makes every acknowledged batch survive a power cut, which a 200 promises.
         connection
             .execute_batch(
@@ -80,8 +109,14 @@ impl EmbeddedStore {
             )
             .map_err(unavailable)?;
         connection.execute_batch(SCHEMA).map_err(unavailable)?;
+        migrate(&mut connection, retention)?;
         let now = crate::clock::now_millis() / 1000;
-        for table in ["events", "message_status", "refresh_tokens"] {
+        for table in [
+            "events",
+            "message_status",
+            "refresh_tokens",
+            "hourly_counts",
+        ] {
             connection
                 .execute(
                     &format!("DELETE FROM {table} WHERE expires_at < ?1"),
@@ -156,28 +191,37 @@ impl WriteEvents for EmbeddedStore {
                 events.iter().map(|e| e.received_at).max().unwrap_or(0),
                 self.retention,
             );
+            let retention = self.retention;
             self.with_connection(move |connection| {
                 let tx = connection.transaction().map_err(unavailable)?;
                 let mut report = WriteReport::default();
                 for (stored, body, event_expires_at) in &rows {
+                    let event = &stored.event;
+                    let at = stored.listed_at();
                     let inserted = tx
                         .execute(
                             "INSERT OR IGNORE INTO events
-                             (event_id, message_id, key, occurred_at, received_at, sub_product, expires_at, event)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                             (event_id, message_id, key, occurred_at, received_at, sub_product, expires_at, event,
+                              listed_at, family, status, contact)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                             params![
-                                stored.event.id,
-                                stored.event.message_id,
-                                stored.event.key,
-                                stored.event.occurred_at,
+                                event.id,
+                                event.message_id,
+                                event.key,
+                                event.occurred_at,
                                 stored.received_at,
                                 stored.sub_product.as_str(),
                                 event_expires_at,
-                                body
+                                body,
+                                at,
+                                event.family.as_str(),
+                                event.status.as_ref().map(|s| s.as_str()),
+                                event.contact.as_deref().and_then(contact_key),
                             ],
                         )
                         .map_err(unavailable)?;
                     if inserted == 1 {
+                        count(&tx, event, at, retention)?;
                         report.stored += 1;
                     } else {
                         report.duplicates += 1;
@@ -232,12 +276,12 @@ impl ReadMessage for EmbeddedStore {
                     )
                     .optional()
                     .map_err(unavailable)?;
-                let events = query_events(
+                let mut events = read_rows(
                     connection,
-                    "SELECT event, sub_product, received_at FROM events WHERE message_id = ?1 LIMIT ?2",
-                    &message_id,
-                    usize::MAX,
+                    "SELECT event, sub_product, received_at FROM events WHERE message_id = ?1",
+                    params![message_id],
                 )?;
+                events.sort_by(time_order);
                 if status.is_none() && events.is_empty() {
                     return Ok(None);
                 }
@@ -264,25 +308,79 @@ impl ReadMessage for EmbeddedStore {
     }
 }
 
-impl EventsByKey for EmbeddedStore {
-    fn events_by_key<'a>(
+impl ListEvents for EmbeddedStore {
+    fn list_events<'a>(
         &'a self,
-        key: &'a str,
-        limit: usize,
-    ) -> StoreFuture<'a, Vec<StoredEvent>> {
-        Box::pin(async move {
-            let key = key.to_owned();
-            self.with_connection(move |connection| {
-                query_events(
-                    connection,
-                    "SELECT event, sub_product, received_at FROM events WHERE key = ?1
-                     ORDER BY occurred_at, received_at LIMIT ?2",
-                    &key,
-                    limit,
+        scope: &'a EventScope,
+        filter: &'a EventFilter,
+        page: &'a PageRequest,
+    ) -> StoreFuture<'a, EventPage> {
+        let selection = match scope {
+            EventScope::Window(window) => Selection::Listed {
+                column: None,
+                range: window.range(),
+            },
+            EventScope::Key { key, range } => Selection::Key {
+                key: key.clone(),
+                range: *range,
+            },
+        };
+        let (filter, page) = (filter.clone(), page.clone());
+        Box::pin(
+            self.with_connection(move |connection| list(connection, &selection, &filter, &page)),
+        )
+    }
+}
+
+impl EventsByContact for EmbeddedStore {
+    fn events_by_contact<'a>(
+        &'a self,
+        contact: &'a str,
+        range: &'a Range,
+        filter: &'a EventFilter,
+        page: &'a PageRequest,
+    ) -> StoreFuture<'a, EventPage> {
+        let Some(contact) = contact_key(contact) else {
+            return Box::pin(async {
+                Ok(EventPage {
+                    events: Vec::new(),
+                    next: None,
+                })
+            });
+        };
+        let selection = Selection::Listed {
+            column: Some(("contact", contact.to_owned())),
+            range: *range,
+        };
+        let (filter, page) = (filter.clone(), page.clone());
+        Box::pin(
+            self.with_connection(move |connection| list(connection, &selection, &filter, &page)),
+        )
+    }
+}
+
+impl ReadStats for EmbeddedStore {
+    fn read_stats<'a>(&'a self, hours: &'a HourWindow) -> StoreFuture<'a, Stats> {
+        let hours = *hours;
+        Box::pin(self.with_connection(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT name, SUM(count) FROM hourly_counts
+                     WHERE hour >= ?1 AND hour < ?2 GROUP BY name",
                 )
-            })
-            .await
-        })
+                .map_err(unavailable)?;
+            let counts = statement
+                .query_map(params![hours.since(), hours.until()], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .map_err(unavailable)?
+                .map(|row| {
+                    let (name, count) = row.map_err(unavailable)?;
+                    Ok((name, u64::try_from(count).unwrap_or(0)))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(Stats::from_counts(hours, counts))
+        }))
     }
 }
 
@@ -360,16 +458,187 @@ impl ClientStore for EmbeddedStore {
     }
 }
 
-fn query_events(
+/// Brings a file an older version wrote to the current schema, in one transaction.
+fn migrate(connection: &mut Connection, retention: Duration) -> Result<(), StoreError> {
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(unavailable)?;
+    if version >= 1 {
+        return Ok(());
+    }
+    let tx = connection.transaction().map_err(unavailable)?;
+    tx.execute_batch(MIGRATION_1).map_err(unavailable)?;
+    // Events an older version stored: indexed and counted as a new write would.
+    let rows = tx
+        .prepare("SELECT event_id, event, received_at FROM events")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(unavailable)?;
+    for (event_id, json, received_at) in rows {
+        let event: Event =
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let at = listed_at(event.occurred_at, received_at);
+        tx.execute(
+            "UPDATE events SET listed_at = ?2, family = ?3, status = ?4, contact = ?5
+             WHERE event_id = ?1",
+            params![
+                event_id,
+                at,
+                event.family.as_str(),
+                event.status.as_ref().map(|s| s.as_str()),
+                event.contact.as_deref().and_then(contact_key),
+            ],
+        )
+        .map_err(unavailable)?;
+        count(&tx, &event, at, retention)?;
+    }
+    tx.execute_batch("PRAGMA user_version = 1")
+        .map_err(unavailable)?;
+    tx.commit().map_err(unavailable)
+}
+
+/// Adds one to each counter of a newly stored event, in its hour.
+fn count(
+    connection: &Connection,
+    event: &Event,
+    listed_at: i64,
+    retention: Duration,
+) -> Result<(), StoreError> {
+    let hour = hour_of(listed_at);
+    let expires_at = expiry((hour + HOUR) * 1000, retention);
+    let mut statement = connection
+        .prepare_cached(
+            "INSERT INTO hourly_counts (hour, name, count, expires_at) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT (hour, name) DO UPDATE SET count = count + 1",
+        )
+        .map_err(unavailable)?;
+    for name in tallies(event) {
+        statement
+            .execute(params![hour, name, expires_at])
+            .map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+/// Which rows a listing reads, by which index.
+enum Selection {
+    /// By `listed_at`, optionally only where `column` equals a value.
+    Listed {
+        column: Option<(&'static str, String)>,
+        range: Range,
+    },
+    /// A tracking key's rows, by the payload's time or 0, as the DynamoDB key index orders them.
+    Key { key: String, range: Range },
+}
+
+/// A `WHERE` clause with its values, in the order of their `?`.
+#[derive(Default)]
+struct Conditions {
+    clauses: Vec<String>,
+    values: Vec<Value>,
+}
+
+impl Conditions {
+    fn add(&mut self, clause: impl Into<String>, values: impl IntoIterator<Item = Value>) {
+        self.clauses.push(clause.into());
+        self.values.extend(values);
+    }
+
+    fn range(&mut self, range: &Range) {
+        if let Some(since) = range.since {
+            self.add("listed_at >= ?", [Value::Integer(since)]);
+        }
+        if let Some(until) = range.until {
+            self.add("listed_at < ?", [Value::Integer(until)]);
+        }
+    }
+}
+
+fn list(
+    connection: &Connection,
+    selection: &Selection,
+    filter: &EventFilter,
+    page: &PageRequest,
+) -> Result<EventPage, StoreError> {
+    let mut conditions = Conditions::default();
+    let (order, at) = match selection {
+        Selection::Listed { column, range } => {
+            if let Some((column, value)) = column {
+                conditions.add(format!("{column} = ?"), [Value::Text(value.clone())]);
+            }
+            conditions.range(range);
+            (SortOrder::Listed, "listed_at")
+        }
+        Selection::Key { key, range } => {
+            conditions.add("key = ?", [Value::Text(key.clone())]);
+            conditions.range(range);
+            (SortOrder::KeyIndex, "MAX(COALESCE(occurred_at, 0), 0)")
+        }
+    };
+    if let Some(family) = filter.family {
+        conditions.add("family = ?", [Value::Text(family.as_str().to_owned())]);
+    }
+    if let Some(status) = &filter.status {
+        conditions.add("status = ?", [Value::Text(status.as_str().to_owned())]);
+    }
+    if let Some(sub_product) = filter.sub_product {
+        conditions.add(
+            "sub_product = ?",
+            [Value::Text(sub_product.as_str().to_owned())],
+        );
+    }
+    if let Some(code) = filter.error_code {
+        conditions.add(
+            "EXISTS (SELECT 1 FROM json_each(events.event, '$.error_codes') WHERE value = ?)",
+            [Value::Integer(code)],
+        );
+    }
+    if let Some(after) = &page.after {
+        conditions.add(
+            format!("({at}, event_id) > (?, ?)"),
+            [
+                Value::Integer(after.at),
+                Value::Text(after.event_id.clone()),
+            ],
+        );
+    }
+    // One row past the page says whether another page follows.
+    let limit = i64::try_from(page.limit).unwrap_or(i64::MAX - 1) + 1;
+    conditions.values.push(Value::Integer(limit));
+    let sql = format!(
+        "SELECT event, sub_product, received_at FROM events WHERE {} ORDER BY {at}, event_id LIMIT ?",
+        conditions.clauses.join(" AND ")
+    );
+    let mut events = read_rows(connection, &sql, params_from_iter(conditions.values))?;
+    let next = if events.len() > page.limit {
+        events.truncate(page.limit);
+        events
+            .last()
+            .map(|last| order.position(last.event.occurred_at, last.received_at, &last.event.id))
+    } else {
+        None
+    };
+    Ok(EventPage { events, next })
+}
+
+/// Rows of `event, sub_product, received_at` as stored events, in the statement's order.
+fn read_rows(
     connection: &Connection,
     sql: &str,
-    value: &str,
-    limit: usize,
+    values: impl rusqlite::Params,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut statement = connection.prepare_cached(sql).map_err(unavailable)?;
     let rows = statement
-        .query_map(params![value, limit], |row| {
+        .query_map(values, |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, String>(1)?,
@@ -379,8 +648,7 @@ fn query_events(
         .map_err(unavailable)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(unavailable)?;
-    let mut events = rows
-        .into_iter()
+    rows.into_iter()
         .map(|(event, sub_product, received_at)| {
             Ok(StoredEvent {
                 event: serde_json::from_str(&event)
@@ -391,11 +659,83 @@ fn query_events(
                 received_at,
             })
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    events.sort_by(time_order);
-    Ok(events)
+        .collect()
 }
 
 fn unavailable(error: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::parse_delivery;
+    use crate::domain::query::{Window, listed_at};
+
+    /// A file the previous version wrote: its schema, one event row, no version.
+    fn older_file() -> (Connection, Event) {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(SCHEMA).unwrap();
+        let body = r#"{"key":"whatsapp-old","entry":[{"changes":[{"value":{"statuses":[
+            {"id":"wamid.old","status":"failed","timestamp":"1700000000","recipient_id":"+90555",
+             "errors":[{"code":131026}]}]}}]}]}"#;
+        let event = parse_delivery(body.as_bytes()).unwrap().remove(0);
+        connection
+            .execute(
+                "INSERT INTO events (event_id, message_id, key, occurred_at, received_at, sub_product, expires_at, event)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'transactional', ?6, ?7)",
+                params![
+                    event.id,
+                    event.message_id,
+                    event.key,
+                    event.occurred_at,
+                    1_700_000_001_000_i64,
+                    i64::MAX,
+                    serde_json::to_string(&event).unwrap()
+                ],
+            )
+            .unwrap();
+        (connection, event)
+    }
+
+    #[tokio::test]
+    async fn a_file_of_the_previous_version_is_indexed_and_counted_when_opened() {
+        let (connection, event) = older_file();
+        // A retention long enough that the 2023 hour's counters are not expired at once.
+        let retention = Duration::from_secs(100 * 365 * 86_400);
+        let store = EmbeddedStore::init(connection, retention).unwrap();
+        let at = listed_at(event.occurred_at, 0);
+        let window = Window::new(at, at + 1).unwrap();
+        let page = PageRequest {
+            after: None,
+            limit: 10,
+        };
+        let failed = EventFilter {
+            status: Some(crate::domain::DeliveryStatus::Failed),
+            error_code: Some(131026),
+            ..EventFilter::default()
+        };
+        let listed = store
+            .list_events(&EventScope::Window(window), &failed, &page)
+            .await
+            .unwrap();
+        assert_eq!(listed.events.len(), 1);
+        let conversation = store
+            .events_by_contact("90555", &Range::default(), &EventFilter::default(), &page)
+            .await
+            .unwrap();
+        assert_eq!(conversation.events[0].event.id, event.id);
+        let stats = store
+            .read_stats(&HourWindow::covering(window))
+            .await
+            .unwrap();
+        assert_eq!((stats.events, stats.failed), (1, 1));
+        let version: i64 = store
+            .connection
+            .lock()
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, 1);
+    }
 }

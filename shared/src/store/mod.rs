@@ -7,7 +7,13 @@
 //! - a write either reports success after every new event is durable, or fails so the caller can
 //!   retry; a retry never stores an event twice;
 //! - the per-message status only moves forward (see [`crate::domain::status`]) and status rules
-//!   are applied again on duplicates, so a retry after a half-finished write completes it.
+//!   are applied again on duplicates, so a retry after a half-finished write completes it;
+//! - every stored event adds to the hourly counters of `/stats` exactly once, in the same atomic
+//!   write that stores it, so neither a duplicate nor a retry counts twice;
+//! - a listing returns events in its order ([`crate::domain::query::SortOrder`]), each page
+//!   strictly after the position it was asked to continue from, at most `limit` events; a page
+//!   may hold fewer even when more follow (a store bounds the work of one page), and only a
+//!   page without `next` is the last. No listing reads outside the index range it selects.
 
 pub mod dynamo;
 pub mod embedded;
@@ -18,6 +24,9 @@ use std::pin::Pin;
 use serde::Serialize;
 
 use crate::auth::oauth::OAuthClient;
+use crate::domain::query::{
+    EventFilter, EventScope, HourWindow, PageRequest, Position, Range, Stats,
+};
 use crate::domain::{Event, MessageState, SubProduct};
 
 /// An event as kept: what was parsed, where it came in, and when. Serialized flat, as the
@@ -29,6 +38,13 @@ pub struct StoredEvent {
     pub sub_product: SubProduct,
     /// When we received it, in epoch milliseconds.
     pub received_at: i64,
+}
+
+impl StoredEvent {
+    /// When this event is listed: see [`crate::domain::query::listed_at`].
+    pub fn listed_at(&self) -> i64 {
+        crate::domain::query::listed_at(self.event.occurred_at, self.received_at)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -71,10 +87,41 @@ pub trait ReadMessage: Send + Sync {
     fn read_message<'a>(&'a self, message_id: &'a str) -> StoreFuture<'a, Option<MessageRecord>>;
 }
 
-pub trait EventsByKey: Send + Sync {
-    /// Events carrying an Insider One tracking key, oldest first, at most `limit`.
-    fn events_by_key<'a>(&'a self, key: &'a str, limit: usize)
-    -> StoreFuture<'a, Vec<StoredEvent>>;
+/// One page of a listing: its events in order, and where the next page starts (`None` on the
+/// last page).
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    pub events: Vec<StoredEvent>,
+    pub next: Option<Position>,
+}
+
+pub trait ListEvents: Send + Sync {
+    /// The events of a time window (time index) or of a tracking key (key index) that pass
+    /// `filter`.
+    fn list_events<'a>(
+        &'a self,
+        scope: &'a EventScope,
+        filter: &'a EventFilter,
+        page: &'a PageRequest,
+    ) -> StoreFuture<'a, EventPage>;
+}
+
+pub trait EventsByContact: Send + Sync {
+    /// One customer's events (statuses of our messages to them, their replies, ...) that pass
+    /// `filter`, in time order; `contact` is matched as [`crate::domain::query::contact_key`]
+    /// reads it.
+    fn events_by_contact<'a>(
+        &'a self,
+        contact: &'a str,
+        range: &'a Range,
+        filter: &'a EventFilter,
+        page: &'a PageRequest,
+    ) -> StoreFuture<'a, EventPage>;
+}
+
+pub trait ReadStats: Send + Sync {
+    /// The counters of these hours, added up.
+    fn read_stats<'a>(&'a self, hours: &'a HourWindow) -> StoreFuture<'a, Stats>;
 }
 
 /// A refresh token as kept: only its digest, whose it is and what it may grant.
@@ -109,8 +156,8 @@ pub trait ClientStore: Send + Sync {
 }
 
 /// Everything the read-back routes need, for handlers that take one store.
-pub trait ReadEvents: ReadMessage + EventsByKey {}
-impl<T: ReadMessage + EventsByKey> ReadEvents for T {}
+pub trait ReadEvents: ReadMessage + ListEvents + EventsByContact + ReadStats {}
+impl<T: ReadMessage + ListEvents + EventsByContact + ReadStats> ReadEvents for T {}
 
 /// The order events are shown in: when they happened by the payload, then when they arrived.
 pub(crate) fn time_order(a: &StoredEvent, b: &StoredEvent) -> std::cmp::Ordering {

@@ -267,7 +267,11 @@ async fn handle(
                 receive(&routes.receiver, request).await
             } else if path.starts_with("/oauth/") {
                 token_endpoint(&routes.tokens, request).await
-            } else if path.starts_with("/messages/") || path == "/events" {
+            } else if path.starts_with("/messages/")
+                || path.starts_with("/contacts/")
+                || path == "/events"
+                || path == "/stats"
+            {
                 as_admin(routes, request, |request| query(&routes.query, request)).await
             } else if path.starts_with("/manage/") {
                 as_admin(routes, request, |request| manage(&routes.manage, request)).await

@@ -96,8 +96,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  GET  {url}/messages/{{message_id}}                             read back (admin token)"
     );
     println!(
-        "  GET  {url}/events?key={{tracking key}}                         read back (admin token)"
+        "  GET  {url}/events?since=&until=&family=&status=&sub_product=&error_code=   events of a window (admin token)"
     );
+    println!(
+        "  GET  {url}/events?key={{tracking key}}                         events of a tracking key (admin token)"
+    );
+    println!(
+        "  GET  {url}/contacts/{{wa_id}}/messages                          conversation with a customer (admin token)"
+    );
+    println!(
+        "  GET  {url}/stats?since=&until=                               delivery funnel by the hour (admin token)"
+    );
+    println!("       listings: &limit=, &cursor=, &format=ndjson for an export");
     println!(
         "  POST {url}/oauth/token, /oauth/revoke                          OAuth 2.0 for V2 webhooks"
     );

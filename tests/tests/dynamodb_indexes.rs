@@ -1,0 +1,243 @@
+//! The DynamoDB adapter's indexes. No read-back query reads the table: on a table of thousands
+//! of events, each listing reads the items of its own range and nothing else (DynamoDB's
+//! `ScannedCount`, which the adapter logs for every `Query` at debug level; the test captures
+//! its own thread's logs, so it runs on a current-thread runtime). And a table an older version
+//! created gets the new indexes when the store opens it.
+
+use std::time::Duration;
+
+use e2e_tests::dynamodb_local::{self, raw_request, unique_table_name};
+use e2e_tests::logs::{self, CapturedLogs};
+use e2e_tests::payloads::{status_report, stored};
+use e2e_tests::stores::{self, RETENTION};
+use serde_json::{Value, json};
+use shared::domain::DeliveryStatus;
+use shared::domain::SubProduct;
+use shared::domain::query::{
+    DAY, EventFilter, EventScope, HOUR, HourWindow, PageRequest, Range, Window,
+};
+use shared::store::dynamo::DynamoStore;
+use shared::store::{EventPage, EventsByContact, ListEvents, ReadStats, WriteEvents};
+
+const DAY0: i64 = 1_700_006_400;
+const TARGET: &str = "905551234567";
+const TARGET_KEY: &str = "whatsapp-target";
+const TARGET_EVENTS: usize = 30;
+const NOISE_EVENTS: i64 = 2_000;
+
+/// The `Query` calls logged since `from` (a length of the log text): how many, and the items
+/// they read in all.
+fn reads_since(logs: &CapturedLogs, from: usize) -> (usize, i64) {
+    let text = logs.text();
+    let queries: Vec<Value> = text[from..]
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "dynamodb query")
+        .collect();
+    let scanned = queries
+        .iter()
+        .map(|q| q["fields"]["scanned"].as_i64().expect("scanned is logged"))
+        .sum();
+    (queries.len(), scanned)
+}
+
+fn first_page(limit: usize) -> PageRequest {
+    PageRequest { after: None, limit }
+}
+
+fn complete(page: EventPage) -> EventPage {
+    assert!(page.next.is_none(), "one page holds the whole answer");
+    page
+}
+
+#[tokio::test]
+async fn each_listing_reads_its_own_range_on_a_large_table() {
+    let store = stores::dynamo().await;
+    // Events nobody asks for below: other customers and keys, three days earlier or later the
+    // same day.
+    let mut noise = Vec::new();
+    for i in 0..NOISE_EVENTS {
+        let at = if i % 4 == 0 {
+            DAY0 + 5 * HOUR + i
+        } else {
+            DAY0 - 3 * DAY + i * 60
+        };
+        let body = status_report(
+            &format!("wamid.noise-{i}"),
+            "delivered",
+            at,
+            &format!("90000{i:07}"),
+            &format!("whatsapp-noise-{}", i % 50),
+            None,
+        );
+        noise.extend(stored(&body, SubProduct::Transactional, (at + 1) * 1000));
+    }
+    for chunk in noise.chunks(100) {
+        store.write_events(chunk).await.unwrap();
+    }
+    let mut target = Vec::new();
+    for i in 0..TARGET_EVENTS as i64 {
+        let at = DAY0 + HOUR + i * 100;
+        let (status, code) = if i % 3 == 0 {
+            ("failed", Some(131026))
+        } else {
+            ("delivered", None)
+        };
+        let body = status_report(
+            &format!("wamid.target-{i}"),
+            status,
+            at,
+            TARGET,
+            TARGET_KEY,
+            code,
+        );
+        target.extend(stored(&body, SubProduct::Conversational, (at + 1) * 1000));
+    }
+    store.write_events(&target).await.unwrap();
+
+    let (logs, _guard) = logs::capture();
+    let hour = Window::new(DAY0 + HOUR, DAY0 + 2 * HOUR).unwrap();
+    let mut from = 0;
+    let mut measure = |what: &str, returned: usize, expected: usize| {
+        let (queries, scanned) = reads_since(&logs, from);
+        from = logs.text().len();
+        assert_eq!(returned, expected, "{what}: the answer");
+        assert!(queries > 0, "{what}: the reads are logged");
+        scanned
+    };
+
+    let page = complete(
+        store
+            .list_events(
+                &EventScope::Window(hour),
+                &EventFilter::default(),
+                &first_page(100),
+            )
+            .await
+            .unwrap(),
+    );
+    let scanned = measure("window", page.events.len(), TARGET_EVENTS);
+    assert_eq!(
+        scanned, TARGET_EVENTS as i64,
+        "a window reads its own hour only"
+    );
+
+    let failed = EventFilter {
+        status: Some(DeliveryStatus::Failed),
+        ..EventFilter::default()
+    };
+    let page = complete(
+        store
+            .list_events(&EventScope::Window(hour), &failed, &first_page(100))
+            .await
+            .unwrap(),
+    );
+    let scanned = measure("failed in the window", page.events.len(), TARGET_EVENTS / 3);
+    assert_eq!(
+        scanned, TARGET_EVENTS as i64,
+        "a filter is evaluated within the window's range, not over the table"
+    );
+
+    let page = complete(
+        store
+            .events_by_contact(
+                TARGET,
+                &Range::default(),
+                &EventFilter::default(),
+                &first_page(100),
+            )
+            .await
+            .unwrap(),
+    );
+    let scanned = measure("conversation", page.events.len(), TARGET_EVENTS);
+    assert_eq!(scanned, TARGET_EVENTS as i64);
+
+    let key = EventScope::Key {
+        key: TARGET_KEY.into(),
+        range: Range::default(),
+    };
+    let page = complete(
+        store
+            .list_events(&key, &EventFilter::default(), &first_page(1000))
+            .await
+            .unwrap(),
+    );
+    let scanned = measure("tracking key", page.events.len(), TARGET_EVENTS);
+    assert_eq!(scanned, TARGET_EVENTS as i64);
+
+    let stats = store.read_stats(&HourWindow::covering(hour)).await.unwrap();
+    let scanned = measure("stats", stats.events as usize, TARGET_EVENTS);
+    assert!(
+        (1..=16).contains(&scanned),
+        "one counter item per shard and hour at most, read {scanned}"
+    );
+}
+
+#[tokio::test]
+async fn a_table_of_an_older_version_gets_the_new_indexes() {
+    let dynamodb = dynamodb_local::shared().await;
+    let table = unique_table_name("older");
+    let string = |name: &str| json!({"AttributeName": name, "AttributeType": "S"});
+    let key = |name: &str, kind: &str| json!({"AttributeName": name, "KeyType": kind});
+    let older = json!({
+        "TableName": table,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [string("PK"), string("SK"), string("GSI1PK"), string("GSI1SK")],
+        "KeySchema": [key("PK", "HASH"), key("SK", "RANGE")],
+        "GlobalSecondaryIndexes": [{
+            "IndexName": "GSI1",
+            "KeySchema": [key("GSI1PK", "HASH"), key("GSI1SK", "RANGE")],
+            "Projection": {"ProjectionType": "ALL"},
+        }],
+    });
+    let created = raw_request(dynamodb.addr(), "CreateTable", &older.to_string())
+        .await
+        .unwrap();
+    assert_eq!(created.status, 200, "{}", created.body);
+
+    let client =
+        shared::config::endpoint_dynamo_client(dynamodb.endpoint(), Duration::from_secs(30));
+    let store = DynamoStore::new(client, table.clone(), RETENTION);
+    store.create_table_if_missing().await.unwrap();
+    store
+        .create_table_if_missing()
+        .await
+        .expect("a second opening finds nothing to add");
+    let described = raw_request(
+        dynamodb.addr(),
+        "DescribeTable",
+        &json!({"TableName": table}).to_string(),
+    )
+    .await
+    .unwrap();
+    let described: Value = serde_json::from_str(&described.body).unwrap();
+    let mut indexes: Vec<&str> = described["Table"]["GlobalSecondaryIndexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["IndexName"].as_str().unwrap())
+        .collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, ["GSI1", "GSI2", "GSI3"]);
+
+    let body = status_report("wamid.upgraded", "read", DAY0, TARGET, TARGET_KEY, None);
+    store
+        .write_events(&stored(&body, SubProduct::Conversational, DAY0 * 1000))
+        .await
+        .unwrap();
+    let window = EventScope::Window(Window::new(DAY0, DAY0 + 1).unwrap());
+    let by_time = store
+        .list_events(&window, &EventFilter::default(), &first_page(10))
+        .await
+        .unwrap();
+    let by_contact = store
+        .events_by_contact(
+            TARGET,
+            &Range::default(),
+            &EventFilter::default(),
+            &first_page(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!((by_time.events.len(), by_contact.events.len()), (1, 1));
+}
