@@ -1787,3 +1787,12 @@ fn deeply_nested_objects_parse() {
         ids(&parse_ok("deep status", status.as_bytes()))
     );
 }
+
+/// Ids are stored: a change to how they are computed would make every redelivery of an event
+/// stored before it a second copy. This one was computed outside Rust from the definition
+/// (SHA-256 of family, message id, key and the fragment with sorted keys, NUL-separated).
+#[test]
+fn event_ids_stay_what_they_were() {
+    let events = parse_delivery(&load("status_delivered.json")).unwrap();
+    assert_eq!(events[0].id, "da4c1b4648686f0ca13dbe7999716231");
+}

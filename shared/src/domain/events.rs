@@ -539,18 +539,34 @@ impl EventBuilder {
 /// Content hash of an event: its family, what it is about, and its fragment in canonical form
 /// (keys sorted, whitespace dropped), so a redelivery formatted differently keeps the same id.
 fn event_id(event: &Event) -> String {
-    let canonical = serde_json::from_str::<serde_json::Value>(event.raw.get())
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| event.raw.get().to_owned());
     let mut hasher = Sha256::new();
     for part in [
         event.family.as_str(),
         event.message_id.as_deref().unwrap_or(""),
         event.key.as_deref().unwrap_or(""),
-        &canonical,
     ] {
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
+    // Serialized straight into the hash: the same bytes as `to_string`, without the copy.
+    match serde_json::from_str::<serde_json::Value>(event.raw.get()) {
+        Ok(canonical) => serde_json::to_writer(HashWriter(&mut hasher), &canonical)
+            .expect("writing into a hash cannot fail"),
+        Err(_) => hasher.update(event.raw.get().as_bytes()),
+    }
+    hasher.update([0u8]);
     hex::encode(&hasher.finalize()[..16])
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
