@@ -99,7 +99,7 @@ pub mod record {
     use crate::domain::{DeliveryStatus, Event, EventFamily, SubProduct};
     use crate::store::WriteReport;
 
-    pub fn delivery(sub_product: SubProduct, events: &[Event], report: WriteReport) {
+    pub fn delivery(sub_product: SubProduct, events: &[Event], report: &WriteReport) {
         for event in events {
             metrics::counter!("EventsReceived", "SubProduct" => sub_product.as_str(), "Family" => event.family.as_str())
                 .increment(1);

@@ -143,15 +143,20 @@ impl DynamoStore {
         }
     }
 
-    /// Writes one chunk in a transaction; returns how many items were new. Items already stored
+    /// Writes one chunk in a transaction; returns the event ids of the new items. Items already stored
     /// make the transaction cancel (writing nothing) with `ConditionalCheckFailed` for them; they
     /// are dropped and the rest is written again, so the outcome is that of one conditional put
     /// per item, without ever leaving half a chunk behind.
-    async fn put_chunk(&self, mut items: Vec<Item>) -> Result<usize, StoreError> {
+    async fn put_chunk(&self, mut items: Vec<Item>) -> Result<Vec<String>, StoreError> {
         for attempt in 0..TRANSACTION_ATTEMPTS {
             match items.len() {
-                0 => return Ok(0),
-                1 => return Ok(usize::from(self.put_one(items.remove(0)).await?)),
+                0 => return Ok(Vec::new()),
+                1 => {
+                    let item = items.remove(0);
+                    let id = get_s(&item, "event_id");
+                    let stored = self.put_one(item).await?;
+                    return Ok(id.filter(|_| stored).into_iter().collect());
+                }
                 _ => {}
             }
             let transaction = items
@@ -173,7 +178,7 @@ impl DynamoStore {
                 .send()
                 .await;
             let reasons = match result {
-                Ok(_) => return Ok(items.len()),
+                Ok(_) => return Ok(items.iter().filter_map(|i| get_s(i, "event_id")).collect()),
                 Err(SdkError::ServiceError(e)) => match e.into_err() {
                     TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
                         .cancellation_reasons()
@@ -318,10 +323,12 @@ impl WriteEvents for DynamoStore {
                     .push(event_item(stored, self.retention));
                 chunk_bytes += bytes;
             }
-            let stored: usize = try_join_all(chunks.into_iter().map(|chunk| self.put_chunk(chunk)))
-                .await?
-                .into_iter()
-                .sum();
+            let new_event_ids: Vec<String> =
+                try_join_all(chunks.into_iter().map(|chunk| self.put_chunk(chunk)))
+                    .await?
+                    .into_iter()
+                    .flatten()
+                    .collect();
 
             let expires_at = expiry(
                 events.iter().map(|e| e.received_at).max().unwrap_or(0),
@@ -335,8 +342,9 @@ impl WriteEvents for DynamoStore {
             .await?;
 
             Ok(WriteReport {
-                stored,
-                duplicates: events.len() - stored,
+                stored: new_event_ids.len(),
+                duplicates: events.len() - new_event_ids.len(),
+                new_event_ids,
             })
         })
     }

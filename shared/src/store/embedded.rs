@@ -179,6 +179,7 @@ impl WriteEvents for EmbeddedStore {
                         .map_err(unavailable)?;
                     if inserted == 1 {
                         report.stored += 1;
+                        report.new_event_ids.push(stored.event.id.clone());
                     } else {
                         report.duplicates += 1;
                     }
