@@ -171,6 +171,19 @@ pub mod record {
         }
     }
 
+    /// One downstream event published (EventBridge in AWS), by its detail-type.
+    pub fn event_published(detail_type: &'static str) {
+        metrics::counter!("EventsPublished", "DetailType" => detail_type).increment(1);
+        metrics::counter!("EventsPublished").increment(1);
+    }
+
+    /// One downstream event that could not be published in the end (after the publisher's own
+    /// retries): `refused` or `unavailable`.
+    pub fn publish_failure(kind: &'static str) {
+        metrics::counter!("PublishFailures", "Reason" => kind).increment(1);
+        metrics::counter!("PublishFailures").increment(1);
+    }
+
     pub fn token_issued(grant: &'static str) {
         metrics::counter!("TokensIssued", "Grant" => grant).increment(1);
         metrics::counter!("TokensIssued").increment(1);

@@ -645,6 +645,17 @@ fn event_item(stored: &StoredEvent, retention: Duration) -> Item {
     item
 }
 
+/// The stored event in an item image as a DynamoDB stream delivers it (`NEW_IMAGE`); `None` for
+/// the table's other items (status, OAuth client, refresh token, and any kind added later), told
+/// apart by the event items' sort key prefix.
+pub fn event_from_image(
+    item: &HashMap<String, AttributeValue>,
+) -> Option<Result<StoredEvent, StoreError>> {
+    get_s(item, "SK")?
+        .starts_with("EVT#")
+        .then(|| event_from_item(item))
+}
+
 fn event_from_item(item: &Item) -> Result<StoredEvent, StoreError> {
     let required = |name: &str| {
         get_s(item, name).ok_or_else(|| StoreError::Corrupt(format!("event item without {name}")))
