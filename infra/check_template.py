@@ -29,6 +29,9 @@ Conventions that keep the template safe as functions are added:
 - every alarm is on the dashboard's alarm widget and every function on its Lambda widgets;
 - every global secondary index of a table is one some function may `dynamodb:Query` (an index
   the code reads without that permission fails only at run time, with AccessDenied).
+- a stream's event source mapping reports batch item failures, retries a bounded number of
+  times, sends what it gives up on to an OnFailure destination, and its function's role may
+  send there.
 
 Needs PyYAML (in .tools/venv, from scripts/install-infra-tools.sh).
 """
@@ -75,6 +78,9 @@ ATTRIBUTES = {
     "AWS::KMS::Key": {"Arn", "KeyId"},
     "AWS::SNS::Topic": {"TopicArn", "TopicName"},
     "AWS::SQS::Queue": {"Arn", "QueueName", "QueueUrl"},
+    "AWS::Events::EventBus": {"Arn", "Name", "Policy"},
+    "AWS::Events::Rule": {"Arn"},
+    "AWS::Lambda::EventSourceMapping": {"Id", "EventSourceMappingArn"},
 }
 
 # Routes anyone may call: the functions behind them authenticate the caller themselves.
@@ -489,7 +495,46 @@ def check_indexes(t: dict) -> list[str]:
     return problems
 
 
-CHECKS = [check_references, check_functions, check_parameters, check_dashboard, check_indexes]
+def check_event_source_mappings(t: dict) -> list[str]:
+    problems = []
+    resources = t.get("Resources") or {}
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::Lambda::EventSourceMapping":
+            continue
+        where = f"Resources.{name}"
+        props = resource.get("Properties") or {}
+        if "ReportBatchItemFailures" not in (props.get("FunctionResponseTypes") or []):
+            problems.append(
+                f"{where}: FunctionResponseTypes must include ReportBatchItemFailures, or one failed "
+                "record makes Lambda retry (and republish) the whole batch"
+            )
+        retries = props.get("MaximumRetryAttempts", -1)
+        if not isinstance(retries, int) or retries < 0:
+            problems.append(f"{where}: MaximumRetryAttempts must be a bound (the default retries until the record expires)")
+        destination = (((props.get("DestinationConfig") or {}).get("OnFailure")) or {}).get("Destination")
+        if destination is None:
+            problems.append(f"{where}: no DestinationConfig.OnFailure: batches given up on would leave no trace")
+            continue
+        function = _ref_target(props.get("FunctionName"))
+        statements = _statements(((resources.get(function) or {}).get("Properties") or {}).get("Policies"))
+        if not any(
+            s.get("Effect") == "Allow"
+            and "sqs:SendMessage" in _as_list(s.get("Action", []))
+            and destination in _as_list(s.get("Resource", []))
+            for s in statements
+        ):
+            problems.append(f"{where}: the function {function} may not send to its OnFailure destination {destination!r}")
+    return problems
+
+
+CHECKS = [
+    check_references,
+    check_functions,
+    check_parameters,
+    check_dashboard,
+    check_indexes,
+    check_event_source_mappings,
+]
 
 
 def problems_of(t: dict) -> list[str]:
@@ -530,6 +575,10 @@ def self_test(path: Path) -> int:
         "unknown binary": lambda t: t[r]["WebhookReceiverFunction"]["Metadata"]["BuildProperties"].update(Binary="no-such-binary"),
         "dashboard not JSON": lambda t: t[r]["Dashboard"]["Properties"].update(DashboardBody={"Fn::Sub": '{"widgets": [}'}),
         "index no function may query": lambda t: query_resources(t).pop(),
+        "stream mapping without partial batch failures": lambda t: t[r]["EventPublisherStreamMapping"]["Properties"].pop("FunctionResponseTypes"),
+        "stream mapping retrying without bound": lambda t: t[r]["EventPublisherStreamMapping"]["Properties"].update(MaximumRetryAttempts=-1),
+        "stream mapping without a dead-letter queue": lambda t: t[r]["EventPublisherStreamMapping"]["Properties"].pop("DestinationConfig"),
+        "dead-letter queue the function may not send to": lambda t: t[r]["EventPublisherFunction"]["Properties"]["Policies"][0]["Statement"].pop(2),
     }
     failed = 0
     for label, mutate in mutations.items():
@@ -555,7 +604,7 @@ def main(argv: list[str]) -> int:
     if problems:
         print(f"check_template: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"check_template: {path.name}: references, functions, parameters, dashboard and indexes OK")
+    print(f"check_template: {path.name}: references, functions, parameters, dashboard, indexes and stream mappings OK")
     return 0
 
 

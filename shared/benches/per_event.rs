@@ -112,7 +112,11 @@ fn per_event(c: &mut Criterion) {
     bench_set(c, "all payloads", &all, false);
     bench_set(c, "payloads both parse", &parsable, true);
     for name in ["status_delivered", "reply_text", "multi_entry_batch"] {
-        let one: Vec<&Payload> = parsable.iter().copied().filter(|p| p.name == name).collect();
+        let one: Vec<&Payload> = parsable
+            .iter()
+            .copied()
+            .filter(|p| p.name == name)
+            .collect();
         if !one.is_empty() {
             bench_set(c, name, &one, true);
         }

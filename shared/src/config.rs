@@ -17,6 +17,8 @@
 //! | `INSIDER_TIMEOUT_MS`, `INSIDER_CONNECT_TIMEOUT_MS` | bound on one call to Insider One (one attempt), and on connecting | 10000, 3000 |
 //! | `INSIDER_MAX_ATTEMPTS` | attempts of an idempotent call (list, update, delete) on 429, 5xx or a dropped connection | 3 |
 //! | `PUBLIC_BASE_URL` | this deployment's public URL, which left-out webhook and token URLs default to | the request's own |
+//! | `EVENT_BUS_NAME` | the EventBridge bus (name or ARN) new events are published to | required by `event-publisher` |
+//! | `EVENT_SOURCE` | the `source` of the published events | `insider.webhooks` |
 //!
 //! A token secret holds one token, a JSON array of tokens, `{"tokens": [...]}`, or one token per
 //! line; several tokens are accepted at once so they can be rotated.
@@ -44,6 +46,8 @@ pub const DEFAULT_RETENTION_DAYS: u64 = 90;
 /// How long init may spend opening the DynamoDB connection (a handshake in-region takes a few
 /// milliseconds).
 const WARM_UP_LIMIT: Duration = Duration::from_millis(500);
+/// The `source` of downstream events unless `EVENT_SOURCE` says otherwise.
+pub const DEFAULT_EVENT_SOURCE: &str = "insider.webhooks";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -248,6 +252,20 @@ fn non_empty_env(name: &str) -> Option<String> {
         .ok()
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// Dependencies of the DynamoDB stream consumer that publishes new events to EventBridge.
+pub async fn event_publisher() -> Result<crate::publish::stream::StreamPublisher, ConfigError> {
+    let sdk = sdk_config().await?;
+    let bus = non_empty_env("EVENT_BUS_NAME").ok_or(ConfigError::Missing("EVENT_BUS_NAME"))?;
+    let source = non_empty_env("EVENT_SOURCE").unwrap_or_else(|| DEFAULT_EVENT_SOURCE.into());
+    Ok(crate::publish::stream::StreamPublisher {
+        publisher: std::sync::Arc::new(crate::publish::eventbridge::EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            bus,
+            source,
+        )),
+    })
 }
 
 /// Dependencies of the read-back Lambda.

@@ -1,10 +1,13 @@
-//! The one shape every Lambda binary has: build the dependencies once, then serve requests with
-//! one handler from [`crate::http`].
+//! The one shape every Lambda binary has: build the dependencies once, then answer each
+//! invocation with one handler: from [`crate::http`] behind API Gateway ([`serve`]), or one that
+//! takes an event source's batch, such as the DynamoDB stream consumer ([`serve_events`]).
 
 use std::convert::Infallible;
 use std::future::Future;
 
 use lambda_http::RequestExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::http::{Request, Response};
 
@@ -14,9 +17,7 @@ where
     H: Fn(&'static D, Request) -> F,
     F: Future<Output = Response> + Send,
 {
-    // The dependencies live as long as the execution environment, so leaking them is the
-    // honest lifetime and lets handlers borrow them without reference counting.
-    let dependencies: &'static D = Box::leak(Box::new(dependencies));
+    let dependencies = leak(dependencies);
     lambda_http::run(lambda_http::service_fn(move |request: Request| {
         let request_id = request.lambda_context_ref().map(|c| c.request_id.clone());
         let response = handler(dependencies, request);
@@ -27,4 +28,39 @@ where
         }
     }))
     .await
+}
+
+/// Like [`serve`], for a Lambda invoked with an event `E` (e.g. a batch of stream records) that
+/// answers with `R` (e.g. the batch item failures). The handler reports failures in `R`, so
+/// the invocation itself always succeeds.
+pub async fn serve_events<D, E, R, H, F>(
+    dependencies: D,
+    handler: H,
+) -> Result<(), lambda_runtime::Error>
+where
+    D: Sync + 'static,
+    E: DeserializeOwned + Send + 'static,
+    R: Serialize + Send + 'static,
+    H: Fn(&'static D, E) -> F,
+    F: Future<Output = R> + Send,
+{
+    let dependencies = leak(dependencies);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<E>| {
+            let request_id = event.context.request_id.clone();
+            let response = handler(dependencies, event.payload);
+            async move {
+                let response = response.await;
+                crate::telemetry::flush_metrics(Some(&request_id));
+                Ok::<_, Infallible>(response)
+            }
+        },
+    ))
+    .await
+}
+
+/// The dependencies live as long as the execution environment, so leaking them is the honest
+/// lifetime and lets handlers borrow them without reference counting.
+fn leak<D>(dependencies: D) -> &'static D {
+    Box::leak(Box::new(dependencies))
 }

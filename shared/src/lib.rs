@@ -1,6 +1,6 @@
 //! Everything the Lambdas and the local stack share. The folders mirror the architecture:
-//! `domain` is pure, `store` and `auth` are ports with their adapters, `http` holds the handlers
-//! every entry point runs, and `config`/`telemetry` are read once per cold start.
+//! `domain` is pure, `store`, `auth` and `publish` are ports with their adapters, `http` holds
+//! the handlers every entry point runs, and `config`/`telemetry` are read once per cold start.
 
 pub mod auth;
 pub mod clock;
@@ -9,5 +9,6 @@ pub mod domain;
 pub mod http;
 pub mod insider;
 pub mod lambda;
+pub mod publish;
 pub mod store;
 pub mod telemetry;

@@ -99,7 +99,7 @@ pub mod record {
     use crate::domain::{DeliveryStatus, Event, EventFamily, SubProduct};
     use crate::store::WriteReport;
 
-    pub fn delivery(sub_product: SubProduct, events: &[Event], report: WriteReport) {
+    pub fn delivery(sub_product: SubProduct, events: &[Event], report: &WriteReport) {
         for event in events {
             metrics::counter!("EventsReceived", "SubProduct" => sub_product.as_str(), "Family" => event.family.as_str())
                 .increment(1);
@@ -169,6 +169,19 @@ pub mod record {
                 .increment(1);
             metrics::counter!("VendorErrors").increment(1);
         }
+    }
+
+    /// One downstream event published (EventBridge in AWS), by its detail-type.
+    pub fn event_published(detail_type: &'static str) {
+        metrics::counter!("EventsPublished", "DetailType" => detail_type).increment(1);
+        metrics::counter!("EventsPublished").increment(1);
+    }
+
+    /// One downstream event that could not be published in the end (after the publisher's own
+    /// retries): `refused` or `unavailable`.
+    pub fn publish_failure(kind: &'static str) {
+        metrics::counter!("PublishFailures", "Reason" => kind).increment(1);
+        metrics::counter!("PublishFailures").increment(1);
     }
 
     pub fn token_issued(grant: &'static str) {

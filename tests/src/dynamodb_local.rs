@@ -19,66 +19,26 @@
 //! tables named by [`unique_table_name`]; a test that stops or restarts the server starts
 //! its own with [`DynamoDbLocal::start`].
 
-use std::collections::{BTreeSet, VecDeque};
-use std::io::{self, BufRead, BufReader};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::OnceCell;
 
+use crate::supervised::{Supervised, free_port};
+
 /// How long a JVM may take to answer its first request: about 2 s on a 2-core machine,
 /// longer while other JVMs or builds compete for it.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a stopped JVM may take to exit (it takes about 0.3 s).
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Launches on fresh ports before giving up: the port is only probed free, and another
 /// process may take it before the JVM binds it.
 const START_ATTEMPTS: usize = 3;
-/// Lines of the JVM's output kept for failure messages.
-const LOG_LINES: usize = 200;
-
-/// Runs its arguments (the java command line) as a child that dies with the test process.
-///
-/// Its stdin is a pipe whose only writer is the test process, so the pipe closes when the
-/// test process ends however it ends (a normal exit never drops statics, and a kill runs
-/// nothing at all). The watcher's `cat` sees that as end of input and sends java SIGTERM
-/// (not SIGKILL, so the JVM deletes the SQLite native library it unpacked into /tmp); the
-/// supervisor exits once java has. It also exits when java exits by itself, which is how
-/// an early failure (such as losing the port) shows to [`Server::launch`]; it then stops
-/// the watcher so that no late `kill` can hit a reused pid.
-///
-/// Ctrl-C signals the whole foreground process group, the supervisor too, while java and
-/// the watcher, as background jobs of a non-interactive shell, ignore SIGINT. So the
-/// supervisor traps the usual termination signals and passes them on as SIGTERM rather
-/// than die and leave java behind.
-///
-/// Background jobs of a non-interactive shell read /dev/null unless redirected, hence the
-/// pipe goes to the watcher as fd 3. `wait` is called until java is gone because a trapped
-/// signal interrupts it. (Not `wait -n`: bash 5.2's misses a job that ended before it.)
-const SUPERVISOR: &str = r#"
-trap 'kill "$server" 2>/dev/null' INT TERM HUP
-exec 2>&1 3<&0 </dev/null
-"$@" 3<&- &
-server=$!
-{ cat >/dev/null; kill "$server" 2>/dev/null; } <&3 >/dev/null 2>&1 3<&- &
-watcher=$!
-exec 3<&-
-wait "$server"
-status=$?
-while kill -0 "$server" 2>/dev/null; do
-    wait "$server"
-    status=$?
-done
-kill "$watcher" 2>/dev/null
-exit "$status"
-"#;
 
 /// A DynamoDB Local server on a loopback port.
 ///
@@ -252,66 +212,22 @@ fn jar() -> &'static Result<PathBuf, String> {
                 Err(format!("DYNAMODB_LOCAL_JAR={} is no file", jar.display()))
             };
         }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("the tests crate sits inside the workspace");
-        let script = root.join("scripts/install-test-deps.sh");
-        let output = Command::new("bash")
-            .arg(&script)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|error| format!("cannot run {}: {error}", script.display()))?;
-        if !output.status.success() {
-            return Err(format!(
-                "{} failed ({}):\n{}",
-                script.display(),
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
+        let stdout = crate::supervised::install_test_deps()?;
         // The script prints the jar's path as its last line.
-        let stdout = String::from_utf8_lossy(&output.stdout);
         let jar = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
         if jar.is_file() {
             Ok(jar)
         } else {
             Err(format!(
-                "{} printed no jar path; it printed {stdout:?}",
-                script.display()
+                "scripts/install-test-deps.sh printed no jar path; it printed {stdout:?}"
             ))
         }
     })
 }
 
-/// A loopback port that was free a moment ago and that no other server of this process
-/// has had.
-///
-/// The probe's port is free again when this returns, so the kernel may hand it to a
-/// concurrent probe too; and a stopped server's port is free until it restarts. Two of
-/// this process's servers on one port would pass the readiness check through whichever
-/// JVM won it, hence the record of ports given out.
-fn free_port() -> u16 {
-    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    loop {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|listener| listener.local_addr())
-            .expect("cannot bind a loopback port")
-            .port();
-        let mut given = GIVEN
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if given.insert(port) {
-            return port;
-        }
-    }
-}
-
-/// One running JVM under its [`SUPERVISOR`]; dropping it stops the JVM.
+/// One running JVM under its supervisor; dropping it stops the JVM.
 struct Server {
-    supervisor: Child,
-    port: u16,
-    log: Arc<Mutex<VecDeque<String>>>,
-    log_reader: Option<JoinHandle<()>>,
+    process: Supervised,
 }
 
 impl Server {
@@ -324,46 +240,28 @@ impl Server {
             .parent()
             .expect("a jar path has a parent")
             .join("DynamoDBLocal_lib");
-        let mut supervisor = Command::new("bash")
-            .arg("-c")
-            .arg(SUPERVISOR)
-            .arg("dynamodb-local-supervisor")
-            .arg("java")
-            // Only the quick JIT tier: it about halves start-up on a busy 2-core machine,
-            // and a test's server never runs long enough for the slow tier to pay off.
-            .arg("-XX:TieredStopAtLevel=1")
+        let mut java = Command::new("java");
+        // Only the quick JIT tier: it about halves start-up on a busy 2-core machine,
+        // and a test's server never runs long enough for the slow tier to pay off.
+        java.arg("-XX:TieredStopAtLevel=1")
             // DynamoDB Local 3.x unpacks SQLite's native library from its own jar and
             // ignores this; it is what AWS documents, and what older releases need.
             .arg(format!("-Djava.library.path={}", lib.display()))
             .arg("-jar")
             .arg(jar)
             .args(["-inMemory", "-sharedDb", "-disableTelemetry", "-port"])
-            .arg(port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot spawn bash to run DynamoDB Local: {error}"));
-        let stdout = supervisor.stdout.take().expect("stdout is piped");
-        let log = Arc::new(Mutex::new(VecDeque::new()));
-        let log_reader = Some(spawn_log_reader(stdout, Arc::clone(&log), port));
+            .arg(port.to_string());
         let mut server = Server {
-            supervisor,
-            port,
-            log,
-            log_reader,
+            process: Supervised::spawn(&format!("DynamoDB Local on port {port}"), &java),
         };
 
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if let Ok(Some(status)) = server.supervisor.try_wait() {
-                // The output is complete once the reader has seen the pipe close.
-                if let Some(reader) = server.log_reader.take() {
-                    let _ = reader.join();
-                }
+            if let Some(status) = server.process.exited() {
                 return Err(format!(
                     "java exited ({status}) before answering on port {port}; its output:\n{}",
-                    server.output()
+                    server.process.output()
                 ));
             }
             let answer = tokio::time::timeout(
@@ -375,7 +273,7 @@ impl Server {
                 return Ok(server);
             }
             if Instant::now() >= deadline {
-                let output = server.output();
+                let output = server.process.output();
                 drop(server);
                 panic!(
                     "DynamoDB Local did not answer on port {port} within {READY_TIMEOUT:?} \
@@ -385,59 +283,4 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-
-    fn output(&self) -> String {
-        let log = self
-            .log
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        log.iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Closing the supervisor's stdin is what tells it to stop java.
-        drop(self.supervisor.stdin.take());
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            match self.supervisor.try_wait() {
-                Ok(Some(_)) | Err(_) => return,
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
-        eprintln!(
-            "DynamoDB Local on port {} did not stop within {STOP_TIMEOUT:?}; killing its supervisor. \
-             Its output:\n{}",
-            self.port,
-            self.output()
-        );
-        let _ = self.supervisor.kill();
-        let _ = self.supervisor.wait();
-    }
-}
-
-/// Keeps the last [`LOG_LINES`] lines of the JVM's output for failure messages; also drains
-/// the pipe so a chatty JVM never blocks on it.
-fn spawn_log_reader(
-    stdout: ChildStdout,
-    log: Arc<Mutex<VecDeque<String>>>,
-    port: u16,
-) -> JoinHandle<()> {
-    std::thread::Builder::new()
-        .name(format!("dynamodb-local-{port}-log"))
-        .spawn(move || {
-            for line in BufReader::new(stdout).split(b'\n') {
-                let Ok(line) = line else { break };
-                let mut log = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                if log.len() == LOG_LINES {
-                    log.pop_front();
-                }
-                log.push_back(String::from_utf8_lossy(&line).into_owned());
-            }
-        })
-        .expect("cannot spawn a thread")
 }

@@ -24,6 +24,7 @@ pub fn config(store: StoreChoice, store_timeout: Duration) -> Config {
         admin_token: ADMIN_TOKEN.into(),
         oauth_client_id: OAUTH_CLIENT_ID.into(),
         oauth_client_secret: OAUTH_CLIENT_SECRET.into(),
+        downstream: Default::default(),
     }
 }
 

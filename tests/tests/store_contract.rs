@@ -20,8 +20,27 @@ impl<T: WriteEvents + ReadEvents + 'static> Store for T {}
 
 const T0: i64 = 1_700_000_000;
 
-fn report(stored: usize, duplicates: usize) -> WriteReport {
-    WriteReport { stored, duplicates }
+/// What a write must report: its counts, and the ids of exactly the events it stored for the
+/// first time, each once (in id order, see [`sorted`]).
+fn report<'a>(
+    stored: usize,
+    duplicates: usize,
+    new: impl IntoIterator<Item = &'a StoredEvent>,
+) -> WriteReport {
+    let mut new_event_ids: Vec<String> = new.into_iter().map(|e| e.event.id.clone()).collect();
+    new_event_ids.sort();
+    new_event_ids.dedup();
+    WriteReport {
+        stored,
+        duplicates,
+        new_event_ids,
+    }
+}
+
+/// A report with its new event ids in id order: the order is not part of the contract.
+fn sorted(mut report: WriteReport) -> WriteReport {
+    report.new_event_ids.sort();
+    report
 }
 
 async fn stores_each_event_once(store: Arc<dyn Store>) {
@@ -34,10 +53,16 @@ async fn stores_each_event_once(store: Arc<dyn Store>) {
         "whatsapp-k1",
     );
     let events = stored(&body, SubProduct::Conversational, 1);
-    assert_eq!(store.write_events(&events).await.unwrap(), report(3, 0));
+    assert_eq!(
+        sorted(store.write_events(&events).await.unwrap()),
+        report(3, 0, &events)
+    );
     // A redelivery, received later: same events, nothing new.
     let again = stored(&body, SubProduct::Conversational, 2);
-    assert_eq!(store.write_events(&again).await.unwrap(), report(0, 3));
+    assert_eq!(
+        sorted(store.write_events(&again).await.unwrap()),
+        report(0, 3, [])
+    );
     let record = store
         .read_message("wamid.a")
         .await
@@ -57,7 +82,10 @@ async fn duplicates_inside_one_batch_count_once(store: Arc<dyn Store>) {
         1,
     );
     events.extend(events.clone());
-    assert_eq!(store.write_events(&events).await.unwrap(), report(1, 1));
+    assert_eq!(
+        sorted(store.write_events(&events).await.unwrap()),
+        report(1, 1, &events[..1])
+    );
 }
 
 async fn concurrent_duplicate_writes_store_once(store: Arc<dyn Store>) {
@@ -78,7 +106,7 @@ async fn concurrent_duplicate_writes_store_once(store: Arc<dyn Store>) {
             async move { store.write_events(&events).await },
         ));
     }
-    let mut total = report(0, 0);
+    let mut total = report(0, 0, []);
     for task in tasks {
         let r = task
             .await
@@ -86,8 +114,11 @@ async fn concurrent_duplicate_writes_store_once(store: Arc<dyn Store>) {
             .expect("every concurrent write succeeds");
         total.stored += r.stored;
         total.duplicates += r.duplicates;
+        total.new_event_ids.extend(r.new_event_ids);
     }
-    assert_eq!(total, report(4, 16 * 4 - 4));
+    // Each event is new to exactly one of the writes.
+    let events = stored(&body, SubProduct::Conversational, 0);
+    assert_eq!(sorted(total), report(4, 16 * 4 - 4, &events));
     let by_key = stores::events_of_key(store.as_ref(), "whatsapp-concurrent", 100).await;
     assert_eq!(by_key.len(), 4);
     let c1 = store.read_message("wamid.c1").await.unwrap().unwrap();
@@ -218,7 +249,10 @@ async fn batch_write_with_many_events(store: Arc<dyn Store>) {
         SubProduct::Transactional,
         0,
     );
-    assert_eq!(store.write_events(&events).await.unwrap(), report(250, 0));
+    assert_eq!(
+        sorted(store.write_events(&events).await.unwrap()),
+        report(250, 0, &events)
+    );
 
     // The same 250 again plus 50 new ones: only the new ones are stored.
     let more: Vec<(String, i64)> = (250..300)
@@ -231,7 +265,10 @@ async fn batch_write_with_many_events(store: Arc<dyn Store>) {
         SubProduct::Transactional,
         0,
     );
-    assert_eq!(store.write_events(&events).await.unwrap(), report(50, 250));
+    assert_eq!(
+        sorted(store.write_events(&events).await.unwrap()),
+        report(50, 250, &events[250..])
+    );
 
     let by_key = stores::events_of_key(store.as_ref(), "whatsapp-many", 1000).await;
     assert_eq!(by_key.len(), 300);
@@ -256,7 +293,10 @@ async fn replies_and_unknown_shapes_are_kept_as_received(store: Arc<dyn Store>) 
     let unknown = r#"{"brand_new":{"shape":[1,2,3]},  "key":"whatsapp-new"}"#;
     let mut events = stored(&reply, SubProduct::Conversational, 5);
     events.extend(stored(unknown, SubProduct::Verify, 5));
-    assert_eq!(store.write_events(&events).await.unwrap(), report(2, 0));
+    assert_eq!(
+        sorted(store.write_events(&events).await.unwrap()),
+        report(2, 0, &events)
+    );
 
     let record = store.read_message("wamid.in-1").await.unwrap().unwrap();
     assert!(record.state.is_none(), "a reply has no delivery status");

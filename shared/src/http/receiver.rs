@@ -138,7 +138,7 @@ async fn store_delivery(
         ApiError::from(error)
     })?;
     let parsed: Vec<_> = events.into_iter().map(|e| e.event).collect();
-    record::delivery(sub_product, &parsed, report);
+    record::delivery(sub_product, &parsed, &report);
     Ok(report)
 }
 

@@ -270,15 +270,15 @@ impl DynamoStore {
         }
     }
 
-    /// Writes one chunk in a transaction, with the counters of its events; returns how many
-    /// events were new. Events already stored make the transaction cancel (writing nothing) with
+    /// Writes one chunk in a transaction, with the counters of its events; returns the ids of the
+    /// events that were new. Events already stored make the transaction cancel (writing nothing) with
     /// `ConditionalCheckFailed` for them; they are dropped and the rest is written again with
     /// counters of the rest only, so the outcome is that of one conditional put per event plus
     /// exactly one count per stored event, without ever leaving half a chunk behind.
-    async fn put_chunk(&self, mut events: Vec<NewEvent>) -> Result<usize, StoreError> {
+    async fn put_chunk(&self, mut events: Vec<NewEvent>) -> Result<Vec<String>, StoreError> {
         for attempt in 0..TRANSACTION_ATTEMPTS {
             if events.is_empty() {
-                return Ok(0);
+                return Ok(Vec::new());
             }
             let mut transaction = events
                 .iter()
@@ -297,7 +297,12 @@ impl DynamoStore {
                 .send()
                 .await;
             let reasons = match result {
-                Ok(_) => return Ok(events.len()),
+                Ok(_) => {
+                    return Ok(events
+                        .iter()
+                        .filter_map(|e| get_s(&e.item, "event_id"))
+                        .collect());
+                }
                 Err(SdkError::ServiceError(e)) => match e.into_err() {
                     TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
                         .cancellation_reasons()
@@ -854,10 +859,12 @@ impl WriteEvents for DynamoStore {
                 chunk_bytes += bytes;
             }
             chunks.push(chunk);
-            let stored: usize = try_join_all(chunks.into_iter().map(|chunk| self.put_chunk(chunk)))
-                .await?
-                .into_iter()
-                .sum();
+            let new_event_ids: Vec<String> =
+                try_join_all(chunks.into_iter().map(|chunk| self.put_chunk(chunk)))
+                    .await?
+                    .into_iter()
+                    .flatten()
+                    .collect();
 
             let expires_at = expiry(
                 events.iter().map(|e| e.received_at).max().unwrap_or(0),
@@ -871,8 +878,9 @@ impl WriteEvents for DynamoStore {
             .await?;
 
             Ok(WriteReport {
-                stored,
-                duplicates: events.len() - stored,
+                stored: new_event_ids.len(),
+                duplicates: events.len() - new_event_ids.len(),
+                new_event_ids,
             })
         })
     }
@@ -1273,6 +1281,17 @@ pub fn event_item(stored: &StoredEvent, retention: Duration) -> Item {
         );
     }
     item
+}
+
+/// The stored event in an item image as a DynamoDB stream delivers it (`NEW_IMAGE`); `None` for
+/// the table's other items (status, OAuth client, refresh token, and any kind added later), told
+/// apart by the event items' sort key prefix.
+pub fn event_from_image(
+    item: &HashMap<String, AttributeValue>,
+) -> Option<Result<StoredEvent, StoreError>> {
+    get_s(item, "SK")?
+        .starts_with("EVT#")
+        .then(|| event_from_item(item))
 }
 
 fn event_from_item(item: &Item) -> Result<StoredEvent, StoreError> {

@@ -223,6 +223,7 @@ impl WriteEvents for EmbeddedStore {
                     if inserted == 1 {
                         count(&tx, event, at, retention)?;
                         report.stored += 1;
+                        report.new_event_ids.push(stored.event.id.clone());
                     } else {
                         report.duplicates += 1;
                     }

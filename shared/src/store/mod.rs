@@ -47,10 +47,15 @@ impl StoredEvent {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct WriteReport {
     pub stored: usize,
     pub duplicates: usize,
+    /// The ids of the events this write stored (`stored` of them, each once), for callers that
+    /// act on new events only: the local stack publishes them, as the DynamoDB stream does in
+    /// AWS. Not part of the webhook's answer.
+    #[serde(skip)]
+    pub new_event_ids: Vec<String>,
 }
 
 /// One message with its status and every event stored for it, in time order.

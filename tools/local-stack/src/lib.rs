@@ -1,5 +1,11 @@
 //! The local stack: the project's routes on one HTTP server, running the very handlers the
 //! Lambdas run (`shared::http`), on the embedded store or on a DynamoDB-compatible endpoint.
+//! New events can be printed or POSTed as the EventBridge events AWS would publish
+//! ([`Downstream`]).
+
+mod downstream;
+
+pub use downstream::Downstream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +56,8 @@ pub struct Config {
     /// The one OAuth client of the local token endpoint, allowed both grants.
     pub oauth_client_id: String,
     pub oauth_client_secret: String,
+    /// Where newly stored events go besides the store.
+    pub downstream: Downstream,
 }
 
 /// How the `/manage/...` routes reach Insider One (or a simulator of it).
@@ -139,9 +147,13 @@ pub async fn start_with(
         AccessTokens::new(vec![key], issuer.clone(), audience.clone())
             .map_err(|e| StartError::OAuth(e.to_string()))
     };
+    let writer = config
+        .downstream
+        .around(stores.writer)
+        .map_err(|e| StartError::Downstream(e.to_string()))?;
     let routes = Arc::new(Routes {
         receiver: Receiver {
-            store: stores.writer,
+            store: writer,
             auth: Authenticator::new()
                 .with(StaticTokens::new(&config.webhook_tokens))
                 .with(access_tokens(signing_key.clone())?),
@@ -212,6 +224,7 @@ pub enum StartError {
     Store(StoreError),
     OAuth(String),
     Insider(String),
+    Downstream(String),
     Listen(SocketAddr, std::io::Error),
 }
 
@@ -221,6 +234,7 @@ impl std::fmt::Display for StartError {
             StartError::Store(e) => write!(f, "the store could not be opened: {e}"),
             StartError::OAuth(e) => write!(f, "the OAuth client is not valid: {e}"),
             StartError::Insider(e) => write!(f, "the Insider One client cannot be built: {e}"),
+            StartError::Downstream(e) => write!(f, "new events cannot be published: {e}"),
             StartError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
         }
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use local_stack::{Config, ManagementConfig, StoreChoice};
+use local_stack::{Config, Downstream, ManagementConfig, StoreChoice};
 use shared::auth::generate_token;
 
 #[derive(Parser)]
@@ -40,6 +40,15 @@ struct Args {
     /// request came in on).
     #[arg(long, env = "PUBLIC_BASE_URL")]
     public_base_url: Option<String>,
+    /// Print every newly stored event to stdout as a JSON line, as EventBridge would deliver it.
+    #[arg(long, env = "PRINT_EVENTS")]
+    print_events: bool,
+    /// POST every newly stored event to this URL, as EventBridge would deliver it.
+    #[arg(long, env = "PUBLISH_EVENTS_TO", value_name = "URL")]
+    publish_to: Option<String>,
+    /// The `source` of those events.
+    #[arg(long, env = "EVENT_SOURCE", default_value = shared::config::DEFAULT_EVENT_SOURCE)]
+    event_source: String,
 }
 
 #[tokio::main]
@@ -79,6 +88,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             admin_token: admin_token.value.clone(),
             oauth_client_id: oauth_client_id.clone(),
             oauth_client_secret: oauth_secret.value.clone(),
+            downstream: Downstream {
+                print: args.print_events,
+                post_to: args.publish_to.clone(),
+                source: args.event_source.clone(),
+            },
         },
         management,
     )
@@ -118,6 +132,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  POST {url}/manage/settings/{{transactional|conversational}}[/v1]     Insider One settings (admin token)"
     );
     println!("     via {}\n", args.insider_gateway_url);
+    match (args.print_events, &args.publish_to) {
+        (false, None) => {}
+        (print, url) => println!(
+            "  new events ({}): {}{}{}\n",
+            args.event_source,
+            if print { "printed to stdout" } else { "" },
+            if print && url.is_some() { ", " } else { "" },
+            url.as_deref()
+                .map(|u| format!("POSTed to {u}"))
+                .unwrap_or_default()
+        ),
+    }
     println!("  webhook token:       {}", webhook_token.shown());
     println!("  admin token:         {}", admin_token.shown());
     println!("  OAuth client id:     {oauth_client_id}  (LOCAL_OAUTH_CLIENT_ID)");
