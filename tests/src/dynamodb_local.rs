@@ -5,7 +5,8 @@
 //! instead (its `DynamoDBLocal_lib` folder must sit beside it). Java 17+ must be on `PATH`.
 //!
 //! Every instance runs with:
-//! - `-inMemory`: nothing is written to disk, and a restart starts from an empty database;
+//! - `-inMemory`: nothing is written to disk, and a restart starts from an empty database
+//!   (except those of [`DynamoDbLocal::start_on_disk`], for load runs that restart it);
 //! - `-sharedDb`: all clients see the same tables whatever access key and region they sign
 //!   with. Without it DynamoDB Local keeps one database per key and region, and a test and
 //!   the code under test configured differently would silently miss each other's tables;
@@ -48,7 +49,18 @@ pub struct DynamoDbLocal {
     addr: SocketAddr,
     endpoint: String,
     jar: PathBuf,
+    storage: Storage,
     server: Option<Server>,
+}
+
+/// Where a server keeps its database.
+#[derive(Clone)]
+enum Storage {
+    /// In memory, with only the quick JIT tier: it about halves start-up on a busy 2-core
+    /// machine, and a test's server never runs long enough for the slow tier to pay off.
+    Memory,
+    /// In this folder (`-dbPath`), surviving a restart, with the full JIT: for long runs.
+    Disk(PathBuf),
 }
 
 impl DynamoDbLocal {
@@ -57,6 +69,17 @@ impl DynamoDbLocal {
     /// Installs the jar first (once per process) unless `DYNAMODB_LOCAL_JAR` names one.
     /// Panics when it cannot be installed or the server does not come up.
     pub async fn start() -> DynamoDbLocal {
+        Self::start_with(Storage::Memory).await
+    }
+
+    /// Like [`Self::start`], the database kept in `dir` so that [`Self::restart`] finds it
+    /// again, as a killed and restarted DynamoDB would.
+    pub async fn start_on_disk(dir: &Path) -> DynamoDbLocal {
+        std::fs::create_dir_all(dir).expect("DynamoDB Local's data folder");
+        Self::start_with(Storage::Disk(dir.to_owned())).await
+    }
+
+    async fn start_with(storage: Storage) -> DynamoDbLocal {
         let jar = tokio::task::spawn_blocking(|| jar().clone())
             .await
             .expect("locating DynamoDB Local panicked")
@@ -64,13 +87,14 @@ impl DynamoDbLocal {
         let mut failures = Vec::new();
         for _ in 0..START_ATTEMPTS {
             let port = free_port();
-            match Server::launch(&jar, port).await {
+            match Server::launch(&jar, &storage, port).await {
                 Ok(server) => {
                     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
                     return DynamoDbLocal {
                         addr,
                         endpoint: format!("http://{addr}"),
                         jar,
+                        storage,
                         server: Some(server),
                     };
                 }
@@ -101,12 +125,12 @@ impl DynamoDbLocal {
 
     /// Stops the server if running and starts a new one on the same port.
     ///
-    /// The database is in memory, so every table and item is gone afterwards. Panics if the
+    /// A database in memory loses every table and item; one on disk is found again. Panics if the
     /// new server does not come up (for instance because another process took the port
     /// while it was free).
     pub async fn restart(&mut self) {
         self.stop();
-        match Server::launch(&self.jar, self.addr.port()).await {
+        match Server::launch(&self.jar, &self.storage, self.addr.port()).await {
             Ok(server) => self.server = Some(server),
             Err(failure) => panic!("DynamoDB Local did not restart on {}: {failure}", self.addr),
         }
@@ -235,21 +259,25 @@ impl Server {
     ///
     /// Errs with the JVM's output when it exits before answering, which is worth a retry
     /// on another port. Panics when it stays up but never answers, which is not.
-    async fn launch(jar: &Path, port: u16) -> Result<Server, String> {
+    async fn launch(jar: &Path, storage: &Storage, port: u16) -> Result<Server, String> {
         let lib = jar
             .parent()
             .expect("a jar path has a parent")
             .join("DynamoDBLocal_lib");
         let mut java = Command::new("java");
-        // Only the quick JIT tier: it about halves start-up on a busy 2-core machine,
-        // and a test's server never runs long enough for the slow tier to pay off.
-        java.arg("-XX:TieredStopAtLevel=1")
-            // DynamoDB Local 3.x unpacks SQLite's native library from its own jar and
-            // ignores this; it is what AWS documents, and what older releases need.
-            .arg(format!("-Djava.library.path={}", lib.display()))
+        if matches!(storage, Storage::Memory) {
+            java.arg("-XX:TieredStopAtLevel=1");
+        }
+        // DynamoDB Local 3.x unpacks SQLite's native library from its own jar and ignores
+        // this; it is what AWS documents, and what older releases need.
+        java.arg(format!("-Djava.library.path={}", lib.display()))
             .arg("-jar")
-            .arg(jar)
-            .args(["-inMemory", "-sharedDb", "-disableTelemetry", "-port"])
+            .arg(jar);
+        match storage {
+            Storage::Memory => java.arg("-inMemory"),
+            Storage::Disk(dir) => java.arg("-dbPath").arg(dir),
+        };
+        java.args(["-sharedDb", "-disableTelemetry", "-port"])
             .arg(port.to_string());
         let mut server = Server {
             process: Supervised::spawn(&format!("DynamoDB Local on port {port}"), &java),

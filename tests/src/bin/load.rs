@@ -1,0 +1,265 @@
+//! The load and fault proof (issue 8): the Insider One simulator sends a realistic stream (mixed
+//! families, exact duplicates, statuses out of order) to the local stack, on DynamoDB Local or
+//! the embedded store, as fast as the machine takes it; then the store is read back through its
+//! own read operations and compared with what was sent.
+//!
+//! ```sh
+//! cargo run --release -p e2e-tests --bin load -- --store dynamodb --count 90000 \
+//!     --duplicates 0.05 --shuffle --concurrency 64 --seed 1
+//! ```
+//! Faults, on DynamoDB Local: `--kill-store-after-secs 5 --outage-secs 5` kills the JVM in the
+//! middle of the run and starts it again on the same data; `--slow-store-ms 4000
+//! --slow-store-after-secs 5 --outage-secs 5` delays every byte to and from it for a while.
+//! Exit status 0 only when the store holds exactly the distinct events sent, every message has
+//! the highest status it reached, and no event went unacknowledged.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use e2e_tests::dynamodb_local::{DynamoDbLocal, unique_table_name};
+use e2e_tests::fault_proxy::FaultProxy;
+use e2e_tests::stack::{WEBHOOK_TOKEN, config};
+use insider_sim::deliver::{self, DeliverOptions, DeliveryAuth, DeliverySummary, Traffic};
+use local_stack::StoreChoice;
+use shared::domain::query::{EventFilter, EventScope, PageRequest, Window};
+use shared::store::dynamo::DynamoStore;
+use shared::store::embedded::EmbeddedStore;
+use shared::store::{ListEvents, ReadMessage};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Store {
+    Embedded,
+    Dynamodb,
+}
+
+#[derive(Parser)]
+#[command(about = "Sends a simulated Insider One stream to the local stack and checks the store")]
+struct Args {
+    #[arg(long, value_enum, default_value_t = Store::Dynamodb)]
+    store: Store,
+    #[command(flatten)]
+    traffic: Traffic,
+    /// DynamoDB Local: kill its JVM this long after the start, for --outage-secs.
+    #[arg(long)]
+    kill_store_after_secs: Option<f64>,
+    /// DynamoDB Local: delay its traffic by this much, from --slow-store-after-secs for
+    /// --outage-secs.
+    #[arg(long)]
+    slow_store_ms: Option<u64>,
+    #[arg(long, default_value_t = 5.0)]
+    slow_store_after_secs: f64,
+    #[arg(long, default_value_t = 5.0)]
+    outage_secs: f64,
+    /// The receiver's bound on one store call (the Lambda's STORE_TIMEOUT_MS).
+    #[arg(long, default_value_t = 3000)]
+    store_timeout_ms: u64,
+}
+
+/// Both stores, read back through the operations the query routes use.
+trait ReadBack: ReadMessage + ListEvents {}
+impl<T: ReadMessage + ListEvents> ReadBack for T {}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    // The receiver gets a runtime of its own, as it would have a process of its own: the
+    // sender's work then does not run on the receiver's threads.
+    let receiver_runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("receiver")
+        .build()
+        .expect("receiver runtime");
+    let sender_runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sender")
+        .build()
+        .expect("sender runtime");
+    sender_runtime.block_on(run(args, receiver_runtime.handle().clone()))
+}
+
+async fn run(args: Args, receiver: tokio::runtime::Handle) -> ExitCode {
+    let data = tempfile::tempdir().expect("temporary folder");
+    let store_timeout = Duration::from_millis(args.store_timeout_ms);
+    let mut dynamodb = None;
+    let (choice, proxy, reader): (StoreChoice, Option<FaultProxy>, Arc<dyn ReadBack>) = match args
+        .store
+    {
+        Store::Embedded => {
+            let dir = data.path().join("embedded");
+            let store = EmbeddedStore::open(&dir, e2e_tests::stores::RETENTION)
+                .expect("embedded store opens");
+            (StoreChoice::Embedded(dir), None, Arc::new(store))
+        }
+        Store::Dynamodb => {
+            let local = DynamoDbLocal::start_on_disk(&data.path().join("dynamodb")).await;
+            let proxy = FaultProxy::start(local.addr());
+            let table = unique_table_name("load");
+            let store = DynamoStore::new(
+                shared::config::endpoint_dynamo_client(local.endpoint(), Duration::from_secs(10)),
+                &table,
+                e2e_tests::stores::RETENTION,
+            );
+            let choice = StoreChoice::Dynamo {
+                endpoint: proxy.url(),
+                table,
+            };
+            dynamodb = Some(local);
+            (choice, Some(proxy), Arc::new(store))
+        }
+    };
+    let stack = receiver
+        .spawn(local_stack::start(config(choice, store_timeout)))
+        .await
+        .expect("the receiver's runtime")
+        .expect("local stack starts");
+
+    let mut options = DeliverOptions::new(format!("{}/webhooks/conversational", stack.url()));
+    options.auth = DeliveryAuth::Bearer(WEBHOOK_TOKEN.into());
+    options.traffic = args.traffic.clone();
+    let started = Instant::now();
+    let faults = inject_faults(&args, dynamodb, proxy);
+    let summary = match deliver::run(options).await {
+        Ok(summary) => summary,
+        Err(error) => {
+            eprintln!("the sender could not run: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let run_time = started.elapsed();
+    // Keeps DynamoDB Local (and the proxy) alive until the store has been read back.
+    let _store_process = faults.await.expect("fault injection");
+    println!("{summary}");
+    println!("run time {:.1} s", run_time.as_secs_f64());
+
+    let problems = check_store(reader.as_ref(), &summary).await;
+    stack.stop().await;
+    if problems.is_empty() {
+        println!("store check: every distinct event stored once, every status the highest sent");
+        ExitCode::SUCCESS
+    } else {
+        for problem in problems.iter().take(20) {
+            println!("store check: {problem}");
+        }
+        println!("store check: {} problems", problems.len());
+        ExitCode::FAILURE
+    }
+}
+
+/// Starts the fault of the run, if any, in the background; its task hands DynamoDB Local and the
+/// proxy back once the fault is over.
+fn inject_faults(
+    args: &Args,
+    dynamodb: Option<DynamoDbLocal>,
+    proxy: Option<FaultProxy>,
+) -> tokio::task::JoinHandle<(Option<DynamoDbLocal>, Option<FaultProxy>)> {
+    let kill_after = args.kill_store_after_secs.map(Duration::from_secs_f64);
+    let slow = args.slow_store_ms.map(|ms| {
+        (
+            Duration::from_secs_f64(args.slow_store_after_secs),
+            Duration::from_millis(ms),
+        )
+    });
+    let outage = Duration::from_secs_f64(args.outage_secs);
+    tokio::spawn(async move {
+        let mut dynamodb = dynamodb;
+        if let (Some(after), Some(local)) = (kill_after, dynamodb.as_mut()) {
+            tokio::time::sleep(after).await;
+            println!("fault: DynamoDB Local killed");
+            local.stop();
+            tokio::time::sleep(outage).await;
+            local.restart().await;
+            println!("fault: DynamoDB Local started again on the same data");
+        }
+        if let (Some((after, delay)), Some(proxy)) = (slow, proxy.as_ref()) {
+            tokio::time::sleep(after).await;
+            println!("fault: DynamoDB Local slowed by {} ms", delay.as_millis());
+            proxy.set_delay(delay);
+            tokio::time::sleep(outage).await;
+            proxy.set_delay(Duration::ZERO);
+            println!("fault: DynamoDB Local fast again");
+        }
+        (dynamodb, proxy)
+    })
+}
+
+/// Everything that differs between the store and what the simulator sent.
+async fn check_store(store: &dyn ReadBack, summary: &DeliverySummary) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !summary.unacknowledged_events.is_empty() {
+        problems.push(format!(
+            "{} events were never acknowledged",
+            summary.unacknowledged_events.len()
+        ));
+    }
+    match count_events(store).await {
+        Ok(stored) if stored == summary.distinct_events => {}
+        Ok(stored) => problems.push(format!(
+            "{stored} events stored, {} distinct events sent",
+            summary.distinct_events
+        )),
+        Err(error) => problems.push(format!("listing the store failed: {error}")),
+    }
+    for (message_id, sent) in &summary.message_statuses {
+        let record = match store.read_message(message_id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                problems.push(format!("{message_id}: nothing stored"));
+                continue;
+            }
+            Err(error) => {
+                problems.push(format!("{message_id}: {error}"));
+                continue;
+            }
+        };
+        let state = record.state.unwrap_or_default();
+        let stored_status = state.progress.as_ref().map(|s| s.as_str().to_owned());
+        let sent_status = sent
+            .highest
+            .map(|s| serde_json::to_value(s).expect("a status name serializes"))
+            .and_then(|v| v.as_str().map(str::to_owned));
+        if stored_status != sent_status || state.failed != sent.failed {
+            problems.push(format!(
+                "{message_id}: stored {stored_status:?} (failed: {}), sent {sent_status:?} (failed: {})",
+                state.failed, sent.failed
+            ));
+        }
+    }
+    problems
+}
+
+/// Every stored event, counted by listing the store window by window, page by page, as an
+/// operator's export would.
+async fn count_events(store: &dyn ReadBack) -> Result<usize, shared::store::StoreError> {
+    // The simulator writes June 2024 timestamps (plus a month); events without one are listed at
+    // their arrival, today.
+    let first = 1_714_521_600; // 2024-05-01
+    let last = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+        + 86_400;
+    let mut per_window: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut since = first;
+    while since < last {
+        let until = (since + shared::domain::query::MAX_WINDOW_SECS).min(last);
+        let scope = EventScope::Window(Window::new(since, until).expect("a valid window"));
+        let mut page = PageRequest {
+            after: None,
+            limit: 1000,
+        };
+        loop {
+            let listed = store
+                .list_events(&scope, &EventFilter::default(), &page)
+                .await?;
+            *per_window.entry(since).or_default() += listed.events.len();
+            match listed.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        since = until;
+    }
+    Ok(per_window.values().sum())
+}
