@@ -63,3 +63,17 @@ fn query_param(request: &Request, name: &str) -> Option<String> {
 fn header_str(request: &Request, name: header::HeaderName) -> Option<&str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
+
+/// The `Authorization` header as one value: repeated headers joined with commas, as API Gateway
+/// hands them over, so that the Lambdas and the local stack judge them alike (never valid), and
+/// bytes that are not ASCII replaced, so that such a header reads as a wrong credential rather
+/// than as none.
+pub fn authorization(request: &Request) -> Option<String> {
+    let values: Vec<_> = request
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
+}

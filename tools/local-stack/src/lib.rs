@@ -19,7 +19,7 @@ use shared::http::manage::{Management, manage};
 use shared::http::oauth::token_endpoint;
 use shared::http::query::{Query, query};
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
-use shared::http::{ApiError, Body, Request, Response};
+use shared::http::{ApiError, Body, Request, Response, authorization};
 use shared::insider::{InsiderClient, InsiderSettings};
 use shared::store::dynamo::DynamoStore;
 use shared::store::embedded::EmbeddedStore;
@@ -290,11 +290,10 @@ async fn as_admin<F>(
 where
     F: std::future::Future<Output = Response>,
 {
-    let authorization = request
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match routes.admin.authenticate(authorization) {
+    match routes
+        .admin
+        .authenticate(authorization(&request).as_deref())
+    {
         Ok(_) => handler(request).await,
         Err(error) => ApiError::from(error).into_response(),
     }
