@@ -2,6 +2,7 @@
 
 pub mod dynamodb_local;
 pub mod fault_proxy;
+pub mod gateway;
 pub mod logs;
 pub mod manage;
 pub mod oauth;

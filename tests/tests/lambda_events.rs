@@ -1,17 +1,21 @@
 //! The Lambda path: an API Gateway HTTP API (payload 2.0) event, as Lambda hands it to the
-//! binary, goes through lambda_http's decoding into the same handlers.
+//! binary, goes through the Lambdas' own conversion (`shared::http::gateway`) into the same
+//! handlers.
 
 use std::sync::Arc;
 
 use base64::Engine;
+use e2e_tests::gateway;
 use e2e_tests::payloads::status;
 use e2e_tests::stack::WEBHOOK_TOKEN;
 use e2e_tests::stores;
 use shared::auth::{Authenticator, StaticTokens};
+use shared::http::Request;
 use shared::http::query::{Query, query};
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
 use shared::store::ReadMessage;
 
+/// An event with the webhook token, the body base64-encoded when `base64` says so.
 fn api_gateway_event(
     method: &str,
     path: &str,
@@ -19,38 +23,25 @@ fn api_gateway_event(
     token: &str,
     body: &str,
     base64: bool,
-) -> String {
+) -> Request {
     let body = if base64 {
         base64::engine::general_purpose::STANDARD.encode(body)
     } else {
         body.to_owned()
     };
-    serde_json::json!({
-        "version": "2.0",
-        "routeKey": format!("{method} {path}"),
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": {
-            "authorization": format!("Bearer {token}"),
-            "content-type": "application/json",
-            "host": "abc123.execute-api.eu-west-1.amazonaws.com",
-        },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
-            "domainPrefix": "abc123",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "insider"},
-            "requestId": "req-1",
-            "routeKey": format!("{method} {path}"),
-            "stage": "$default",
-            "time": "21/Nov/2026:10:00:00 +0000",
-            "timeEpoch": 1_795_000_000_000_i64,
-        },
-        "body": body,
-        "isBase64Encoded": base64,
-    })
-    .to_string()
+    let authorization = format!("Bearer {token}");
+    let event = gateway::event(
+        method,
+        path,
+        query,
+        &[
+            ("authorization", authorization.as_str()),
+            ("content-type", "application/json"),
+        ],
+        Some(&body),
+        base64,
+    );
+    gateway::request(&event).expect("a valid API Gateway event")
 }
 
 #[tokio::test]
@@ -72,8 +63,7 @@ async fn base64_and_plain_bodies_from_api_gateway_are_stored() {
             &body,
             base64,
         );
-        let request = lambda_http::request::from_str(&event).expect("a valid API Gateway event");
-        let response = receive(&receiver, request).await;
+        let response = receive(&receiver, event).await;
         assert_eq!(response.status(), 200, "base64: {base64}");
         assert_eq!(
             std::str::from_utf8(response.body()).unwrap(),
@@ -99,11 +89,7 @@ async fn base64_and_plain_bodies_from_api_gateway_are_stored() {
         "",
         false,
     );
-    let response = query(
-        &query_handler,
-        lambda_http::request::from_str(&event).unwrap(),
-    )
-    .await;
+    let response = query(&query_handler, event).await;
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
     assert_eq!(

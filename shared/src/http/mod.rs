@@ -2,12 +2,13 @@
 //! types so the Lambda binaries and the local stack run exactly the same code.
 
 mod error;
+pub mod gateway;
 pub mod manage;
 pub mod oauth;
 pub mod query;
 pub mod receiver;
 
-pub use error::ApiError;
+pub use error::{ApiError, unreadable_body};
 pub use lambda_http::{Body, Request};
 
 use http::{HeaderValue, StatusCode, header};
