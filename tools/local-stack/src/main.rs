@@ -79,6 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             admin_token: admin_token.value.clone(),
             oauth_client_id: oauth_client_id.clone(),
             oauth_client_secret: oauth_secret.value.clone(),
+            signing_key: None,
         },
         management,
     )
