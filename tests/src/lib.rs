@@ -3,9 +3,11 @@
 pub mod dynamodb_local;
 pub mod fault_proxy;
 pub mod gateway;
+pub mod hostile;
 pub mod logs;
 pub mod manage;
 pub mod oauth;
 pub mod payloads;
+pub mod raw_http;
 pub mod stack;
 pub mod stores;
