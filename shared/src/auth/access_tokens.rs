@@ -19,7 +19,7 @@ pub const DELIVERY_SCOPES: [&str; 2] = ["webhook.write", "whatsapp.write"];
 /// HS256 keys shorter than the hash output weaken the signature.
 pub const MIN_KEY_BYTES: usize = 32;
 /// Clock skew tolerated between the token endpoint and the receiver.
-const LEEWAY_SECS: u64 = 30;
+pub const LEEWAY_SECS: u64 = 30;
 
 #[derive(Clone)]
 pub struct SigningKey {
