@@ -139,7 +139,12 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, RequestError> {
     serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)).map_err(
         |error| {
             let path = error.path().to_string();
-            let field = if path == "." { "body".to_owned() } else { path };
+            // An unknown key "" gives an empty path: the body is then the place to point at.
+            let field = if path.is_empty() || path == "." {
+                "body".to_owned()
+            } else {
+                path
+            };
             // serde quotes a mistyped value (`invalid type: integer `123``): not a secret's.
             let secret = field
                 .rsplit('.')
@@ -1129,6 +1134,11 @@ mod tests {
             panic!("a number beyond f64 is the field's problem");
         };
         assert_eq!(fields(&error), ["oauth2.expiresIn"]);
+        // Found by fuzz/: an unknown empty key once gave a problem without a field.
+        let Err(RequestError::Invalid(error)) = decode::<V1Body>(br#"{"": "x"}"#) else {
+            panic!("an unknown key is refused");
+        };
+        assert_eq!(fields(&error), ["body"]);
     }
 
     #[test]
