@@ -5,12 +5,17 @@
 use std::convert::Infallible;
 use std::future::Future;
 
-use lambda_http::RequestExt;
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use lambda_runtime::{LambdaEvent, service_fn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::http::gateway::{event_response, request_from_event};
 use crate::http::{Request, Response};
 
+/// Serves API Gateway HTTP API events (the only trigger of these functions) with `handler`,
+/// converting events with [`crate::http::gateway`], which answers an event that cannot be a
+/// request instead of panicking on it.
 pub async fn serve<D, H, F>(dependencies: D, handler: H) -> Result<(), lambda_http::Error>
 where
     D: Sync + 'static,
@@ -18,15 +23,23 @@ where
     F: Future<Output = Response> + Send,
 {
     let dependencies = leak(dependencies);
-    lambda_http::run(lambda_http::service_fn(move |request: Request| {
-        let request_id = request.lambda_context_ref().map(|c| c.request_id.clone());
-        let response = handler(dependencies, request);
-        async move {
-            let response = response.await;
-            crate::telemetry::flush_metrics(request_id.as_deref());
-            Ok::<_, Infallible>(response)
-        }
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
+            let LambdaEvent { payload, context } = event;
+            let handled = request_from_event(payload).map(|request| handler(dependencies, request));
+            async move {
+                let response = match handled {
+                    Ok(response) => response.await,
+                    Err(refused) => {
+                        tracing::warn!(status = refused.status().as_u16(), "event refused");
+                        *refused
+                    }
+                };
+                crate::telemetry::flush_metrics(Some(&context.request_id));
+                Ok::<_, Infallible>(event_response(response))
+            }
+        },
+    ))
     .await
 }
 

@@ -1194,6 +1194,22 @@ fn ids_survive_reformatting_and_key_reordering() {
 }
 
 #[test]
+fn ids_survive_re_serialization_of_numbers_in_any_form() {
+    // Found by fuzz/ (payload target): numbers that a float holds only approximately, and a
+    // message id given as a number in another form than a serializer writes it.
+    for body in [
+        r#"{"error": {"message": "Account has been blocked", "name": 36899223372036854775807}}"#,
+        r#"{"key": 1.3333e-66, "entry": [6.666666666666667e+40]}"#,
+        r#"{"messaging_product": "whatsapp", "contacts": [{"wa_id": "1"}], "messages": [{"id": 1e2}]}"#,
+    ] {
+        let original = ids(&parse_ok(body, body.as_bytes()));
+        let value: Value = serde_json::from_str(body).expect("JSON");
+        let again = ids(&parse_ok(body, value.to_string().as_bytes()));
+        assert_eq!(again, original, "{body}");
+    }
+}
+
+#[test]
 fn identical_payloads_in_two_files_have_the_same_ids() {
     // The seed shows the rate-limit sample twice; a redelivery must be recognised.
     let a = ids(&parse_ok("a", &load("error_with_error_data.json")));

@@ -1,13 +1,15 @@
 //! Support code for the cross-crate tests in `tests/tests/`.
 
-pub mod api_gateway;
 pub mod dynamodb_local;
 pub mod fault_proxy;
+pub mod gateway;
+pub mod hostile;
 pub mod logs;
 pub mod manage;
 pub mod moto;
 pub mod oauth;
 pub mod payloads;
+pub mod raw_http;
 pub mod stack;
 pub mod stores;
 pub mod supervised;

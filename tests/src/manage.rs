@@ -91,7 +91,7 @@ impl Answer {
 pub struct Setup {
     pub sim: RunningSim,
     pub stack: LocalStack,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Setup {
@@ -132,11 +132,12 @@ impl Setup {
         let stack = local_stack::start_with(config, management)
             .await
             .expect("the local stack starts");
-        Setup {
-            sim,
-            stack,
-            _dir: dir,
-        }
+        Setup { sim, stack, dir }
+    }
+
+    /// The folder of the stack's embedded store.
+    pub fn store_dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// A call to one of our routes with the admin token; `body` is sent as is.

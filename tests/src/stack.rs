@@ -6,12 +6,17 @@ use std::time::Duration;
 use local_stack::{Config, LocalStack, StoreChoice};
 use reqwest::StatusCode;
 use serde_json::Value;
+use shared::auth::access_tokens::SigningKey;
 
 pub const WEBHOOK_TOKEN: &str = "test-webhook-token";
 pub const ROTATED_WEBHOOK_TOKEN: &str = "test-webhook-token-next";
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub const OAUTH_CLIENT_ID: &str = "test-insider";
 pub const OAUTH_CLIENT_SECRET: &str = "test-oauth-client-secret-0123456789";
+/// The access-token signing key of every test stack, known so that tests can sign the tokens
+/// the stack must refuse (expired, for another audience, without the delivery scope).
+pub const SIGNING_KEY_ID: &str = "test";
+pub const SIGNING_KEY_SECRET: &[u8] = b"test-signing-key-0123456789abcdef";
 
 /// The configuration every test stack uses, with the test credentials.
 pub fn config(store: StoreChoice, store_timeout: Duration) -> Config {
@@ -25,6 +30,10 @@ pub fn config(store: StoreChoice, store_timeout: Duration) -> Config {
         oauth_client_id: OAUTH_CLIENT_ID.into(),
         oauth_client_secret: OAUTH_CLIENT_SECRET.into(),
         downstream: Default::default(),
+        signing_key: Some(
+            SigningKey::new(SIGNING_KEY_ID, SIGNING_KEY_SECRET.to_vec())
+                .expect("the test key is long enough"),
+        ),
     }
 }
 

@@ -203,7 +203,9 @@ async fn every_rfc_6749_error_case() {
             ),
             StatusCode::UNAUTHORIZED,
             "invalid_client",
-            false,
+            // RFC 6749 5.2: the client tried Basic, so the challenge is due even though its
+            // credentials could not be read.
+            true,
         ),
         (
             token_request(

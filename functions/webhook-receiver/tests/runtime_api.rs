@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use e2e_tests::api_gateway::api_gateway_event;
 use e2e_tests::dynamodb_local::{self, unique_table_name};
+use e2e_tests::gateway;
 use e2e_tests::payloads::status;
 use lambda_emulator::{Function, FunctionSettings, Outcome};
 use shared::store::ReadMessage;
@@ -61,14 +61,22 @@ async fn the_executable_initialises_and_answers_under_the_runtime_api() {
         .unwrap();
     assert!(function.init_duration < lambda_emulator::INIT_LIMIT);
 
-    let probe = api_gateway_event("GET", "/webhooks/conversational", "", "", "", false);
+    let probe = gateway::event("GET", "/webhooks/conversational", "", &[], None, false).to_string();
     let answer = function.invoke(Bytes::from(probe)).await.unwrap();
     assert_eq!(status_code(&answer.outcome).0, 200);
 
     // No credential source is configured here: deliveries are refused with a 5xx, so Insider
     // One keeps them and retries, and nothing is written.
     let delivery = status("wamid.runtime-api", "delivered", 1_795_000_000, "");
-    let event = api_gateway_event("POST", "/webhooks/transactional", "", "t", &delivery, true);
+    let event = gateway::event(
+        "POST",
+        "/webhooks/transactional",
+        "",
+        &[("authorization", "Bearer t")],
+        Some(&delivery),
+        false,
+    )
+    .to_string();
     let answer = function.invoke(Bytes::from(event)).await.unwrap();
     let (code, body) = status_code(&answer.outcome);
     assert_eq!(
@@ -98,7 +106,7 @@ async fn init_completes_when_the_store_cannot_be_reached() {
     )
     .await
     .unwrap();
-    let probe = api_gateway_event("GET", "/webhooks/verify", "", "", "", false);
+    let probe = gateway::event("GET", "/webhooks/verify", "", &[], None, false).to_string();
     let answer = function.invoke(Bytes::from(probe)).await.unwrap();
     assert_eq!(status_code(&answer.outcome).0, 200);
     function.stop().await;

@@ -19,7 +19,7 @@ pub const DELIVERY_SCOPES: [&str; 2] = ["webhook.write", "whatsapp.write"];
 /// HS256 keys shorter than the hash output weaken the signature.
 pub const MIN_KEY_BYTES: usize = 32;
 /// Clock skew tolerated between the token endpoint and the receiver.
-const LEEWAY_SECS: u64 = 30;
+pub const LEEWAY_SECS: u64 = 30;
 
 #[derive(Clone)]
 pub struct SigningKey {
@@ -135,7 +135,9 @@ impl AccessTokens {
             client_id: client_id.to_owned(),
             scope: scopes.join(" "),
             iat: now,
-            exp: now + i64::try_from(lifetime_secs).unwrap_or(i64::MAX / 2),
+            // Lifetimes come from registrations (`expiresIn`, any positive integer): a huge one
+            // means "does not expire", never an overflow.
+            exp: now.saturating_add(i64::try_from(lifetime_secs).unwrap_or(i64::MAX)),
             jti: super::generate_token()[..32].to_owned(),
         };
         let mut header = Header::new(Algorithm::HS256);
@@ -281,6 +283,19 @@ mod tests {
             Verdict::Rejected("the access token is malformed")
         );
         assert_eq!(tokens.verify("static-token"), Verdict::NotMine);
+    }
+
+    #[test]
+    fn any_lifetime_a_registration_allows_gives_a_token_that_verifies() {
+        // `expiresIn` is any positive integer; i64::MAX once overflowed the expiry.
+        let tokens = tokens(vec![SigningKey::generate("k")]);
+        for lifetime in [1, u64::from(u32::MAX), i64::MAX as u64, u64::MAX] {
+            let issued = tokens.issue("client", &scopes(&["webhook.write"]), lifetime);
+            assert!(
+                matches!(tokens.verify(&issued.token), Verdict::Accepted(_)),
+                "lifetime {lifetime}"
+            );
+        }
     }
 
     #[test]

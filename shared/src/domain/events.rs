@@ -439,14 +439,18 @@ fn is_object(raw: &RawValue) -> bool {
 }
 
 /// A string, or a number written as text (ids and phone numbers sometimes arrive as numbers);
-/// an empty string counts as absent.
+/// an empty string counts as absent. A number is written as canonical JSON writes it (`1e2` and
+/// `100.0` alike as `100.0`), so that a message id, part of the event id, survives a
+/// re-serialization of the delivery as the rest of the event does.
 fn lenient_string(raw: Option<&RawValue>) -> Option<String> {
     let text = raw?.get();
     match text.as_bytes().first()? {
         b'"' => serde_json::from_str::<String>(text)
             .ok()
             .filter(|s| !s.is_empty()),
-        b'-' | b'0'..=b'9' => Some(text.to_owned()),
+        b'-' | b'0'..=b'9' => serde_json::from_str::<serde_json::Number>(text)
+            .ok()
+            .map(|n| n.to_string()),
         _ => None,
     }
 }

@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -115,24 +115,49 @@ impl Problems {
     }
 }
 
+/// Fields that hold a credential in the vendor's bodies, in both casings.
+pub const SECRET_FIELDS: [&str; 6] = [
+    "clientSecret",
+    "client_secret",
+    "refreshToken",
+    "refresh_token",
+    "apiKey",
+    "api_key",
+];
+
 /// Reads a JSON body into `T`. A type mismatch names the field, spelled as sent.
+///
+/// The grammar is checked first, so that a body that is not JSON (RFC 8259: UTF-8, one value,
+/// nothing after it) is `NotJson` whatever its first field, and anything that fails afterwards
+/// (a type, a number beyond 64 bits, nesting deeper than the parser follows, a lone surrogate)
+/// is the problem of the field it is in.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, RequestError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        if inner.is_data() {
-            let field = if path == "." { "body".to_owned() } else { path };
-            RequestError::Invalid(ValidationError::one(field, inner.to_string()))
-        } else {
-            RequestError::NotJson(inner.to_string())
-        }
-    })?;
-    // Trailing characters after the object make the body invalid JSON too.
-    deserializer
-        .end()
+    let text =
+        std::str::from_utf8(body).map_err(|error| RequestError::NotJson(error.to_string()))?;
+    serde_json::from_str::<IgnoredAny>(text)
         .map_err(|error| RequestError::NotJson(error.to_string()))?;
-    Ok(value)
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)).map_err(
+        |error| {
+            let path = error.path().to_string();
+            // An unknown key "" gives an empty path: the body is then the place to point at.
+            let field = if path.is_empty() || path == "." {
+                "body".to_owned()
+            } else {
+                path
+            };
+            // serde quotes a mistyped value (`invalid type: integer `123``): not a secret's.
+            let secret = field
+                .rsplit('.')
+                .next()
+                .is_some_and(|name| SECRET_FIELDS.contains(&name));
+            let message = if secret {
+                "must be a string (the value given is not repeated here)".to_owned()
+            } else {
+                error.into_inner().to_string()
+            };
+            RequestError::Invalid(ValidationError::one(field, message))
+        },
+    )
 }
 
 /// The events a V2 webhook subscribes to.
@@ -1089,6 +1114,49 @@ mod tests {
             decode::<WebhookBody>(br#"{"webhookURL": "https://x.example"}"#),
             Err(RequestError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn not_json_is_told_by_the_grammar_and_everything_after_by_its_field() {
+        // An unknown first field must not hide that the body is cut short.
+        assert!(matches!(
+            decode::<WebhookBody>(br#"{"webhookURL": "#),
+            Err(RequestError::NotJson(_))
+        ));
+        assert!(matches!(
+            decode::<WebhookBody>(b"{\"authType\": \"oauth2\xff\"}"),
+            Err(RequestError::NotJson(_))
+        ));
+        // Valid JSON that does not fit: the field's problem, not "not JSON".
+        let Err(RequestError::Invalid(error)) =
+            decode::<WebhookBody>(br#"{"oauth2": {"expiresIn": 1e999}}"#)
+        else {
+            panic!("a number beyond f64 is the field's problem");
+        };
+        assert_eq!(fields(&error), ["oauth2.expiresIn"]);
+        // Found by fuzz/: an unknown empty key once gave a problem without a field.
+        let Err(RequestError::Invalid(error)) = decode::<V1Body>(br#"{"": "x"}"#) else {
+            panic!("an unknown key is refused");
+        };
+        assert_eq!(fields(&error), ["body"]);
+    }
+
+    #[test]
+    fn a_mistyped_credential_is_not_repeated() {
+        let Err(RequestError::Invalid(error)) =
+            decode::<WebhookBody>(br#"{"oauth2": {"clientSecret": 123456789012345}}"#)
+        else {
+            panic!("a number is no secret string");
+        };
+        assert_eq!(fields(&error), ["oauth2.clientSecret"]);
+        assert!(!error.to_string().contains("123456789012345"), "{error}");
+        let Err(RequestError::Invalid(error)) = decode::<V1Body>(br#"{"isActive": "yes"}"#) else {
+            panic!("text is no flag");
+        };
+        assert!(
+            error.to_string().contains("yes"),
+            "other fields keep serde's detail"
+        );
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! types so the Lambda binaries and the local stack run exactly the same code.
 
 mod error;
+pub mod gateway;
 pub mod manage;
 pub mod oauth;
 pub mod query;
 pub mod receiver;
 
-pub use error::ApiError;
+pub use error::{ApiError, unreadable_body};
 pub use lambda_http::{Body, Request};
 
 use http::{HeaderValue, StatusCode, header};
@@ -69,4 +70,18 @@ fn query_param(request: &Request, name: &str) -> Option<String> {
 
 fn header_str(request: &Request, name: header::HeaderName) -> Option<&str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The `Authorization` header as one value: repeated headers joined with commas, as API Gateway
+/// hands them over, so that the Lambdas and the local stack judge them alike (never valid), and
+/// bytes that are not ASCII replaced, so that such a header reads as a wrong credential rather
+/// than as none.
+pub fn authorization(request: &Request) -> Option<String> {
+    let values: Vec<_> = request
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
 }

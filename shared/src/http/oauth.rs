@@ -8,7 +8,7 @@ use base64::Engine;
 use http::{Method, StatusCode, header};
 
 use super::error::oauth_error_response;
-use super::{ApiError, Request, Response, header_str, json_response, path_segments};
+use super::{ApiError, Request, Response, authorization, header_str, json_response, path_segments};
 use crate::auth::oauth::{OAuthError, OAuthErrorCode, TokenRequest, TokenService};
 
 pub async fn token_endpoint(service: &TokenService, request: Request) -> Response {
@@ -26,22 +26,31 @@ pub async fn token_endpoint(service: &TokenService, request: Request) -> Respons
     if request.method() != Method::POST {
         return ApiError::method_not_allowed("POST").into_response();
     }
-    let parsed = parse(&request);
-    let basic = parsed.as_ref().is_ok_and(|p| p.basic);
-    let outcome = match (parsed, route) {
+    // RFC 6749 5.2: a client that tried HTTP Basic gets the challenge, even when its
+    // credentials could not be read at all.
+    let basic = basic_credentials_header(&request).is_some();
+    let outcome = match (parse(&request), route) {
         (Err(error), _) => Err(error),
         (Ok(parsed), Route::Token) => service.grant(parsed.request).await.map(|token| {
             let mut response = json_response(StatusCode::OK, &token);
             no_store(&mut response);
             response
         }),
-        (Ok(parsed), Route::Revoke) => {
-            let token = parsed.token.unwrap_or_default();
-            service
-                .revoke(parsed.request, &token)
-                .await
-                .map(|()| super::empty_response(StatusCode::OK))
-        }
+        // RFC 7009 2.1: `token` is required.
+        (Ok(Parsed { token: None, .. }), Route::Revoke) => Err(OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            "token is missing: the refresh token to revoke",
+        )),
+        (
+            Ok(Parsed {
+                request,
+                token: Some(token),
+            }),
+            Route::Revoke,
+        ) => service
+            .revoke(request, &token)
+            .await
+            .map(|()| super::empty_response(StatusCode::OK)),
     };
     outcome.unwrap_or_else(|error| {
         tracing::warn!(error = error.code.as_str(), "token request refused");
@@ -60,31 +69,33 @@ struct Parsed {
     request: TokenRequest,
     /// The `token` parameter of a revocation request.
     token: Option<String>,
-    basic: bool,
 }
 
 fn parse(request: &Request) -> Result<Parsed, OAuthError> {
     let invalid = |description: &str| OAuthError::new(OAuthErrorCode::InvalidRequest, description);
-    let content_type = header_str(request, header::CONTENT_TYPE).unwrap_or("");
+    // Media types are case-insensitive and may carry parameters (`; charset=utf-8`).
+    let media_type = header_str(request, header::CONTENT_TYPE)
+        .and_then(|value| value.split(';').next())
+        .map(|value| value.trim().to_ascii_lowercase())
+        .unwrap_or_default();
     let body = request.body().as_ref();
-    let json = content_type.starts_with("application/json")
-        || (content_type.is_empty() && body.trim_ascii_start().starts_with(b"{"));
+    let json = media_type == "application/json"
+        || (media_type.is_empty() && body.trim_ascii_start().starts_with(b"{"));
     let pairs: Vec<(String, String)> = if json {
-        let object: serde_json::Map<String, serde_json::Value> =
+        let JsonParameters(members) =
             serde_json::from_slice(body).map_err(|_| invalid("the body is not a JSON object"))?;
-        object
+        members
             .into_iter()
             .filter_map(|(k, v)| json_parameter(v).map(|v| (k, v)))
             .collect()
-    } else if content_type.is_empty()
-        || content_type.starts_with("application/x-www-form-urlencoded")
-    {
+    } else if media_type.is_empty() || media_type == "application/x-www-form-urlencoded" {
         form_urlencoded::parse(body).into_owned().collect()
     } else {
         return Err(invalid(
             "send the parameters as application/x-www-form-urlencoded or JSON",
         ));
     };
+    // RFC 6749 3.2: parameters must not be repeated, in a form or (as a repeated key) in JSON.
     let mut parameters = std::collections::HashMap::new();
     for (name, value) in pairs {
         if parameters.insert(name.clone(), value).is_some() {
@@ -100,39 +111,72 @@ fn parse(request: &Request) -> Result<Parsed, OAuthError> {
         refresh_token: take("refresh_token"),
     };
     let token = take("token");
-    let basic = match header_str(request, header::AUTHORIZATION) {
-        Some(value) if value.len() > 6 && value[..6].eq_ignore_ascii_case("basic ") => {
-            let (id, secret) = basic_credentials(&value[6..]).ok_or_else(|| {
-                OAuthError::new(
-                    OAuthErrorCode::InvalidClient,
-                    "the Basic credentials are malformed",
-                )
-            })?;
-            if token_request.client_secret.is_some() {
-                return Err(invalid(
-                    "authenticate the client one way only: HTTP Basic or the body",
-                ));
-            }
-            if token_request
-                .client_id
-                .as_ref()
-                .is_some_and(|body_id| *body_id != id)
-            {
-                return Err(invalid(
-                    "client_id in the body differs from the Basic credentials",
-                ));
-            }
-            token_request.client_id = Some(id);
-            token_request.client_secret = Some(secret);
-            true
+    if let Some(encoded) = basic_credentials_header(request) {
+        let (id, secret) = basic_credentials(&encoded).ok_or_else(|| {
+            OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "the Basic credentials are malformed",
+            )
+        })?;
+        if token_request.client_secret.is_some() {
+            return Err(invalid(
+                "authenticate the client one way only: HTTP Basic or the body",
+            ));
         }
-        _ => false,
-    };
+        if token_request
+            .client_id
+            .as_ref()
+            .is_some_and(|body_id| *body_id != id)
+        {
+            return Err(invalid(
+                "client_id in the body differs from the Basic credentials",
+            ));
+        }
+        token_request.client_id = Some(id);
+        token_request.client_secret = Some(secret);
+    }
     Ok(Parsed {
         request: token_request,
         token,
-        basic,
     })
+}
+
+/// The credentials part of an `Authorization: Basic ...` header (scheme case-insensitive).
+fn basic_credentials_header(request: &Request) -> Option<String> {
+    let value = authorization(request)?;
+    let (scheme, credentials) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("basic")
+        .then(|| credentials.to_owned())
+}
+
+/// A JSON object's members in order, repeated keys kept (a map would keep only the last), so
+/// that a repeated parameter is refused as in a form.
+struct JsonParameters(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for JsonParameters {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = JsonParameters;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<JsonParameters, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(JsonParameters(members))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
 }
 
 /// JSON bodies: strings as they are, a scope list joined as OAuth writes it, numbers as text.

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{Method, StatusCode, header};
+use http::{Method, StatusCode};
 use serde_json::json;
 
 use super::{
-    ApiError, Request, Response, empty_response, header_str, json_response, path_segments,
+    ApiError, Request, Response, authorization, empty_response, json_response, path_segments,
 };
 use crate::auth::Authenticator;
 use crate::clock::now_millis;
@@ -92,7 +92,7 @@ async fn store_delivery(
 ) -> Result<WriteReport, ApiError> {
     if let Err(error) = receiver
         .auth
-        .authenticate(header_str(request, header::AUTHORIZATION))
+        .authenticate(authorization(request).as_deref())
     {
         record::auth_failure("webhooks");
         return Err(error.into());

@@ -27,6 +27,7 @@ pub use error::InsiderError;
 pub use service::Management;
 
 use crate::domain::SubProduct;
+use crate::domain::management::SECRET_FIELDS;
 
 /// One documented management call with what it carries. Bodies are already in the vendor's
 /// casing (camelCase for webhook CRUD and V1, snake_case for V2 settings).
@@ -101,16 +102,6 @@ pub trait InsiderApi: Send + Sync {
     /// Makes the call; any answer other than 2xx is an [`InsiderError`].
     fn call<'a>(&'a self, call: &'a VendorCall) -> InsiderFuture<'a, VendorReply>;
 }
-
-/// Fields that hold a credential in the vendor's bodies, in both casings.
-const SECRET_FIELDS: [&str; 6] = [
-    "clientSecret",
-    "client_secret",
-    "refreshToken",
-    "refresh_token",
-    "apiKey",
-    "api_key",
-];
 
 /// Masks every credential field in a vendor body, as the vendor masks them in its lists
 /// (`partner-whatsa********`). The vendor already does so; this is the defence for when it

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use clap::Parser;
-use e2e_tests::api_gateway::api_gateway_event;
 use e2e_tests::dynamodb_local::{self, unique_table_name};
+use e2e_tests::gateway;
 use e2e_tests::moto::Moto;
 use e2e_tests::payloads::statuses;
 use shared::store::dynamo::DynamoStore;
@@ -76,7 +76,20 @@ async fn main() -> ExitCode {
         .map(|(id, s, t)| (id.as_str(), *s, *t))
         .collect();
     let body = statuses(&items, "");
-    let event = api_gateway_event("POST", "/webhooks/transactional", "", TOKEN, &body, false);
+    let authorization = format!("Bearer {TOKEN}");
+    let headers = [
+        ("authorization", authorization.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let event = gateway::event(
+        "POST",
+        "/webhooks/transactional",
+        "",
+        &headers,
+        Some(&body),
+        false,
+    )
+    .to_string();
     let event_file = tempfile::NamedTempFile::new().expect("event file");
     std::fs::write(event_file.path(), event).expect("event written");
     println!(

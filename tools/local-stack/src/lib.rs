@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -25,7 +25,7 @@ use shared::http::manage::{Management, manage};
 use shared::http::oauth::token_endpoint;
 use shared::http::query::{Query, query};
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
-use shared::http::{ApiError, Body, Request, Response};
+use shared::http::{ApiError, Body, Request, Response, authorization, unreadable_body};
 use shared::insider::{InsiderClient, InsiderSettings};
 use shared::store::dynamo::DynamoStore;
 use shared::store::embedded::EmbeddedStore;
@@ -58,6 +58,9 @@ pub struct Config {
     pub oauth_client_secret: String,
     /// Where newly stored events go besides the store.
     pub downstream: Downstream,
+    /// The key access tokens are signed with; when `None`, a new one at every start, so tokens
+    /// issued before a restart stop working, as after a key rotation.
+    pub signing_key: Option<SigningKey>,
 }
 
 /// How the `/manage/...` routes reach Insider One (or a simulator of it).
@@ -140,8 +143,10 @@ pub async fn start_with(
     }
     .into_client()
     .map_err(StartError::OAuth)?;
-    // A key per start: tokens issued before a restart stop working, as after a key rotation.
-    let signing_key = SigningKey::generate("local");
+    let signing_key = config
+        .signing_key
+        .clone()
+        .unwrap_or_else(|| SigningKey::generate("local"));
     let (issuer, audience) = shared::config::token_names();
     let access_tokens = |key: SigningKey| {
         AccessTokens::new(vec![key], issuer.clone(), audience.clone())
@@ -268,7 +273,9 @@ async fn open_store(config: &Config) -> Result<Stores, StartError> {
 }
 
 /// Routes as API Gateway does: the webhook routes authenticate themselves; the read-back and
-/// management routes sit behind IAM in AWS and behind the admin token here.
+/// management routes sit behind IAM in AWS and behind the admin token here. The family is the
+/// first path segment, read as the handlers read paths (empty segments dropped), so that
+/// `/events/` reaches the same route as `/messages/x/` does.
 async fn handle(
     routes: &Routes,
     request: hyper::Request<Incoming>,
@@ -276,21 +283,22 @@ async fn handle(
     let response = match into_lambda_request(request).await {
         Err(response) => response,
         Ok(request) => {
-            let path = request.uri().path();
-            if path.starts_with("/webhooks/") {
-                receive(&routes.receiver, request).await
-            } else if path.starts_with("/oauth/") {
-                token_endpoint(&routes.tokens, request).await
-            } else if path.starts_with("/messages/")
-                || path.starts_with("/contacts/")
-                || path == "/events"
-                || path == "/stats"
-            {
-                as_admin(routes, request, |request| query(&routes.query, request)).await
-            } else if path.starts_with("/manage/") {
-                as_admin(routes, request, |request| manage(&routes.manage, request)).await
-            } else {
-                ApiError::not_found().into_response()
+            let family = request
+                .uri()
+                .path()
+                .split('/')
+                .find(|segment| !segment.is_empty())
+                .unwrap_or("");
+            match family {
+                "webhooks" => receive(&routes.receiver, request).await,
+                "oauth" => token_endpoint(&routes.tokens, request).await,
+                "messages" | "events" | "contacts" | "stats" => {
+                    as_admin(routes, request, |request| query(&routes.query, request)).await
+                }
+                "manage" => {
+                    as_admin(routes, request, |request| manage(&routes.manage, request)).await
+                }
+                _ => ApiError::not_found().into_response(),
             }
         }
     };
@@ -308,11 +316,10 @@ async fn as_admin<F>(
 where
     F: std::future::Future<Output = Response>,
 {
-    let authorization = request
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match routes.admin.authenticate(authorization) {
+    match routes
+        .admin
+        .authenticate(authorization(&request).as_deref())
+    {
         Ok(_) => handler(request).await,
         Err(error) => ApiError::from(error).into_response(),
     }
@@ -320,16 +327,34 @@ where
 
 async fn into_lambda_request(request: hyper::Request<Incoming>) -> Result<Request, Response> {
     let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is over {GATEWAY_MAX_BODY_BYTES} bytes, the API Gateway limit"),
+        )
+        .into_response()
+    };
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > GATEWAY_MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
     let bytes = Limited::new(body, GATEWAY_MAX_BODY_BYTES)
         .collect()
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the body is over {GATEWAY_MAX_BODY_BYTES} bytes, the API Gateway limit"),
-            )
-            .into_response()
+        .map_err(|error| {
+            if error.is::<LengthLimitError>() {
+                too_large()
+            } else {
+                // Cut short or badly chunked: the client's framing, not its size.
+                unreadable_body(&path, &format!("the body could not be read: {error}"))
+            }
         })?
         .to_bytes();
     let body = if bytes.is_empty() {

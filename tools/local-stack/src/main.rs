@@ -93,6 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 post_to: args.publish_to.clone(),
                 source: args.event_source.clone(),
             },
+            signing_key: None,
         },
         management,
     )
