@@ -1110,6 +1110,36 @@ fn query_cases(tokens: &Tokens) -> Vec<Case> {
         get("/messages/").expect("query: empty message id", fails(404, "not_found")),
         get("/messages/a/b").expect("query: extra segment", fails(404, "not_found")),
         get("/events/extra").expect("query: segment after events", fails(404, "not_found")),
+        get("/contacts/905551112233")
+            .expect("query: contact without messages", fails(404, "not_found")),
+        get("/contacts//messages").expect("query: empty contact", fails(404, "not_found")),
+        get("/contacts/905551112233/messages/x").expect(
+            "query: segment after a conversation",
+            fails(404, "not_found"),
+        ),
+        get("/contacts/905551112233/messages?limit=0").expect(
+            "query: conversation limit 0",
+            fails(400, "invalid_parameter"),
+        ),
+        get("/contacts/905551112233/messages?cursor=AAAA").expect(
+            "query: forged conversation cursor",
+            fails(400, "invalid_cursor"),
+        ),
+        get("/stats").expect(
+            "query: stats without since",
+            fails(400, "missing_parameter"),
+        ),
+        get("/stats?since=yesterday")
+            .expect("query: stats since a word", fails(400, "invalid_parameter")),
+        get("/stats?since=1700000000&until=1600000000").expect(
+            "query: stats ending before they start",
+            fails(400, "invalid_parameter"),
+        ),
+        get("/stats/extra").expect("query: segment after stats", fails(404, "not_found")),
+        req(Q, "POST", "/stats?since=1700000000")
+            .admin()
+            .body("{}")
+            .expect("query: POST stats", fails(405, "method_not_allowed")),
         get("/messages/wamid.unknown")
             .expect("query: unknown message", fails(404, "message_not_found")),
         get("/messages/%FF%FE%00").expect(
