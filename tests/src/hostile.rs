@@ -216,14 +216,9 @@ pub struct Tokens {
     now: i64,
 }
 
+/// Issuer, audience and time as the test stack sees them.
 impl Default for Tokens {
     fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Tokens {
-    pub fn new() -> Self {
         let (issuer, audience) = shared::config::token_names();
         let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
         Self {
@@ -232,7 +227,9 @@ impl Tokens {
             now,
         }
     }
+}
 
+impl Tokens {
     /// Claims the receiver accepts.
     fn claims(&self) -> Value {
         json!({
