@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey};
+use serde::Deserialize;
 use serde_json::Value;
 use shared::auth::access_tokens::{AccessTokens, DELIVERY_SCOPES, LEEWAY_SECS, SigningKey};
 use shared::auth::{Authenticator, Principal, StaticTokens, Verdict, VerifyBearer, bearer_token};
@@ -91,39 +92,60 @@ pub fn check(data: &[u8]) {
     );
 }
 
+/// The members of a header that decide a verdict, as plain JSON; the others are skipped unread,
+/// as the verifier skips them (a claim it does not know may hold a number no f64 holds).
+#[derive(Deserialize)]
+struct DecidingHeader {
+    #[serde(default)]
+    alg: Value,
+    #[serde(default)]
+    kid: Value,
+}
+
+/// The claims that decide a verdict, likewise.
+#[derive(Deserialize)]
+struct DecidingClaims {
+    #[serde(default)]
+    iss: Value,
+    #[serde(default)]
+    aud: Value,
+    #[serde(default)]
+    exp: Value,
+    #[serde(default)]
+    scope: Value,
+    #[serde(default)]
+    client_id: Value,
+}
+
 /// What must hold of a token that was accepted, read with plain JSON rather than the verifier's
 /// own types.
 fn check_accepted(header: &[u8], claims: &[u8], principal: &Principal) {
-    let header: Value = serde_json::from_slice(header).expect("an accepted header is JSON");
-    assert_eq!(header["alg"], "HS256", "accepted with another algorithm");
-    assert_eq!(header["kid"], KID, "accepted with another key id");
-    let claims: Value = serde_json::from_slice(claims).expect("accepted claims are JSON");
-    assert_eq!(claims["iss"], ISSUER, "accepted from another issuer");
-    let audience_ok = match &claims["aud"] {
+    let header: DecidingHeader =
+        serde_json::from_slice(header).expect("an accepted header is a JSON object");
+    assert_eq!(header.alg, "HS256", "accepted with another algorithm");
+    assert_eq!(header.kid, KID, "accepted with another key id");
+    let claims: DecidingClaims =
+        serde_json::from_slice(claims).expect("accepted claims are a JSON object");
+    assert_eq!(claims.iss, ISSUER, "accepted from another issuer");
+    let audience_ok = match &claims.aud {
         Value::String(audience) => audience == AUDIENCE,
         Value::Array(audiences) => audiences.iter().any(|a| a == AUDIENCE),
         _ => false,
     };
-    assert!(
-        audience_ok,
-        "accepted for another audience: {}",
-        claims["aud"]
-    );
+    assert!(audience_ok, "accepted for another audience: {}", claims.aud);
     let now = jsonwebtoken::get_current_timestamp() as f64;
-    let expiry = claims["exp"]
-        .as_f64()
-        .expect("accepted without a numeric exp");
+    let expiry = claims.exp.as_f64().expect("accepted without a numeric exp");
     assert!(
         expiry >= now - LEEWAY_SECS as f64,
         "accepted after it expired: exp {expiry}, now {now}"
     );
-    let scope = claims["scope"].as_str().expect("accepted without a scope");
+    let scope = claims.scope.as_str().expect("accepted without a scope");
     assert!(
         scope.split(' ').any(|s| DELIVERY_SCOPES.contains(&s)),
         "accepted without a delivery scope: {scope:?}"
     );
     assert_eq!(
-        claims["client_id"].as_str(),
+        claims.client_id.as_str(),
         Some(principal.subject.as_str()),
         "accepted as another client than the one named"
     );

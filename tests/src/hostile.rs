@@ -216,14 +216,9 @@ pub struct Tokens {
     now: i64,
 }
 
+/// Issuer, audience and time as the test stack sees them.
 impl Default for Tokens {
     fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Tokens {
-    pub fn new() -> Self {
         let (issuer, audience) = shared::config::token_names();
         let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
         Self {
@@ -232,7 +227,9 @@ impl Tokens {
             now,
         }
     }
+}
 
+impl Tokens {
     /// Claims the receiver accepts.
     fn claims(&self) -> Value {
         json!({
@@ -1194,10 +1191,39 @@ fn webhook(changes: &[(&str, Value)]) -> Value {
     body
 }
 
+/// A create body whose `oauth2` is a client_credentials grant of an hour with `changes` merged in.
+fn webhook_oauth2(changes: Value) -> Value {
+    let mut oauth2 = json!({"grantType": "client_credentials", "expiresIn": 3600});
+    if let (Some(oauth2), Value::Object(changes)) = (oauth2.as_object_mut(), changes) {
+        oauth2.extend(changes);
+    }
+    webhook(&[("oauth2", oauth2)])
+}
+
+/// A create body with `expiresIn` written as a JSON number no f64 holds.
+const EXPIRES_IN_BEYOND_F64: &str = r#"{"authType": "oauth2", "subProduct": "transactional", "events": ["sent"], "oauth2": {"grantType": "client_credentials", "expiresIn": 1e999}}"#;
+
 fn manage_cases(tokens: &Tokens) -> Vec<Case> {
     use Family::Manage as M;
     let create = || req(M, "POST", format!("/manage/webhooks?phoneNumber={SENDER}")).admin();
     let invalid = || fails(400, "validation_failed");
+    let secret_as_number = webhook_oauth2(json!({
+        "clientId": "partner",
+        "clientSecret": 123_456_789_012_345_u64,
+    }));
+    let refresh_with_client_credentials = webhook_oauth2(json!({
+        "clientId": "partner",
+        "clientSecret": "partner-secret-0123456789",
+        "refreshToken": "partner-refresh-0123456789",
+    }));
+    let full_width_phone = format!(
+        "/manage/webhooks?phoneNumber={}",
+        "%EF%BC%91%EF%BC%95".repeat(4)
+    );
+    let long_url = webhook(&[(
+        "webhookUrl",
+        json!(format!("https://a.example/{}", "p".repeat(71_680))),
+    )]);
     vec![
         req(M, "GET", format!("/manage/webhooks?phoneNumber={SENDER}"))
             .expect("manage: no credentials", fails(401, "missing_credentials")),
@@ -1207,109 +1233,243 @@ fn manage_cases(tokens: &Tokens) -> Vec<Case> {
         req(M, "GET", format!("/manage/webhooks?phoneNumber={SENDER}"))
             .bearer(&tokens.valid())
             .expect("manage: delivery access token", fails(401, "invalid_token")),
-        req(M, "GET", "/manage").admin().expect("manage: bare prefix", fails(404, "not_found")),
-        req(M, "GET", "/manage/other").admin().expect("manage: unknown route", fails(404, "not_found")),
-        req(M, "POST", "/manage/settings").admin().body("{}")
+        req(M, "GET", "/manage")
+            .admin()
+            .expect("manage: bare prefix", fails(404, "not_found")),
+        req(M, "GET", "/manage/other")
+            .admin()
+            .expect("manage: unknown route", fails(404, "not_found")),
+        req(M, "POST", "/manage/settings")
+            .admin()
+            .body("{}")
             .expect("manage: settings without a type", fails(404, "not_found")),
-        req(M, "POST", "/manage/settings/conversational/v2").admin().body("{}")
+        req(M, "POST", "/manage/settings/conversational/v2")
+            .admin()
+            .body("{}")
             .expect("manage: unknown settings version", fails(404, "not_found")),
-        req(M, "PUT", format!("/manage/webhooks/84/extra?phoneNumber={SENDER}")).admin().body("{}")
-            .expect("manage: extra segment", fails(404, "not_found")),
-        req(M, "GET", "/manage/webhooks/%2e%2e/%2e%2e/settings/transactional").admin()
-            .expect("manage: encoded dot segments", fails(404, "not_found")),
-        req(M, "PATCH", format!("/manage/webhooks?phoneNumber={SENDER}")).admin().body("{}")
+        req(
+            M,
+            "PUT",
+            format!("/manage/webhooks/84/extra?phoneNumber={SENDER}"),
+        )
+        .admin()
+        .body("{}")
+        .expect("manage: extra segment", fails(404, "not_found")),
+        req(
+            M,
+            "GET",
+            "/manage/webhooks/%2e%2e/%2e%2e/settings/transactional",
+        )
+        .admin()
+        .expect("manage: encoded dot segments", fails(404, "not_found")),
+        req(M, "PATCH", format!("/manage/webhooks?phoneNumber={SENDER}"))
+            .admin()
+            .body("{}")
             .expect("manage: PATCH", fails(405, "method_not_allowed")),
-        req(M, "DELETE", format!("/manage/webhooks?phoneNumber={SENDER}")).admin()
-            .expect("manage: DELETE without an id", fails(405, "method_not_allowed")),
-        req(M, "GET", "/manage/settings/transactional").admin()
+        req(
+            M,
+            "DELETE",
+            format!("/manage/webhooks?phoneNumber={SENDER}"),
+        )
+        .admin()
+        .expect(
+            "manage: DELETE without an id",
+            fails(405, "method_not_allowed"),
+        ),
+        req(M, "GET", "/manage/settings/transactional")
+            .admin()
             .expect("manage: GET settings", fails(405, "method_not_allowed")),
-        req(M, "POST", format!("/manage/webhooks/84?phoneNumber={SENDER}")).admin().body("{}")
-            .expect("manage: POST to a webhook id", fails(405, "method_not_allowed")),
-        req(M, "GET", "/manage/webhooks").admin().expect("manage: no phone number", invalid()),
-        req(M, "GET", "/manage/webhooks?phoneNumber=abc").admin().expect("manage: letters as phone number", invalid()),
-        req(M, "GET", "/manage/webhooks?phoneNumber=1234567890123456").admin()
+        req(
+            M,
+            "POST",
+            format!("/manage/webhooks/84?phoneNumber={SENDER}"),
+        )
+        .admin()
+        .body("{}")
+        .expect(
+            "manage: POST to a webhook id",
+            fails(405, "method_not_allowed"),
+        ),
+        req(M, "GET", "/manage/webhooks")
+            .admin()
+            .expect("manage: no phone number", invalid()),
+        req(M, "GET", "/manage/webhooks?phoneNumber=abc")
+            .admin()
+            .expect("manage: letters as phone number", invalid()),
+        req(M, "GET", "/manage/webhooks?phoneNumber=1234567890123456")
+            .admin()
             .expect("manage: 16-digit phone number", invalid()),
-        req(M, "GET", "/manage/webhooks?phoneNumber=%0D%0ASet-Cookie:%20a=b").admin()
-            .expect("manage: CRLF as phone number", invalid()),
-        req(M, "GET", "/manage/webhooks?phoneNumber=%EF%BC%91%EF%BC%95%EF%BC%95%EF%BC%95%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94").admin()
+        req(
+            M,
+            "GET",
+            "/manage/webhooks?phoneNumber=%0D%0ASet-Cookie:%20a=b",
+        )
+        .admin()
+        .expect("manage: CRLF as phone number", invalid()),
+        req(M, "GET", full_width_phone)
+            .admin()
             .expect("manage: full-width digits", invalid()),
-        req(M, "DELETE", format!("/manage/webhooks/0?phoneNumber={SENDER}")).admin()
-            .expect("manage: webhook id 0", invalid()),
-        req(M, "DELETE", format!("/manage/webhooks/-1?phoneNumber={SENDER}")).admin()
-            .expect("manage: negative webhook id", invalid()),
-        req(M, "DELETE", format!("/manage/webhooks/99999999999999999999999?phoneNumber={SENDER}")).admin()
-            .expect("manage: webhook id beyond 64 bits", invalid()),
-        req(M, "DELETE", format!("/manage/webhooks/1e3?phoneNumber={SENDER}")).admin()
-            .expect("manage: webhook id with an exponent", invalid()),
-        req(M, "DELETE", format!("/manage/webhooks/%2e%2e?phoneNumber={SENDER}")).admin()
-            .expect("manage: dot-dot as webhook id", invalid()),
-        create().header("Content-Type", "application/json").body("{\"authType\": \"oauth2\", ")
+        req(
+            M,
+            "DELETE",
+            format!("/manage/webhooks/0?phoneNumber={SENDER}"),
+        )
+        .admin()
+        .expect("manage: webhook id 0", invalid()),
+        req(
+            M,
+            "DELETE",
+            format!("/manage/webhooks/-1?phoneNumber={SENDER}"),
+        )
+        .admin()
+        .expect("manage: negative webhook id", invalid()),
+        req(
+            M,
+            "DELETE",
+            format!("/manage/webhooks/99999999999999999999999?phoneNumber={SENDER}"),
+        )
+        .admin()
+        .expect("manage: webhook id beyond 64 bits", invalid()),
+        req(
+            M,
+            "DELETE",
+            format!("/manage/webhooks/1e3?phoneNumber={SENDER}"),
+        )
+        .admin()
+        .expect("manage: webhook id with an exponent", invalid()),
+        req(
+            M,
+            "DELETE",
+            format!("/manage/webhooks/%2e%2e?phoneNumber={SENDER}"),
+        )
+        .admin()
+        .expect("manage: dot-dot as webhook id", invalid()),
+        create()
+            .header("Content-Type", "application/json")
+            .body("{\"authType\": \"oauth2\", ")
             .expect("manage: truncated JSON", fails(400, "invalid_json")),
-        create().header("Content-Type", "application/json")
+        create()
+            .header("Content-Type", "application/json")
             .expect("manage: empty body", fails(400, "invalid_json")),
-        create().header("Content-Type", "application/json").body("{\"webhookURL\": ")
-            .expect("manage: unknown field, then truncated", fails(400, "invalid_json")),
-        create().header("Content-Type", "application/json").body(b"{\"authType\": \"oauth2\xff\"}")
+        create()
+            .header("Content-Type", "application/json")
+            .body("{\"webhookURL\": ")
+            .expect(
+                "manage: unknown field, then truncated",
+                fails(400, "invalid_json"),
+            ),
+        create()
+            .header("Content-Type", "application/json")
+            .body(b"{\"authType\": \"oauth2\xff\"}")
             .expect("manage: JSON that is not UTF-8", fails(400, "invalid_json")),
-        create().header("Content-Type", "application/json").body("{\"authType\": \"oauth2\"} {}")
+        create()
+            .header("Content-Type", "application/json")
+            .body("{\"authType\": \"oauth2\"} {}")
             .expect("manage: two objects", fails(400, "invalid_json")),
-        create().form("authType=oauth2&subProduct=verify")
+        create()
+            .form("authType=oauth2&subProduct=verify")
             .expect("manage: form body", fails(400, "invalid_json")),
-        create().json(&json!(["authType", "oauth2"])).expect("manage: JSON array", invalid()),
-        create().json(&json!("oauth2")).expect("manage: JSON string", invalid()),
-        create().header("Content-Type", "application/json")
+        create()
+            .json(&json!(["authType", "oauth2"]))
+            .expect("manage: JSON array", invalid()),
+        create()
+            .json(&json!("oauth2"))
+            .expect("manage: JSON string", invalid()),
+        create()
+            .header("Content-Type", "application/json")
             .body("{\"authType\": \"oauth2\", \"authType\": \"bearer\"}")
             .expect("manage: repeated key", invalid()),
-        create().header("Content-Type", "application/json")
+        create()
+            .header("Content-Type", "application/json")
             .body(format!("{{\"authType\": {}}}", nested(100_000, "", true)))
             .expect("manage: arrays nested 100000 deep in a field", invalid()),
-        create().header("Content-Type", "application/json")
-            .body(format!("{{\"oauth2\": {}}}", "{\"x\":".repeat(1000) + "1" + &"}".repeat(1000)))
+        create()
+            .header("Content-Type", "application/json")
+            .body(format!(
+                "{{\"oauth2\": {}}}",
+                "{\"x\":".repeat(1000) + "1" + &"}".repeat(1000)
+            ))
             .expect("manage: objects nested 1000 deep in a field", invalid()),
-        create().header("Content-Type", "application/json")
-            .body("{\"authType\": \"oauth2\", \"subProduct\": \"transactional\", \"events\": [\"sent\"], \"oauth2\": {\"grantType\": \"client_credentials\", \"expiresIn\": 1e999}}")
+        create()
+            .header("Content-Type", "application/json")
+            .body(EXPIRES_IN_BEYOND_F64)
             .expect("manage: expiresIn beyond f64", invalid()),
-        create().json(&webhook(&[("oauth2", json!({"grantType": "client_credentials", "expiresIn": 99_999_999_999_999_999_999.0_f64}))]))
+        create()
+            .json(&webhook_oauth2(
+                json!({"expiresIn": 99_999_999_999_999_999_999.0_f64}),
+            ))
             .expect("manage: expiresIn beyond 64 bits", invalid()),
-        create().json(&webhook(&[("oauth2", json!({"grantType": "client_credentials", "expiresIn": -1}))]))
+        create()
+            .json(&webhook_oauth2(json!({"expiresIn": -1})))
             .expect("manage: negative expiresIn", invalid()),
-        create().json(&webhook(&[("oauth2", json!({"grantType": "client_credentials", "expiresIn": 3600, "clientId": "partner", "clientSecret": 123_456_789_012_345_u64}))]))
+        create()
+            .json(&secret_as_number)
             .secret("123456789012345")
             .expect("manage: client secret as a number", invalid()),
-        create().json(&webhook(&[("oauth2", json!({"grantType": "client_credentials", "expiresIn": 3600, "clientId": "partner", "clientSecret": "partner-secret-0123456789", "refreshToken": "partner-refresh-0123456789"}))]))
+        create()
+            .json(&refresh_with_client_credentials)
             .secret("partner-secret-0123456789")
             .secret("partner-refresh-0123456789")
             .expect("manage: refresh token with client_credentials", invalid()),
-        create().json(&webhook(&[("webhookUrl", json!("javascript:alert(1)"))]))
+        create()
+            .json(&webhook(&[("webhookUrl", json!("javascript:alert(1)"))]))
             .expect("manage: javascript URL", invalid()),
-        create().json(&webhook(&[("webhookUrl", json!("http://127.0.0.1.evil.example/hook"))]))
+        create()
+            .json(&webhook(&[(
+                "webhookUrl",
+                json!("http://127.0.0.1.evil.example/hook"),
+            )]))
             .expect("manage: loopback-looking host", invalid()),
-        create().json(&webhook(&[("webhookUrl", json!("http://localhost.evil.example/hook"))]))
+        create()
+            .json(&webhook(&[(
+                "webhookUrl",
+                json!("http://localhost.evil.example/hook"),
+            )]))
             .expect("manage: localhost-looking host", invalid()),
-        create().json(&webhook(&[("webhookUrl", json!("https://a.example/hook\r\nX-Injected: 1"))]))
+        create()
+            .json(&webhook(&[(
+                "webhookUrl",
+                json!("https://a.example/hook\r\nX-Injected: 1"),
+            )]))
             .expect("manage: CRLF in the URL", invalid()),
-        create().json(&webhook(&[("webhookUrl", json!(format!("https://a.example/{}", "p".repeat(70 * 1024))))]))
+        create()
+            .json(&long_url)
             .expect("manage: URL over 64 KiB", invalid()),
-        create().json(&webhook(&[("webhookUrl", json!("https://exämple.com/hook"))]))
+        create()
+            .json(&webhook(&[(
+                "webhookUrl",
+                json!("https://exämple.com/hook"),
+            )]))
             .expect("manage: URL with a non-ASCII host", invalid()),
-        create().json(&webhook(&[("events", json!(["sent", 5]))]))
+        create()
+            .json(&webhook(&[("events", json!(["sent", 5]))]))
             .expect("manage: number among the events", invalid()),
-        create().json(&webhook(&[("events", json!(["sent", "sent\u{0}"]))]))
+        create()
+            .json(&webhook(&[("events", json!(["sent", "sent\u{0}"]))]))
             .expect("manage: NUL in an event name", invalid()),
-        create().json(&webhook(&[("__proto__", json!({"authType": "bearer"}))]))
+        create()
+            .json(&webhook(&[("__proto__", json!({"authType": "bearer"}))]))
             .expect("manage: unknown field", invalid()),
-        req(M, "PUT", format!("/manage/webhooks/84?phoneNumber={SENDER}")).admin()
-            .json(&webhook(&[]))
-            .expect("manage: subProduct on update", invalid()),
-        req(M, "POST", "/manage/settings/transactional").admin()
+        req(
+            M,
+            "PUT",
+            format!("/manage/webhooks/84?phoneNumber={SENDER}"),
+        )
+        .admin()
+        .json(&webhook(&[]))
+        .expect("manage: subProduct on update", invalid()),
+        req(M, "POST", "/manage/settings/transactional")
+            .admin()
             .json(&json!({"auth_type": "BEARER", "api_key": WEBHOOK_TOKEN}))
             .secret(WEBHOOK_TOKEN)
             .expect("manage: auth_type in capitals", invalid()),
-        req(M, "POST", "/manage/settings/conversational").admin()
+        req(M, "POST", "/manage/settings/conversational")
+            .admin()
             .json(&json!({"auth_type": "bearer", "api_key": ["a-key-in-a-list-0123"]}))
             .secret("a-key-in-a-list-0123")
             .expect("manage: api_key as a list", invalid()),
-        req(M, "POST", "/manage/settings/conversational/v1").admin()
+        req(M, "POST", "/manage/settings/conversational/v1")
+            .admin()
             .json(&json!({"isActive": "true", "apiKey": 987_654_321_098_765_u64}))
             .secret("987654321098765")
             .expect("manage: V1 flag as text, key as a number", invalid()),

@@ -19,15 +19,6 @@ pub struct RawResponse {
     pub body: Vec<u8>,
 }
 
-impl RawResponse {
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
-    }
-}
-
 /// Writes `request` as it is, then (with `half_close`) ends the sending side, and reads the
 /// answer until the server closes the connection.
 pub async fn exchange(addr: SocketAddr, request: &[u8], half_close: bool) -> RawResponse {

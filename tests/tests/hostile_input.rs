@@ -86,7 +86,7 @@ async fn every_hostile_request_gets_its_documented_error_and_changes_nothing() {
         String::from_utf8_lossy(&first.body)
     );
 
-    let cases: Vec<Case> = http_cases(&Tokens::new());
+    let cases: Vec<Case> = http_cases(&Tokens::default());
     assert_unique(cases.iter().map(|c| &c.name));
     let counts = count_by_family(cases.iter().map(|c| &c.family));
     println!("{} HTTP cases: {counts:?}", cases.len());
