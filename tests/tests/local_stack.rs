@@ -236,6 +236,30 @@ async fn unknown_shapes_and_replies_are_stored_as_received() {
     assert_eq!(message["events"][0]["raw"]["text"]["body"], "hello");
 }
 
+#[tokio::test]
+async fn a_stored_event_reads_back_whatever_json_it_holds() {
+    // Valid JSON that serde_json's own tree refuses: nesting past its 128 levels, and a lone
+    // surrogate escape (half an emoji, as JavaScript's JSON.stringify writes it).
+    let (stack, _dir) = stack::embedded().await;
+    let base = stack.url();
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let body = format!(
+        r#"{{"entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"phone_number_id":"1"}},"messages":[{{"from":"905551112233","id":"wamid.deep","timestamp":"1700000000","type":"text","text":{{"body":"\ud83d"}},"deep":{deep}}}]}}}}]}}]}}"#
+    );
+    let (code, _) = deliver(&base, "conversational", Some(WEBHOOK_TOKEN), &body).await;
+    assert_eq!(code, StatusCode::OK);
+    let response = client()
+        .get(format!("{base}/messages/wamid.deep"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("the read route answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(text.contains(r#""body":"\ud83d""#), "{text}");
+    assert!(text.contains(&deep), "the fragment comes back as stored");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_down_answers_503_and_nothing_is_lost_once_it_is_back() {
     let dynamodb = dynamodb_local::shared().await;

@@ -18,11 +18,12 @@ use serde_json::value::RawValue;
 use super::{
     ApiError, Body, Request, Response, json_response, path_segments, query_pairs, with_content_type,
 };
+use crate::domain::DeliveryStatus;
 use crate::domain::query::{
     EventScope, Format, ListRequest, Listing, MAX_LIMIT, PageRequest, Position,
     parse_contact_request, parse_events_request, parse_stats_request,
 };
-use crate::store::{EventPage, MessageRecord, ReadEvents, StoreError, StoreFuture};
+use crate::store::{EventPage, MessageRecord, ReadEvents, StoreError, StoreFuture, StoredEvent};
 
 /// The largest body a listing answers with.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -211,17 +212,31 @@ fn fetch<'a>(
     }
 }
 
-fn message_body(record: &MessageRecord) -> serde_json::Value {
+/// A message as `/messages/{id}` shows it. Serialized straight to bytes, so raw fragments are
+/// written as stored: going through `serde_json::Value` would parse them again and fail on JSON
+/// we accepted (nesting past serde_json's limit, a lone surrogate escape).
+#[derive(Serialize)]
+struct MessageBody<'a> {
+    message_id: &'a str,
+    status: Option<&'a str>,
+    progress: Option<&'a DeliveryStatus>,
+    failed: bool,
+    error_codes: &'a [i64],
+    key: Option<&'a str>,
+    events: &'a [StoredEvent],
+}
+
+fn message_body(record: &MessageRecord) -> MessageBody<'_> {
     let state = record.state.as_ref();
-    json!({
-        "message_id": record.message_id,
-        "status": state.and_then(|s| s.status()),
-        "progress": state.and_then(|s| s.progress.as_ref()),
-        "failed": state.is_some_and(|s| s.failed),
-        "error_codes": state.map(|s| s.error_codes.as_slice()).unwrap_or_default(),
-        "key": record.key,
-        "events": record.events,
-    })
+    MessageBody {
+        message_id: &record.message_id,
+        status: state.and_then(|s| s.status()),
+        progress: state.and_then(|s| s.progress.as_ref()),
+        failed: state.is_some_and(|s| s.failed),
+        error_codes: state.map(|s| s.error_codes.as_slice()).unwrap_or_default(),
+        key: record.key.as_deref(),
+        events: &record.events,
+    }
 }
 
 fn store_error(error: StoreError) -> ApiError {
