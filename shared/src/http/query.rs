@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use http::{HeaderValue, Method, StatusCode};
 use serde::Serialize;
-use serde_json::json;
 use serde_json::value::RawValue;
 
 use super::{
