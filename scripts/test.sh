@@ -13,7 +13,7 @@ BUILD_LAMBDA=1 scripts/lint-infra.sh
 # Fuzzing: the fuzz targets' checks run inside the tests below (the seeds, every input that once
 # broke them, and a few thousand unguided mutations of the seeds, in about two seconds).
 # cargo-fuzz itself is scripts/fuzz.sh: from cold, installing it and building the instrumented
-# targets on nightly takes about 14 minutes on a 2-core machine before the first execution
+# targets on nightly takes 13.5 minutes on a 2-core machine before the first execution
 # (RELIABILITY.md, "Fuzzing"), too much for every run of this script.
 # Last, so the test runner's summary closes the output.
 cargo test --workspace --locked
