@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use base64::Engine;
 use bytes::Bytes;
 use e2e_tests::dynamodb_local::{self, unique_table_name};
 use e2e_tests::gateway;
@@ -44,12 +45,19 @@ fn status_code(outcome: &Outcome) -> (u64, serde_json::Value) {
         panic!("the handler failed: {outcome:?}");
     };
     let answer: serde_json::Value = serde_json::from_slice(body).unwrap();
-    let body = answer["body"]
-        .as_str()
-        .filter(|b| !b.is_empty())
-        .map_or(serde_json::Value::Null, |b| {
-            serde_json::from_str(b).unwrap()
-        });
+    let text = answer["body"].as_str().unwrap_or_default();
+    let bytes = if answer["isBase64Encoded"] == true {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap()
+    } else {
+        text.as_bytes().to_vec()
+    };
+    let body = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
     (answer["statusCode"].as_u64().unwrap(), body)
 }
 
