@@ -322,6 +322,53 @@ async fn unknown_message_reads_as_none(store: Arc<dyn Store>) {
     );
 }
 
+/// Ids and keys past DynamoDB's 2,048-byte key limit: each is stored, found by its full value,
+/// and kept apart from one that shares its first kilobyte.
+async fn over_long_ids_and_keys_are_stored_and_found(store: Arc<dyn Store>) {
+    let common = format!("wamid.{}", "ğ".repeat(1_500));
+    let (first, second) = (format!("{common}-1"), format!("{common}-2"));
+    let key = format!("whatsapp-{}", "k".repeat(3_000));
+    let body = statuses(
+        &[
+            (first.as_str(), "sent", T0),
+            (first.as_str(), "read", T0 + 2),
+            (second.as_str(), "delivered", T0 + 1),
+        ],
+        &key,
+    );
+    let events = stored(&body, SubProduct::Transactional, 1);
+    assert_eq!(
+        sorted(store.write_events(&events).await.unwrap()),
+        report(3, 0, &events)
+    );
+    assert_eq!(
+        sorted(store.write_events(&events).await.unwrap()),
+        report(0, 3, []),
+        "a redelivery is recognised"
+    );
+
+    for (id, status, count) in [(&first, "read", 2), (&second, "delivered", 1)] {
+        let record = store.read_message(id).await.unwrap().unwrap();
+        assert_eq!(record.events.len(), count);
+        assert!(
+            record
+                .events
+                .iter()
+                .all(|e| e.event.message_id.as_ref() == Some(id))
+        );
+        assert_eq!(record.state.unwrap().status(), Some(status));
+    }
+    let of_key = stores::events_of_key(store.as_ref(), &key, 10).await;
+    assert_eq!(of_key.len(), 3);
+    assert!(of_key.iter().all(|e| e.event.key.as_ref() == Some(&key)));
+    assert!(
+        stores::events_of_key(store.as_ref(), &key[..key.len() - 1], 10)
+            .await
+            .is_empty(),
+        "a key is found by its whole value only"
+    );
+}
+
 /// Midnight UTC: the mixed events straddle it, so windows span two days of the time index.
 const DAY0: i64 = 1_700_006_400;
 const SINCE: i64 = DAY0 - 2 * HOUR;
@@ -996,6 +1043,7 @@ contract!(
     batch_write_with_many_events,
     replies_and_unknown_shapes_are_kept_as_received,
     unknown_message_reads_as_none,
+    over_long_ids_and_keys_are_stored_and_found,
     windows_page_completely_and_in_order_across_days,
     conversations_page_completely_and_in_order,
     key_listings_page_in_the_key_index_order,

@@ -16,6 +16,9 @@
 //! | `GSI3` (contact) | `GSI3PK` = `CONTACT#<wa_id>` | `GSI3SK` = `GSI2SK` | events with a contact |
 //!
 //! All three project every attribute, so a listing never reads the table after the index.
+//! A message id or tracking key over 1,024 bytes enters `PK`/`GSI1PK` shortened to its first
+//! 960 bytes and the SHA-256 of the whole value (DynamoDB refuses keys over 2,048 bytes); the
+//! full value stays in `message_id`/`tracking_key`, and lookups shorten the same way.
 //!
 //! Writing:
 //! - The sort key holds only what the payload says (never the arrival time), so a redelivery maps
@@ -64,6 +67,7 @@
 //! Every item carries `expires_at` (epoch seconds), the table's TTL attribute; counter items
 //! expire a retention after their hour ends.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
@@ -78,6 +82,7 @@ use aws_sdk_dynamodb::types::{
     TableStatus, TransactWriteItem, Update,
 };
 use futures::future::try_join_all;
+use sha2::{Digest, Sha256};
 
 use super::{
     ClientStore, EventPage, EventsByContact, ListEvents, MessageRecord, ReadMessage, ReadStats,
@@ -419,7 +424,7 @@ impl DynamoStore {
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .key("PK", s(&format!("MSG#{}", change.message_id)))
+                .key("PK", s(&message_partition(&change.message_id)))
                 .key("SK", s(STATUS_SK))
                 .update_expression(update.expression())
                 .set_expression_attribute_values(Some(update.values))
@@ -892,7 +897,7 @@ impl ReadMessage for DynamoStore {
             let items = self
                 .query_table(
                     "PK = :pk",
-                    HashMap::from([(":pk".to_owned(), s(&format!("MSG#{message_id}")))]),
+                    HashMap::from([(":pk".to_owned(), s(&message_partition(message_id)))]),
                 )
                 .await?;
             if items.is_empty() {
@@ -959,7 +964,7 @@ impl ListEvents for DynamoStore {
                 EventScope::Key { key, range } => {
                     let lane = Lane::new(
                         &KEY_INDEX,
-                        format!("KEY#{key}"),
+                        key_partition(key),
                         &page.after.clone().unwrap_or_default(),
                         format!("{}~", KEY_INDEX.sort_prefix),
                     );
@@ -1203,11 +1208,39 @@ impl StatusUpdate {
     }
 }
 
+/// The longest payload value a partition key holds as it is. DynamoDB refuses a partition key
+/// over 2,048 bytes at every retry, so a longer message id or tracking key would never be
+/// stored; past this length the key keeps the value's start and the SHA-256 of all of it
+/// (the full value stays in its own attribute). A shortened value is always longer than this
+/// bound, so it never equals a value kept as it is.
+const MAX_VERBATIM_KEY_BYTES: usize = 1024;
+const SHORTENED_PREFIX_BYTES: usize = 960;
+
+fn message_partition(message_id: &str) -> String {
+    format!("MSG#{}", bounded_key_value(message_id))
+}
+
+fn key_partition(tracking_key: &str) -> String {
+    format!("KEY#{}", bounded_key_value(tracking_key))
+}
+
+fn bounded_key_value(value: &str) -> Cow<'_, str> {
+    if value.len() <= MAX_VERBATIM_KEY_BYTES {
+        return Cow::Borrowed(value);
+    }
+    let mut end = SHORTENED_PREFIX_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    let digest = hex::encode(Sha256::digest(value.as_bytes()));
+    Cow::Owned(format!("{}#~sha256:{digest}", &value[..end]))
+}
+
 /// The table item of one event (see the table at the top of this module).
 pub fn event_item(stored: &StoredEvent, retention: Duration) -> Item {
     let event = &stored.event;
     let pk = match &event.message_id {
-        Some(id) => format!("MSG#{id}"),
+        Some(id) => message_partition(id),
         None => format!("EVT#{}", event.id),
     };
     let sk = format!(
@@ -1229,7 +1262,7 @@ pub fn event_item(stored: &StoredEvent, retention: Duration) -> Item {
         ("raw".to_owned(), s(event.raw.get())),
     ]);
     if let Some(key) = &event.key {
-        item.insert(KEY_INDEX.partition.to_owned(), s(&format!("KEY#{key}")));
+        item.insert(KEY_INDEX.partition.to_owned(), s(&key_partition(key)));
         item.insert(KEY_INDEX.sort.to_owned(), s(&sk));
     }
     let at = stored.listed_at();
@@ -1425,5 +1458,37 @@ where
         SdkError::TimeoutError(_) => StoreError::Timeout,
         SdkError::ServiceError(e) => service_error(e.into_err()),
         other => StoreError::Unavailable(DisplayErrorContext(&other).to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_values_up_to_the_bound_are_kept_as_they_are() {
+        let at_bound = "x".repeat(MAX_VERBATIM_KEY_BYTES);
+        assert_eq!(bounded_key_value(&at_bound), at_bound.as_str());
+        assert_eq!(message_partition("wamid.1"), "MSG#wamid.1");
+        assert_eq!(key_partition("whatsapp-1"), "KEY#whatsapp-1");
+    }
+
+    #[test]
+    fn longer_values_keep_their_start_and_a_digest_of_all_of_it() {
+        // Two-byte characters put the cut inside one: it moves back to a character boundary.
+        let long = format!(
+            "{}{}",
+            "x".repeat(SHORTENED_PREFIX_BYTES - 1),
+            "ğ".repeat(2_000)
+        );
+        let shortened = bounded_key_value(&long);
+        assert!(shortened.starts_with(&long[..SHORTENED_PREFIX_BYTES - 1]));
+        assert!(
+            shortened.len() > MAX_VERBATIM_KEY_BYTES,
+            "never equal to a kept value"
+        );
+        assert!(message_partition(&long).len() < 2_048);
+        let other = format!("{long}!");
+        assert_ne!(bounded_key_value(&other), shortened);
     }
 }
