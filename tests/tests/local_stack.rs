@@ -107,8 +107,19 @@ async fn the_url_validation_probe_passes_with_or_without_credentials_and_stores_
             );
         }
     }
-    let (code, _) = read(&base, "/events?key=whatsapp-anything").await;
+    // A `{}` that got past the probe check would be stored as an unknown event at its arrival
+    // time: the window around now must be empty.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let window = format!("since={}&until={}", now - 3_600, now + 3_600);
+    let (code, listed) = read(&base, &format!("/events?{window}")).await;
     assert_eq!(code, StatusCode::OK);
+    assert_eq!(listed["events"], json!([]), "no probe is stored");
+    let (code, stats) = read(&base, &format!("/stats?{window}")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(stats["events"], 0, "no probe is counted: {stats}");
 }
 
 #[tokio::test]
