@@ -8,8 +8,9 @@ use base64::Engine;
 use bytes::Bytes;
 use e2e_tests::dynamodb_local::{self, unique_table_name};
 use e2e_tests::gateway;
+use e2e_tests::moto::Moto;
 use e2e_tests::payloads::status;
-use lambda_emulator::{Function, FunctionSettings, Outcome};
+use lambda_emulator::{EmulatorError, Function, FunctionSettings, Outcome};
 use shared::store::ReadMessage;
 use shared::store::dynamo::DynamoStore;
 
@@ -118,4 +119,135 @@ async fn init_completes_when_the_store_cannot_be_reached() {
     let answer = function.invoke(Bytes::from(probe)).await.unwrap();
     assert_eq!(status_code(&answer.outcome).0, 200);
     function.stop().await;
+}
+
+const SECRET_TOKEN: &str = "token-kept-in-secrets-manager-0001";
+const PARAMETER_TOKEN: &str = "token-kept-in-parameter-store-0001";
+
+/// moto holding the webhook tokens as the template keeps them: a Secrets Manager secret, and
+/// (the documented alternative) an SSM SecureString parameter.
+async fn credential_sources() -> Moto {
+    let moto = Moto::start().await;
+    let sdk = aws_config_for(moto.endpoint());
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name("webhook-tokens")
+        .secret_string(format!(
+            r#"["{SECRET_TOKEN}", "token-rotated-out-next-0002"]"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_ssm::Client::new(&sdk)
+        .put_parameter()
+        .name("/insider/webhook-tokens")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .value(PARAMETER_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    moto
+}
+
+fn aws_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_ssm::config::SharedCredentialsProvider::new(
+            aws_sdk_ssm::config::Credentials::new("local", "local", None, None, "moto"),
+        ))
+        .build()
+}
+
+async fn deliver(
+    function: &mut Function,
+    message_id: &str,
+    token: &str,
+) -> (u64, serde_json::Value) {
+    let delivery = status(message_id, "read", 1_795_000_000, "");
+    let authorization = format!("Bearer {token}");
+    let event = gateway::event(
+        "POST",
+        "/webhooks/conversational",
+        "",
+        &[("authorization", authorization.as_str())],
+        Some(&delivery),
+        false,
+    )
+    .to_string();
+    status_code(&function.invoke(Bytes::from(event)).await.unwrap().outcome)
+}
+
+#[tokio::test]
+async fn tokens_come_from_secrets_manager_or_parameter_store_read_at_init() {
+    let (endpoint, table, store) = table().await;
+    let moto = credential_sources().await;
+    let sources = [
+        ("WEBHOOK_TOKENS_SECRET", "webhook-tokens", SECRET_TOKEN),
+        (
+            "WEBHOOK_TOKENS_PARAMETER",
+            "/insider/webhook-tokens",
+            PARAMETER_TOKEN,
+        ),
+    ];
+    for (variable, name, token) in sources {
+        let mut settings = settings(endpoint, &table);
+        settings.environment.extend([
+            (variable.to_owned(), name.to_owned()),
+            (
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
+                moto.endpoint().to_owned(),
+            ),
+            (
+                "AWS_ENDPOINT_URL_SSM".to_owned(),
+                moto.endpoint().to_owned(),
+            ),
+        ]);
+        let mut function = Function::start(Path::new(BOOTSTRAP), &settings)
+            .await
+            .unwrap();
+        let message_id = format!("wamid.{variable}");
+        let (code, body) = deliver(&mut function, &message_id, "not-the-token").await;
+        assert_eq!(
+            (code, body["error"]["code"].as_str()),
+            (401, Some("invalid_token"))
+        );
+        assert!(store.read_message(&message_id).await.unwrap().is_none());
+        let (code, body) = deliver(&mut function, &message_id, token).await;
+        assert_eq!(
+            (code, body),
+            (200, serde_json::json!({"stored": 1, "duplicates": 0})),
+            "{variable}"
+        );
+        assert!(store.read_message(&message_id).await.unwrap().is_some());
+        function.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_configured_secret_that_cannot_be_read_fails_init() {
+    let (endpoint, table, _store) = table().await;
+    let moto = credential_sources().await;
+    let mut settings = settings(endpoint, &table);
+    settings.environment.extend([
+        (
+            "WEBHOOK_TOKENS_SECRET".to_owned(),
+            "no-such-secret".to_owned(),
+        ),
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
+            moto.endpoint().to_owned(),
+        ),
+    ]);
+    // Fail closed: a function that cannot know its tokens never serves, and Lambda answers
+    // the sender with a 5xx that Insider One retries.
+    match Function::start(Path::new(BOOTSTRAP), &settings).await {
+        Err(EmulatorError::ExitedDuringInit(status)) => assert!(!status.success()),
+        Err(other) => panic!("init failed otherwise: {other}"),
+        Ok(function) => {
+            function.stop().await;
+            panic!("init succeeded without its tokens")
+        }
+    }
 }
