@@ -9,9 +9,18 @@ use tracing_subscriber::EnvFilter;
 
 static COLD_START: AtomicBool = AtomicBool::new(true);
 
-/// Logs and, in Lambda, metrics.
+/// Logs to stdout and, in Lambda, metrics.
 pub fn init() {
     init_metrics();
+    init_logs(std::io::stdout);
+}
+
+/// Logs to `writer`: the local stack logs to stderr, so its stdout holds what a user reads or
+/// pipes (the banner, `--print-events`).
+pub fn init_logs<W>(writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());
@@ -19,7 +28,8 @@ pub fn init() {
         .with_env_filter(
             EnvFilter::try_new(level.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_target(false);
+        .with_target(false)
+        .with_writer(writer);
     let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
     // try_init: a second call (tests, the local stack) keeps the first subscriber.
     let _ = if text {

@@ -24,7 +24,7 @@ use shared::auth::{Authenticator, StaticTokens};
 use shared::http::manage::{Management, manage};
 use shared::http::oauth::token_endpoint;
 use shared::http::query::{Query, query};
-use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
+use shared::http::receiver::{Receiver, receive};
 use shared::http::{ApiError, Body, Request, Response, authorization, unreadable_body};
 use shared::insider::{InsiderClient, InsiderSettings};
 use shared::store::dynamo::DynamoStore;
@@ -35,6 +35,8 @@ use tokio::sync::watch;
 
 /// API Gateway refuses bodies above 10 MB before any Lambda runs; so does the local stack.
 const GATEWAY_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// Bound on each call that creates the DynamoDB table (and its indexes) at start-up.
+const TABLE_SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub enum StoreChoice {
@@ -51,6 +53,8 @@ pub struct Config {
     pub retention: Duration,
     /// Bound on one store call, as `STORE_TIMEOUT_MS` is in Lambda.
     pub store_timeout: Duration,
+    /// Largest webhook body accepted, as `MAX_BODY_BYTES` is in Lambda.
+    pub max_body_bytes: usize,
     pub webhook_tokens: Vec<String>,
     pub admin_token: String,
     /// The one OAuth client of the local token endpoint, allowed both grants.
@@ -162,7 +166,7 @@ pub async fn start_with(
             auth: Authenticator::new()
                 .with(StaticTokens::new(&config.webhook_tokens))
                 .with(access_tokens(signing_key.clone())?),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_body_bytes: config.max_body_bytes,
         },
         query: Query {
             store: stores.reader,
@@ -261,13 +265,18 @@ async fn open_store(config: &Config) -> Result<Stores, StartError> {
             Ok(stores(store))
         }
         StoreChoice::Dynamo { endpoint, table } => {
-            let client = shared::config::endpoint_dynamo_client(endpoint, config.store_timeout);
-            let store = DynamoStore::new(client, table.clone(), config.retention);
-            store
+            // Creating a table takes a busy DynamoDB Local longer than a delivery may wait, so
+            // the start-up is bounded on its own and only the store that serves requests keeps
+            // the delivery's bound.
+            let store = |timeout| {
+                let client = shared::config::endpoint_dynamo_client(endpoint, timeout);
+                DynamoStore::new(client, table.clone(), config.retention)
+            };
+            store(TABLE_SETUP_TIMEOUT)
                 .create_table_if_missing()
                 .await
                 .map_err(StartError::Store)?;
-            Ok(stores(store))
+            Ok(stores(store(config.store_timeout)))
         }
     }
 }

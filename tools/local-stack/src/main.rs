@@ -29,6 +29,13 @@ struct Args {
     /// Days stored events are kept.
     #[arg(long, default_value_t = shared::config::DEFAULT_RETENTION_DAYS)]
     retention_days: u64,
+    /// Bound on one DynamoDB call, retries included (with --dynamodb-endpoint), as in Lambda.
+    #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 3000)]
+    store_timeout_ms: u64,
+    /// Largest webhook body accepted, as in Lambda (bodies declared over API Gateway's 10 MB
+    /// are refused before they are read).
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = shared::http::receiver::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
     /// Insider One's gateway host for the /manage routes (e.g. a local insider-sim). The
     /// credentials come from INSIDER_CLIENT_ID, INSIDER_CLIENT_SECRET and INSIDER_INS_AUTH_KEY.
     #[arg(long, env = "INSIDER_GATEWAY_URL", default_value = shared::insider::PRODUCTION_GATEWAY_URL)]
@@ -53,7 +60,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    shared::telemetry::init();
+    shared::telemetry::init_logs(std::io::stderr);
     let args = Args::parse();
     let webhook_token = Credential::from_env("WEBHOOK_BEARER_TOKEN");
     let admin_token = Credential::from_env("LOCAL_ADMIN_TOKEN");
@@ -83,7 +90,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             listen: SocketAddr::new(args.host, args.port),
             store: store.clone(),
             retention: Duration::from_secs(args.retention_days.max(1) * 86_400),
-            store_timeout: Duration::from_secs(3),
+            store_timeout: Duration::from_millis(args.store_timeout_ms),
+            max_body_bytes: args.max_body_bytes,
             webhook_tokens: vec![webhook_token.value.clone()],
             admin_token: admin_token.value.clone(),
             oauth_client_id: oauth_client_id.clone(),
