@@ -213,8 +213,7 @@ pub async fn run(options: DeliverOptions) -> Result<DeliverySummary, DeliverErro
     })
     .into();
     let timeout = Duration::from_millis(traffic.timeout_ms);
-    let http = reqwest::Client::builder()
-        .no_proxy()
+    let http = crate::outbound::client_builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(traffic.concurrency)
         .build()?;

@@ -1,5 +1,9 @@
 //! One delivery, with its retries: exponential backoff with jitter after a 5xx, a 429, a timeout
 //! or a connection error; never after another 4xx; one fresh OAuth token after a 401.
+//!
+//! A redirect (3xx) is not followed (see [`crate::outbound::client_builder`]) and not retried
+//! either: it says the registered URL is not where the receiver is, which no amount of waiting
+//! changes, so the delivery fails at once with the redirect's target in its error.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +14,7 @@ use serde::Deserialize;
 
 use super::payloads::Delivery;
 use crate::oauth::{TokenSource, error_chain};
+use crate::outbound::redirect_target;
 
 /// The longest wait between two attempts, whatever the backoff or a `Retry-After` says.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -142,6 +147,7 @@ impl Sender {
         };
         let status = response.status();
         let retry_after = retry_after(response.headers());
+        let redirect = redirect_target(status, response.headers());
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(error) => return transport_failure(stats, &error),
@@ -159,8 +165,9 @@ impl Sender {
             return Attempt::Acknowledged;
         }
         let error = format!(
-            "HTTP {}: {}",
+            "HTTP {}{}: {}",
             status.as_u16(),
+            redirect.map(|to| format!(" ({to})")).unwrap_or_default(),
             String::from_utf8_lossy(&body)
                 .chars()
                 .take(200)
@@ -170,6 +177,7 @@ impl Sender {
             (StatusCode::UNAUTHORIZED, Some(token)) => Attempt::Unauthorized(token),
             (StatusCode::TOO_MANY_REQUESTS, _) => Attempt::Retry { error, retry_after },
             (s, _) if s.is_server_error() => Attempt::Retry { error, retry_after },
+            // Other 4xx and every 3xx: the same request would get the same answer.
             _ => Attempt::Fatal(error),
         }
     }

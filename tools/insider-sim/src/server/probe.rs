@@ -1,6 +1,9 @@
 //! The call Insider One makes to a webhook URL before saving it: anything but a 200 and the save
 //! is refused with error 2020.
 //!
+//! Redirects are not followed: a URL answering 302 fails the probe like any other non-200
+//! (see [`crate::outbound::client_builder`]).
+//!
 //! The vendor does not document the probe's shape. The simulator sends what a careful receiver
 //! must accept: `POST <url>` with body `{}`, `Content-Type: application/json` and the very
 //! credentials later deliveries will carry (for OAuth 2.0 it first gets a token from the
@@ -14,6 +17,7 @@ use super::registration::Credential;
 use super::state::ProbeRecord;
 use crate::clock::rfc3339;
 use crate::oauth::{TokenError, TokenSource, error_chain};
+use crate::outbound::redirect_target;
 use crate::vocabulary::AuthType;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +28,9 @@ pub enum ProbeError {
     Unreachable(String),
     #[error("the webhook answered HTTP {0}, not 200")]
     Status(StatusCode),
+    /// A 3xx: the URL being saved is not the one that would receive deliveries.
+    #[error("the webhook answered HTTP {status}, {target}; it must answer 200 itself")]
+    Redirected { status: StatusCode, target: String },
 }
 
 impl Sim {
@@ -37,7 +44,9 @@ impl Sim {
         let outcome = self.call_webhook(url, credential).await;
         let status = match &outcome {
             Ok(()) => Some(200),
-            Err(ProbeError::Status(status)) => Some(status.as_u16()),
+            Err(ProbeError::Status(status) | ProbeError::Redirected { status, .. }) => {
+                Some(status.as_u16())
+            }
             Err(_) => None,
         };
         let error = outcome.as_ref().err().map(ToString::to_string);
@@ -82,7 +91,11 @@ impl Sim {
             .send()
             .await
             .map_err(|e| ProbeError::Unreachable(error_chain(&e)))?;
-        match response.status() {
+        let status = response.status();
+        if let Some(target) = redirect_target(status, response.headers()) {
+            return Err(ProbeError::Redirected { status, target });
+        }
+        match status {
             StatusCode::OK => Ok(()),
             other => Err(ProbeError::Status(other)),
         }

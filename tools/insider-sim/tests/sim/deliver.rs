@@ -376,6 +376,38 @@ async fn never_retries_other_4xx_and_reports_every_event_not_acknowledged() {
 }
 
 #[tokio::test]
+async fn a_redirect_is_neither_followed_nor_acknowledged_nor_retried() {
+    let receiver = Receiver::start(Auth::Open).await;
+    receiver.script(&[Reply::Redirect(303, "/landing")]);
+    receiver.fallback(Reply::Redirect(302, "/landing"));
+    let mut options = options(&receiver, 4, 18);
+    options.traffic.concurrency = 1;
+    let summary = send(options).await;
+    assert_eq!(
+        (summary.acknowledged, summary.failed, summary.retried),
+        (0, 4, 0)
+    );
+    assert_eq!(summary.responses, BTreeMap::from([(302, 3), (303, 1)]));
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), 4, "nobody went to the redirect's target");
+    assert!(
+        hits.iter()
+            .all(|h| h.method == http::Method::POST && h.path == "/webhooks/conversational")
+    );
+    assert_eq!(
+        summary.failures[0].error,
+        "HTTP 303 (a redirect to /landing, not followed): moved"
+    );
+    assert!(
+        summary.failures[1..]
+            .iter()
+            .all(|f| f.error.starts_with("HTTP 302 (a redirect"))
+    );
+    let reported: HashSet<&String> = summary.unacknowledged_events.iter().collect();
+    assert_eq!(reported, summary.event_ids.iter().collect());
+}
+
+#[tokio::test]
 async fn gives_up_after_max_retries() {
     let receiver = Receiver::start(Auth::Open).await;
     receiver.fallback(Reply::Status(503));

@@ -589,3 +589,44 @@ async fn a_webhook_is_saved_only_when_its_url_answers_200() {
         receiver.url("/hook")
     );
 }
+
+#[tokio::test]
+async fn a_url_that_redirects_fails_the_probe_even_to_a_page_answering_200() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let refused =
+        json!({"status": false, "message": "failed to validate the webhook", "errorCode": "2020"});
+
+    receiver.script(&[Reply::Redirect(302, "/landing")]);
+    let (status, answer) = api.create(SENDER, &create_body(&receiver, "/hook")).await;
+    assert_eq!((status, &answer), (StatusCode::BAD_REQUEST, &refused));
+    // The same for settings, with a redirect that would have kept the method.
+    receiver.script(&[Reply::Redirect(307, "/landing")]);
+    let (status, answer) = api
+        .settings(
+            "conversational",
+            &json!({"webhook_url": receiver.url("/hook"), "auth_type": "bearer", "api_key": "k"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["errorCode"], "2020");
+
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), 2, "nothing followed the redirects: {hits:?}");
+    assert!(hits.iter().all(|h| h.path == "/hook"));
+    let probes = api.state().await["probes"].clone();
+    for (probe, status) in probes.as_array().unwrap().iter().zip([302, 307]) {
+        assert_eq!(probe["status"], status);
+        assert_eq!(probe["ok"], false);
+        assert!(
+            probe["error"]
+                .as_str()
+                .unwrap()
+                .contains("a redirect to /landing, not followed"),
+            "{probe}"
+        );
+    }
+    assert_eq!(api.list(SENDER).await.1["webhooks"], json!([]));
+    assert_eq!(api.state().await["settings"], json!([]));
+}
