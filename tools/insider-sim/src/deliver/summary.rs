@@ -179,7 +179,8 @@ fn latency(micros: &mut [u64]) -> Latency {
     }
 }
 
-/// The failures listed in the human-readable summary; `--json` has them all.
+/// The failed deliveries (with their errors) listed in the human-readable summary; `--json` has
+/// them all. The events never acknowledged are always listed in full.
 const FAILURES_SHOWN: usize = 20;
 
 impl fmt::Display for DeliverySummary {
@@ -225,9 +226,9 @@ impl fmt::Display for DeliverySummary {
         for failure in self.failures.iter().take(FAILURES_SHOWN) {
             writeln!(
                 f,
-                "  not acknowledged: delivery {} [{}]: {}",
+                "  not acknowledged: delivery {} ({} events): {}",
                 failure.delivery,
-                failure.events.join(", "),
+                failure.events.len(),
                 failure.error
             )?;
         }
@@ -237,6 +238,16 @@ impl fmt::Display for DeliverySummary {
                 "  ... and {} more failed deliveries (see --json)",
                 self.failures.len() - FAILURES_SHOWN
             )?;
+        }
+        // By id, one a line, every one: the list to replay or to look for in the store. Events
+        // of a failed delivery whose duplicate copy was acknowledged are not in it.
+        writeln!(
+            f,
+            "  events never acknowledged: {}",
+            self.unacknowledged_events.len()
+        )?;
+        for event in &self.unacknowledged_events {
+            writeln!(f, "    {event}")?;
         }
         Ok(())
     }

@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use base64::Engine;
 use http::StatusCode;
 use insider_sim::deliver::{
-    DeliverError, DeliverOptions, DeliveryAuth, DeliverySummary, Rate, StatusName, run,
+    DeliverError, DeliverOptions, DeliveryAuth, DeliverySummary, Rate, StatusName, StreamSpec,
+    generate, run,
 };
 use insider_sim::oauth::{ClientAuth, Grant, OAuth2Credentials};
+use insider_sim::vocabulary::SubProduct;
 use serde_json::{Value, json};
 
 use crate::support::{Api, Auth, Receiver, Reply, SENDER, create_body, sim, unreachable_url};
@@ -405,6 +407,69 @@ async fn a_redirect_is_neither_followed_nor_acknowledged_nor_retried() {
     );
     let reported: HashSet<&String> = summary.unacknowledged_events.iter().collect();
     assert_eq!(reported, summary.event_ids.iter().collect());
+}
+
+#[tokio::test]
+async fn the_summary_lists_every_event_never_acknowledged_and_only_those() {
+    let (count, seed, duplicates) = (60, 19, 0.2);
+    let stream = generate(&StreamSpec {
+        sub_product: SubProduct::Conversational,
+        events: None,
+        count,
+        seed,
+        duplicates,
+        shuffle: false,
+    });
+    // Every original is refused, every duplicate copy acknowledged: the events of an original
+    // that has a copy were acknowledged after all, the others never.
+    let receiver = Receiver::start(Auth::Open).await;
+    let replies: Vec<Reply> = stream
+        .iter()
+        .map(|d| Reply::Status(if d.duplicate { 200 } else { 400 }))
+        .collect();
+    receiver.script(&replies);
+    let copied = |original: &insider_sim::deliver::Delivery| {
+        stream
+            .iter()
+            .any(|d| d.duplicate && d.body == original.body)
+    };
+    let ids = |copied_or_not: bool| -> HashSet<String> {
+        stream
+            .iter()
+            .filter(|d| !d.duplicate && copied(d) == copied_or_not)
+            .flat_map(|d| d.events.iter().map(|e| e.identity.clone()))
+            .collect()
+    };
+    let (never_acknowledged, acknowledged_by_a_copy) = (ids(false), ids(true));
+    assert!(never_acknowledged.len() > 20 && !acknowledged_by_a_copy.is_empty());
+
+    let mut options = options(&receiver, count, seed);
+    options.traffic.duplicates = duplicates;
+    options.traffic.concurrency = 1;
+    let summary = send(options).await;
+    assert_eq!(summary.failed, 48);
+    assert_eq!(
+        summary
+            .unacknowledged_events
+            .iter()
+            .cloned()
+            .collect::<HashSet<_>>(),
+        never_acknowledged
+    );
+
+    let text = summary.to_string();
+    let (_, listed) = text
+        .split_once(&format!(
+            "events never acknowledged: {}\n",
+            never_acknowledged.len()
+        ))
+        .expect("the list of events never acknowledged");
+    let listed: HashSet<String> = listed.lines().map(|l| l.trim().to_owned()).collect();
+    assert_eq!(listed, never_acknowledged, "every one, and nothing else");
+    assert!(
+        text.contains("... and 28 more failed deliveries"),
+        "the failed deliveries' errors are capped: {text}"
+    );
 }
 
 #[tokio::test]
