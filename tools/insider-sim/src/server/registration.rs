@@ -178,10 +178,23 @@ pub fn absolute_http_url(field: &str, value: Option<&str>) -> Result<String, Str
     }
 }
 
-/// A secret as the vendor lists it: the first half, at most 14 characters, then 8 asterisks
-/// (`partner-whatsa********`), recognisable but unusable.
+/// Most characters of a secret a list shows: the vendor's example shows 14.
+const MASK_SHOWN_AT_MOST: usize = 14;
+/// Characters that must stay hidden for all 14 to be shown: the vendor's example hides 9 of its
+/// 23 (`partner-whatsapp-secret` listed as `partner-whatsa********`).
+const MASK_HIDDEN_AT_LEAST: usize = 9;
+
+/// A secret as the vendor lists it, recognisable but unusable: the first 14 characters when at
+/// least 9 more stay hidden (secrets of 23 characters and more, like the vendor's example),
+/// otherwise the first half rounded down, so that a short secret never shows more than half of
+/// itself; then 8 asterisks whatever the length, which say nothing of it.
 pub fn mask_secret(secret: &str) -> String {
-    let shown = (secret.chars().count() / 2).min(14);
+    let length = secret.chars().count();
+    let shown = if length >= MASK_SHOWN_AT_MOST + MASK_HIDDEN_AT_LEAST {
+        MASK_SHOWN_AT_MOST
+    } else {
+        length / 2
+    };
     let mut masked: String = secret.chars().take(shown).collect();
     masked.push_str("********");
     masked
@@ -211,13 +224,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn masks_like_the_vendor() {
+    fn masks_the_vendor_example_exactly() {
+        assert_eq!(
+            mask_secret("partner-whatsapp-secret"),
+            "partner-whatsa********"
+        );
         assert_eq!(
             mask_secret("partner-whatsapp-secret-2026-04-15"),
             "partner-whatsa********"
         );
+    }
+
+    #[test]
+    fn short_secrets_show_at_most_half_of_themselves() {
+        // One character short of the vendor's length: half, not 14.
+        assert_eq!(mask_secret("partner-whatsapp-secre"), "partner-wha********");
         assert_eq!(mask_secret("abcdef"), "abc********");
+        assert_eq!(mask_secret("abcde"), "ab********");
+        assert_eq!(mask_secret("a"), "********");
         assert_eq!(mask_secret(""), "********");
+        // Characters, not bytes.
+        assert_eq!(mask_secret("ééééééé"), "ééé********");
+        for length in 0..23 {
+            let secret = "s".repeat(length);
+            let shown = mask_secret(&secret).trim_end_matches('*').len();
+            assert!(2 * shown <= length, "{length}: {shown}");
+        }
     }
 
     #[test]

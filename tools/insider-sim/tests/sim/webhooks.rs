@@ -59,7 +59,7 @@ async fn the_vendor_example_round_trips() {
             "grantType": "client_credentials",
             "tokenUrl": receiver.token_url(),
             "clientId": "partner-whatsapp-client",
-            "clientSecret": "partner-wha********",
+            "clientSecret": "partner-whatsa********",
             "scopes": ["whatsapp.read", "whatsapp.write"],
             "expiresIn": 3600
         })
