@@ -111,15 +111,12 @@ impl OAuth2Draft {
         let token_url = absolute_http_url(&name("token_url"), self.token_url.as_deref())?;
         let client_id = required(&name("client_id"), self.client_id)?;
         let client_secret = required(&name("client_secret"), self.client_secret)?;
-        let refresh_token = self.refresh_token.filter(|t| !t.is_empty());
-        match (grant_type, &refresh_token) {
-            (GrantType::RefreshToken, None) => {
-                return Err(format!(
-                    "{} is required when {} is refresh_token",
-                    name("refresh_token"),
-                    name("grant_type")
-                ));
-            }
+        // The vendor's rule is "refreshToken only and always with refresh_token". Sent at all
+        // with client_credentials, even empty, it is refused: the client is unsure of its own
+        // grant. With refresh_token a blank one is as good as none. JSON `null` counts as not
+        // sent, as many serializers write unset fields that way.
+        let refresh_token = match (grant_type, self.refresh_token) {
+            (GrantType::ClientCredentials, None) => None,
             (GrantType::ClientCredentials, Some(_)) => {
                 return Err(format!(
                     "{} must not be sent when {} is client_credentials",
@@ -127,8 +124,16 @@ impl OAuth2Draft {
                     name("grant_type")
                 ));
             }
-            _ => {}
-        }
+            (GrantType::RefreshToken, token) => {
+                Some(token.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+                    format!(
+                        "{} is required when {} is refresh_token",
+                        name("refresh_token"),
+                        name("grant_type")
+                    )
+                })?)
+            }
+        };
         let expires_in = self
             .expires_in
             .as_ref()

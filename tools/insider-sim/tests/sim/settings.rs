@@ -212,6 +212,53 @@ async fn error_codes_2010_2011_2012_2020() {
     assert_eq!(status, StatusCode::NOT_FOUND, "no verify settings route");
 }
 
+#[tokio::test]
+async fn settings_take_a_refresh_token_only_with_the_refresh_token_grant() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::OAuth2).await;
+    let api = Api::new(&sim).await;
+    let mut client_credentials = oauth2_settings(&receiver);
+    client_credentials["oauth2"]["grant_type"] = json!("client_credentials");
+    let mut empty_refresh = oauth2_settings(&receiver);
+    empty_refresh["oauth2"]["refresh_token"] = json!("");
+    let mut client_credentials_empty = client_credentials.clone();
+    client_credentials_empty["oauth2"]["refresh_token"] = json!("");
+    for (body, expected) in [
+        (
+            &client_credentials,
+            "oauth2.refresh_token must not be sent when oauth2.grant_type is client_credentials",
+        ),
+        (
+            &client_credentials_empty,
+            "oauth2.refresh_token must not be sent when oauth2.grant_type is client_credentials",
+        ),
+        (
+            &empty_refresh,
+            "oauth2.refresh_token is required when oauth2.grant_type is refresh_token",
+        ),
+    ] {
+        let (status, answer) = api.settings("transactional", body).await;
+        assert_eq!(
+            (status, answer),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"message": expected, "errorCode": "2011"})
+            ),
+            "{body}"
+        );
+    }
+    assert!(receiver.hits().is_empty(), "nothing invalid was probed");
+    client_credentials["oauth2"]
+        .as_object_mut()
+        .unwrap()
+        .remove("refresh_token");
+    let (status, answer) = api.settings("transactional", &client_credentials).await;
+    assert_eq!(
+        (status, answer),
+        (StatusCode::OK, json!({"message": SAVED}))
+    );
+}
+
 /// One request written by hand, so the header name goes out exactly as spelled.
 async fn raw_v1(addr: SocketAddr, header: &str, body: &str) -> (u16, Value) {
     let mut stream = tokio::net::TcpStream::connect(addr)

@@ -630,3 +630,40 @@ async fn a_url_that_redirects_fails_the_probe_even_to_a_page_answering_200() {
     assert_eq!(api.list(SENDER).await.1["webhooks"], json!([]));
     assert_eq!(api.state().await["settings"], json!([]));
 }
+
+#[tokio::test]
+async fn a_refresh_token_goes_only_and_always_with_the_refresh_token_grant() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let good = create_body(&receiver, "/hook");
+    let refresh = with(&good, "oauth2.grantType", json!("refresh_token"));
+    for (body, expected) in [
+        (
+            with(&good, "oauth2.refreshToken", json!("")),
+            "oauth2.refreshToken must not be sent when oauth2.grantType is client_credentials",
+        ),
+        (
+            with(&refresh, "oauth2.refreshToken", json!("")),
+            "oauth2.refreshToken is required when oauth2.grantType is refresh_token",
+        ),
+        (
+            with(&refresh, "oauth2.refreshToken", json!("  ")),
+            "oauth2.refreshToken is required when oauth2.grantType is refresh_token",
+        ),
+    ] {
+        let (status, answer) = api.create(SENDER, &body).await;
+        assert_eq!(
+            (status, answer),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"status": false, "message": expected})
+            ),
+            "{body}"
+        );
+    }
+    assert!(receiver.hits().is_empty(), "nothing invalid was probed");
+    // `null` is how many serializers write an unset field: not sent.
+    api.created(&with(&good, "oauth2.refreshToken", json!(null)))
+        .await;
+}
