@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
 
 use crate::oauth::{ClientAuth, Grant, OAuth2Credentials};
 use crate::vocabulary::{GrantType, Named};
@@ -211,17 +212,54 @@ pub fn normalize_phone(number: &str) -> String {
     number.chars().filter(char::is_ascii_digit).collect()
 }
 
-/// The JSON body of a request, with the path of the field serde stumbled on.
-pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
+/// Why a request body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Not JSON at all, cut short, or followed by something else.
+    #[error("{0}")]
+    NotJson(String),
+    /// JSON, but not an object.
+    #[error("expected a JSON object")]
+    NotAnObject,
+    /// A JSON object whose field at `path` (`events[0]`, `oauth2.clientId`) has the wrong type
+    /// or value, or that the body should not have; `.` for the object itself (a missing field,
+    /// say).
+    #[error("{}{message}", field_prefix(path))]
+    WrongShape { path: String, message: String },
+}
+
+fn field_prefix(path: &str) -> String {
+    if path == "." {
+        String::new()
+    } else {
+        format!("{path}: ")
+    }
+}
+
+/// The JSON body of a request, telling a body that is not JSON from one whose fields have the
+/// wrong type, and naming the field serde stumbled on.
+pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, DecodeError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            e.into_inner().to_string()
-        } else {
-            format!("{path}: {}", e.into_inner())
+    let outcome = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let error = error.into_inner();
+        match error.classify() {
+            Category::Data if !body.trim_ascii_start().starts_with(b"{") => {
+                DecodeError::NotAnObject
+            }
+            Category::Data => DecodeError::WrongShape {
+                path,
+                message: error.to_string(),
+            },
+            Category::Io | Category::Syntax | Category::Eof => {
+                DecodeError::NotJson(error.to_string())
+            }
         }
-    })
+    })?;
+    deserializer
+        .end()
+        .map_err(|trailing| DecodeError::NotJson(trailing.to_string()))?;
+    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -274,6 +312,47 @@ mod tests {
         assert_eq!(
             absolute_http_url("webhookUrl", None).unwrap_err(),
             "webhookUrl is required"
+        );
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Shape {
+        events: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn decoding_tells_bad_json_from_fields_of_the_wrong_type() {
+        let decode = |body: &str| decode::<Shape>(body.as_bytes()).map(|shape| shape.events);
+        assert_eq!(
+            decode(r#"{"events": ["sent"]}"#),
+            Ok(Some(vec!["sent".into()]))
+        );
+        for not_json in [
+            "",
+            "{\"events\": ",
+            "{not json",
+            r#"{"events": []} trailing"#,
+        ] {
+            assert!(
+                matches!(decode(not_json), Err(DecodeError::NotJson(_))),
+                "{not_json:?}"
+            );
+        }
+        for not_an_object in ["[1, 2]", "\"events\"", "  42"] {
+            assert_eq!(decode(not_an_object), Err(DecodeError::NotAnObject));
+        }
+        let wrong = decode(r#"{"events": ["sent", 1]}"#).unwrap_err();
+        assert!(
+            wrong
+                .to_string()
+                .starts_with("events[1]: invalid type: integer `1`, expected a string"),
+            "{wrong}"
+        );
+        let unknown = decode(r#"{"colour": 1}"#).unwrap_err().to_string();
+        assert!(
+            unknown.starts_with("colour: unknown field `colour`"),
+            "{unknown}"
         );
     }
 

@@ -13,7 +13,8 @@ use super::auth::Scope;
 use super::errors::{ApiError, PROBE_FAILED, SettingsCode};
 use super::faults::Route;
 use super::registration::{
-    Case, Credential, OAuth2Draft, OAuth2Registration, absolute_http_url, decode, mask_secret,
+    Case, Credential, DecodeError, OAuth2Draft, OAuth2Registration, absolute_http_url, decode,
+    mask_secret,
 };
 use super::state::{SimState, Webhook};
 use super::{Limits, Sim, json_response};
@@ -292,9 +293,17 @@ fn webhook_not_found(id: impl std::fmt::Display, sender: &str) -> ApiError {
     )
 }
 
+/// A body that is not JSON says so; a field of the wrong type is a validation error naming the
+/// field, like every other rule of this API.
 fn decode_body(body: &[u8]) -> Result<WebhookBody, ApiError> {
-    decode(body).map_err(|message| {
-        ApiError::webhooks_invalid(format!("the request body is not valid JSON: {message}"))
+    decode(body).map_err(|error| {
+        ApiError::webhooks_invalid(match error {
+            DecodeError::NotJson(message) => {
+                format!("the request body is not valid JSON: {message}")
+            }
+            DecodeError::NotAnObject => "the request body must be a JSON object".to_owned(),
+            wrong_shape @ DecodeError::WrongShape { .. } => wrong_shape.to_string(),
+        })
     })
 }
 

@@ -667,3 +667,66 @@ async fn a_refresh_token_goes_only_and_always_with_the_refresh_token_grant() {
     api.created(&with(&good, "oauth2.refreshToken", json!(null)))
         .await;
 }
+
+#[tokio::test]
+async fn a_field_of_the_wrong_type_is_named_not_called_invalid_json() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let good = create_body(&receiver, "/hook");
+    for (body, field) in [
+        (with(&good, "events", json!([1])), "events[0]: "),
+        (with(&good, "webhookUrl", json!(true)), "webhookUrl: "),
+        (with(&good, "oauth2", json!("secret")), "oauth2: "),
+        (
+            with(&good, "oauth2.clientId", json!(5)),
+            "oauth2.clientId: ",
+        ),
+        (
+            with(&good, "oauth2.scopes", json!("a b")),
+            "oauth2.scopes: ",
+        ),
+    ] {
+        let (status, answer) = api.create(SENDER, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(answer["status"], false);
+        let message = answer["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(field) && message.contains("invalid type"),
+            "{field}: {message}"
+        );
+    }
+    let id = api.created(&good).await;
+    let (status, answer) = api
+        .update(
+            id,
+            SENDER,
+            &with(
+                &update_body(&receiver, "/hook"),
+                "events",
+                json!(["sent", 2]),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("events[1]: ")
+    );
+
+    let path = format!("/api/wa/v2/webhooks?phoneNumber={SENDER}");
+    for (raw, expected) in [
+        ("{not json", "the request body is not valid JSON: "),
+        ("", "the request body is not valid JSON: "),
+        ("[1, 2]", "the request body must be a JSON object"),
+    ] {
+        let (status, answer) = api.post_raw(&path, raw).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{raw:?}");
+        assert!(
+            answer["message"].as_str().unwrap().starts_with(expected),
+            "{raw:?}: {answer}"
+        );
+    }
+}
