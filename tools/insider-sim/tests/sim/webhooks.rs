@@ -730,3 +730,88 @@ async fn a_field_of_the_wrong_type_is_named_not_called_invalid_json() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_field_spelt_in_snake_case_is_named_with_its_camel_case_form() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let good = create_body(&receiver, "/hook");
+    let renamed = |body: &Value, path: &str, snake: &str| {
+        let value = path
+            .split('.')
+            .fold(body, |value, part| &value[part])
+            .clone();
+        let parent = path.rsplit_once('.').map_or("", |(parent, _)| parent);
+        let snake_path = if parent.is_empty() {
+            snake.to_owned()
+        } else {
+            format!("{parent}.{snake}")
+        };
+        with(&with(body, path, Value::Null), &snake_path, value)
+    };
+    for (body, named) in [
+        (
+            renamed(&good, "oauth2.grantType", "grant_type"),
+            "oauth2.grant_type: use oauth2.grantType",
+        ),
+        (
+            renamed(&good, "oauth2.expiresIn", "expires_in"),
+            "oauth2.expires_in: use oauth2.expiresIn",
+        ),
+        (
+            renamed(&good, "webhookUrl", "webhook_url"),
+            "webhook_url: use webhookUrl",
+        ),
+        // Named as misspelt, not reported missing in its camelCase form.
+        (
+            renamed(&good, "subProduct", "sub_product"),
+            "sub_product: use subProduct",
+        ),
+        (
+            renamed(&good, "authType", "auth_type"),
+            "auth_type: use authType",
+        ),
+        // Both spellings: the snake_case one is still a mistake worth telling.
+        (
+            with(&good, "oauth2.client_secret", json!("other")),
+            "oauth2.client_secret: use oauth2.clientSecret",
+        ),
+    ] {
+        let (status, answer) = api.create(SENDER, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(named) && message.contains("camelCase"),
+            "{named}: {message}"
+        );
+    }
+    let id = api.created(&good).await;
+    let (status, answer) = api
+        .update(
+            id,
+            SENDER,
+            &renamed(
+                &update_body(&receiver, "/hook"),
+                "oauth2.tokenUrl",
+                "token_url",
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("oauth2.token_url: use oauth2.tokenUrl")
+    );
+    // A field the API does not know at all is not a misspelling: ignored, as before.
+    let (status, answer) = api
+        .update(
+            id,
+            SENDER,
+            &with(&update_body(&receiver, "/hook"), "description", json!("x")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
