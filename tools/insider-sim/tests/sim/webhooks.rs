@@ -815,3 +815,89 @@ async fn a_field_spelt_in_snake_case_is_named_with_its_camel_case_form() {
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
 }
+
+#[tokio::test]
+async fn update_requires_every_create_field_but_sub_product() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let id = api.created(&create_body(&receiver, "/hook")).await;
+    let update = update_body(&receiver, "/moved");
+    let refresh = with(&update, "oauth2.grantType", json!("refresh_token"));
+    let mut cases: Vec<(Value, &str)> = [
+        "authType",
+        "webhookUrl",
+        "events",
+        "oauth2",
+        "oauth2.grantType",
+        "oauth2.tokenUrl",
+        "oauth2.clientId",
+        "oauth2.clientSecret",
+        "oauth2.expiresIn",
+    ]
+    .into_iter()
+    .map(|field| (with(&update, field, Value::Null), field))
+    .collect();
+    cases.push((refresh, "oauth2.refreshToken"));
+    for (body, field) in cases {
+        let (status, answer) = api.update(id, SENDER, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}");
+        assert_eq!(answer["status"], false);
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains(field), "{field}: {message}");
+    }
+    assert_eq!(receiver.hits().len(), 1, "only the create was probed");
+    assert_eq!(
+        api.list(SENDER).await.1["webhooks"][0]["webhookUrl"],
+        receiver.url("/hook")
+    );
+}
+
+#[tokio::test]
+async fn put_and_delete_need_the_sender_phone_number_of_a_known_sender() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let id = api.created(&create_body(&receiver, "/hook")).await;
+    let update = update_body(&receiver, "/moved");
+    for (method, body) in [
+        (reqwest::Method::PUT, Some(&update)),
+        (reqwest::Method::DELETE, None),
+    ] {
+        for query in ["", "?phoneNumber=", "?phone_number=15551234567"] {
+            let (status, answer) = api
+                .call(
+                    method.clone(),
+                    &format!("/api/wa/v2/webhooks/{id}{query}"),
+                    body,
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {query:?}");
+            assert_eq!(answer["status"], false);
+            assert!(
+                answer["message"].as_str().unwrap().contains("phoneNumber"),
+                "{answer}"
+            );
+        }
+        let (status, answer) = api
+            .call(
+                method.clone(),
+                &format!("/api/wa/v2/webhooks/{id}?phoneNumber=4930000000"),
+                body,
+            )
+            .await;
+        assert_eq!(
+            (status, answer),
+            (
+                StatusCode::NOT_FOUND,
+                json!({
+                    "status": false,
+                    "message": "the sender 4930000000 cannot be matched to a provider"
+                })
+            ),
+            "{method}"
+        );
+    }
+    let listed = api.list(SENDER).await.1;
+    assert_eq!(listed["webhooks"][0]["webhookUrl"], receiver.url("/hook"));
+}
