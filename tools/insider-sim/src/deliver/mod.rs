@@ -26,7 +26,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Deserializer};
 
-pub use payloads::{Delivery, EventInfo, StatusName, StreamSpec, duplicate_count, generate};
+pub use payloads::{
+    Delivery, EventInfo, StatusName, StreamSpec, duplicate_count, generate,
+    generate_with_late_statuses,
+};
 pub use summary::{DeliverySummary, FailedDelivery, Latency, MessageStatus, ReceiverTotals};
 
 use crate::oauth::{OAuth2Credentials, TokenSource};
@@ -83,9 +86,14 @@ pub struct Traffic {
     /// Share of the deliveries that repeat an earlier one byte for byte, in [0, 1).
     #[arg(long, default_value_t = Traffic::DEFAULT.duplicates)]
     pub duplicates: f64,
-    /// Send in random order (a read may come before its delivered) instead of per-message order.
+    /// Send in random order (a read may come before its delivered) instead of per-message order;
+    /// duplicates still come after their original.
     #[arg(long)]
     pub shuffle: bool,
+    /// Share, in [0, 1], of the statuses followed by a later status of the same message that
+    /// arrive after it (a delivered after its read); the rest in order.
+    #[arg(long, default_value_t = Traffic::DEFAULT.late_fraction, conflicts_with = "shuffle")]
+    pub late_fraction: f64,
     /// Deliveries started per second (`500`, `500/s`) or `unlimited`.
     #[arg(long, default_value = "unlimited")]
     pub rate: Rate,
@@ -109,6 +117,7 @@ impl Traffic {
         seed: None,
         duplicates: 0.0,
         shuffle: false,
+        late_fraction: 0.0,
         rate: Rate::Unlimited,
         concurrency: 32,
         max_retries: 5,
@@ -187,6 +196,19 @@ impl DeliverOptions {
                 traffic.duplicates
             ));
         }
+        if !(0.0..=1.0).contains(&traffic.late_fraction) {
+            return invalid(format!(
+                "late fraction must be in [0, 1], got {}",
+                traffic.late_fraction
+            ));
+        }
+        if traffic.shuffle && traffic.late_fraction > 0.0 {
+            return invalid(
+                "shuffle sends everything in random order already: give a late fraction or \
+                 shuffle, not both"
+                    .into(),
+            );
+        }
         if traffic.concurrency == 0 {
             return invalid("concurrency must be at least 1".into());
         }
@@ -203,14 +225,17 @@ pub async fn run(options: DeliverOptions) -> Result<DeliverySummary, DeliverErro
     options.check()?;
     let traffic = &options.traffic;
     let seed = traffic.seed.unwrap_or_else(|| fastrand::u64(..));
-    let deliveries: Arc<[Delivery]> = generate(&StreamSpec {
-        sub_product: options.sub_product,
-        events: options.events.as_deref(),
-        count: traffic.count,
-        seed,
-        duplicates: traffic.duplicates,
-        shuffle: traffic.shuffle,
-    })
+    let deliveries: Arc<[Delivery]> = generate_with_late_statuses(
+        &StreamSpec {
+            sub_product: options.sub_product,
+            events: options.events.as_deref(),
+            count: traffic.count,
+            seed,
+            duplicates: traffic.duplicates,
+            shuffle: traffic.shuffle,
+        },
+        traffic.late_fraction,
+    )
     .into();
     let timeout = Duration::from_millis(traffic.timeout_ms);
     let http = crate::outbound::client_builder()
