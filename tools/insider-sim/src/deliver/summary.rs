@@ -5,12 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::payloads::{Delivery, StatusName};
 use super::sender::WorkerStats;
 
-#[derive(Debug, Clone, Serialize)]
+/// Serialized as `--json` prints it and the simulator's deliver routes answer it; read back
+/// (by `deliver --sim`), `event_ids` and `message_statuses`, which are not serialized, are empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeliverySummary {
     pub target: String,
     /// The stream's seed: pass it again to send the same bytes.
@@ -52,7 +54,7 @@ pub struct DeliverySummary {
 }
 
 /// Totals from our receiver's `{"stored": N, "duplicates": M}` answers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiverTotals {
     pub stored: u64,
     pub duplicates: u64,
@@ -60,7 +62,7 @@ pub struct ReceiverTotals {
     pub reports: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
     pub p50: f64,
     pub p90: f64,
@@ -68,7 +70,7 @@ pub struct Latency {
     pub max: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailedDelivery {
     /// Position in the stream.
     pub delivery: usize,
@@ -224,11 +226,12 @@ impl fmt::Display for DeliverySummary {
             self.elapsed_ms, self.deliveries_per_sec, self.events_per_sec
         )?;
         for failure in self.failures.iter().take(FAILURES_SHOWN) {
+            let events = failure.events.len();
             writeln!(
                 f,
-                "  not acknowledged: delivery {} ({} events): {}",
+                "  not acknowledged: delivery {} ({events} event{}): {}",
                 failure.delivery,
-                failure.events.len(),
+                if events == 1 { "" } else { "s" },
                 failure.error
             )?;
         }
