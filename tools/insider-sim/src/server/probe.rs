@@ -9,7 +9,7 @@
 //! credentials later deliveries will carry (for OAuth 2.0 it first gets a token from the
 //! receiver's token endpoint, whose failure fails the probe too).
 
-use http::{StatusCode, header};
+use http::{HeaderMap, StatusCode, header};
 
 use super::Sim;
 use super::faults::Route;
@@ -17,7 +17,6 @@ use super::registration::Credential;
 use super::state::ProbeRecord;
 use crate::clock::rfc3339;
 use crate::oauth::{TokenError, TokenSource, error_chain};
-use crate::outbound::redirect_target;
 use crate::vocabulary::AuthType;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,5 +98,45 @@ impl Sim {
             StatusCode::OK => Ok(()),
             other => Err(ProbeError::Status(other)),
         }
+    }
+}
+
+/// Where a redirect answer points, for the probe log: the receiver moved or is misconfigured,
+/// and whoever reads why the save failed needs to see where it wanted the request to go. `None` for any
+/// status that is not a redirect.
+fn redirect_target(status: StatusCode, headers: &HeaderMap) -> Option<String> {
+    if !status.is_redirection() {
+        return None;
+    }
+    let location = headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no Location given");
+    Some(format!("a redirect to {location}, not followed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn only_redirects_are_described() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::LOCATION,
+            HeaderValue::from_static("https://x.example/"),
+        );
+        assert_eq!(
+            redirect_target(StatusCode::FOUND, &headers).as_deref(),
+            Some("a redirect to https://x.example/, not followed")
+        );
+        assert_eq!(
+            redirect_target(StatusCode::SEE_OTHER, &HeaderMap::new()).as_deref(),
+            Some("a redirect to no Location given, not followed")
+        );
+        assert_eq!(redirect_target(StatusCode::OK, &headers), None);
+        assert_eq!(redirect_target(StatusCode::BAD_REQUEST, &headers), None);
     }
 }
