@@ -6,10 +6,12 @@
 //! - [`deliver`]: the sending side: realistic, reproducible streams of webhook events POSTed to a
 //!   receiver the way Insider One does, with bearer or OAuth 2.0 credentials and retries.
 //!
-//! Both run in-process for tests and from the `insider-sim` binary.
+//! Both run in-process for tests and from the `insider-sim` binary. Every call to a receiver
+//! goes through [`outbound::client_builder`]: no proxy, no redirects followed.
 
 pub mod clock;
 pub mod deliver;
 pub mod oauth;
+pub mod outbound;
 pub mod server;
 pub mod vocabulary;

@@ -1,11 +1,12 @@
-//! `insider-sim serve` runs the management side; `insider-sim deliver` sends event streams.
+//! `insider-sim serve` runs the management side; `insider-sim deliver` sends event streams, to a
+//! URL or, through a running simulator, to what is registered there.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use insider_sim::deliver::{DeliverOptions, DeliveryAuth, Traffic};
+use insider_sim::deliver::{DeliverOptions, DeliveryAuth, DeliverySummary, Registered, Traffic};
 use insider_sim::oauth::{ClientAuth, Grant, OAuth2Credentials};
 use insider_sim::server::{self, Limits, SimConfig};
 use insider_sim::vocabulary::{GrantType, SubProduct};
@@ -21,7 +22,8 @@ struct Cli {
 enum Command {
     /// Serve the management API (gateway tokens, V2 webhooks, settings) and the /_sim routes.
     Serve(ServeArgs),
-    /// Send a realistic event stream to a webhook receiver and summarize how it went.
+    /// Send a realistic event stream to a webhook receiver and summarize how it went: to a URL
+    /// (--to), or to a webhook or settings registered with a running simulator (--sim).
     Deliver(Box<DeliverArgs>),
     /// Answer 200 to every request and do nothing else: a stand-in receiver for measuring the
     /// sender alone.
@@ -71,8 +73,28 @@ struct SinkArgs {
 #[derive(Args)]
 struct DeliverArgs {
     /// The webhook URL, e.g. http://127.0.0.1:3000/webhooks/conversational.
-    #[arg(long)]
-    to: String,
+    #[arg(long, required_unless_present = "sim", conflicts_with_all = ["registration", "from"])]
+    to: Option<String>,
+    /// A running `insider-sim serve` (e.g. http://127.0.0.1:4000): it delivers to what is
+    /// registered with it (--webhook or --settings), with the registered URL, credentials and
+    /// subscribed events.
+    #[arg(
+        long,
+        requires = "registration",
+        conflicts_with_all = [
+            "sub_product", "bearer", "oauth2_token_url", "client_id", "client_secret", "grant",
+            "refresh_token", "scopes", "client_auth", "token_lifetime_secs",
+        ],
+    )]
+    sim: Option<String>,
+    #[command(flatten)]
+    registration: RegistrationArgs,
+    /// With --settings: the sender the settings were saved for (`from`); the default sender
+    /// when not given.
+    #[arg(long, requires = "settings", conflicts_with = "webhook")]
+    from: Option<String>,
+    /// The API type whose traffic to send (verify gets no replies); with --sim, the registered
+    /// one's.
     #[arg(long, value_enum, default_value_t = SubProduct::Conversational)]
     sub_product: SubProduct,
     #[command(flatten)]
@@ -84,6 +106,30 @@ struct DeliverArgs {
     json: bool,
 }
 
+/// What to deliver to through --sim: one of them.
+#[derive(Args)]
+#[group(id = "registration", multiple = false)]
+struct RegistrationArgs {
+    /// An active V2 webhook of the simulator, by id.
+    #[arg(long, requires = "sim")]
+    webhook: Option<u64>,
+    /// The active settings of the simulator for this API type.
+    #[arg(long, value_enum, requires = "sim")]
+    settings: Option<SubProduct>,
+}
+
+impl RegistrationArgs {
+    fn into_registered(self, from: Option<String>) -> Option<Registered> {
+        match (self.webhook, self.settings) {
+            (Some(id), _) => Some(Registered::Webhook(id)),
+            (None, Some(sub_product)) => Some(Registered::Settings { sub_product, from }),
+            (None, None) => None,
+        }
+    }
+}
+
+/// How to authenticate to the receiver given with --to (with --sim, the registered
+/// credentials are used).
 #[derive(Args)]
 struct AuthArgs {
     /// Static bearer token (the apiKey a bearer webhook was registered with).
@@ -215,6 +261,8 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     println!("  GET    {url}/_sim/state         POST|DELETE {url}/_sim/faults");
     println!("  POST   {url}/_sim/clock         POST {url}/_sim/webhooks/{{id}}/deliver");
     println!("  POST   {url}/_sim/settings/{{sub_product}}/deliver[?from=N]");
+    println!();
+    println!("  deliver to a registered webhook: insider-sim deliver --sim {url} --webhook ID");
     tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
     sim.stop().await;
     Ok(ExitCode::SUCCESS)
@@ -222,29 +270,43 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, String> {
 
 /// Exit status 1 when some delivery was never acknowledged.
 async fn deliver(args: DeliverArgs) -> Result<ExitCode, String> {
-    let options = DeliverOptions {
-        to: args.to,
-        sub_product: args.sub_product,
-        auth: args.auth.into_auth()?,
-        events: None,
-        traffic: args.traffic,
-    };
-    let summary = insider_sim::deliver::run(options)
-        .await
-        .map_err(|e| e.to_string())?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?
-        );
-    } else {
-        print!("{summary}");
+    let registered = args.registration.into_registered(args.from);
+    let summary = match (args.to, args.sim, registered) {
+        (Some(to), None, None) => {
+            let options = DeliverOptions {
+                to,
+                sub_product: args.sub_product,
+                auth: args.auth.into_auth()?,
+                events: None,
+                traffic: args.traffic,
+            };
+            insider_sim::deliver::run(options).await
+        }
+        (None, Some(sim), Some(registered)) => {
+            insider_sim::deliver::through_simulator(&sim, &registered, &args.traffic).await
+        }
+        // The argument parser admits nothing else.
+        _ => return Err("give --to URL, or --sim URL with --webhook ID or --settings TYPE".into()),
     }
+    .map_err(|e| e.to_string())?;
+    print_summary(&summary, args.json)?;
     Ok(if summary.failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn print_summary(summary: &DeliverySummary, json: bool) -> Result<(), String> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(summary).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{summary}");
+    }
+    Ok(())
 }
 
 async fn sink(args: SinkArgs) -> Result<ExitCode, String> {

@@ -15,6 +15,7 @@
 
 mod fixtures;
 mod payloads;
+mod registered;
 mod sender;
 mod summary;
 mod values;
@@ -24,9 +25,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use payloads::{Delivery, EventInfo, StatusName, StreamSpec, duplicate_count, generate};
+pub use payloads::{
+    Delivery, EventInfo, StatusName, StreamSpec, duplicate_count, generate,
+    generate_with_late_statuses,
+};
+pub use registered::{Registered, through_simulator};
 pub use summary::{DeliverySummary, FailedDelivery, Latency, MessageStatus, ReceiverTotals};
 
 use crate::oauth::{OAuth2Credentials, TokenSource};
@@ -70,7 +75,7 @@ pub enum DeliveryAuth {
 
 /// What to send and how hard: shared by the `deliver` command line and the JSON body of the
 /// simulator's `/_sim/.../deliver` routes (snake_case, every field optional).
-#[derive(Debug, Clone, PartialEq, Deserialize, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct Traffic {
     /// Deliveries (HTTP POSTs) to send, duplicates included.
@@ -83,9 +88,14 @@ pub struct Traffic {
     /// Share of the deliveries that repeat an earlier one byte for byte, in [0, 1).
     #[arg(long, default_value_t = Traffic::DEFAULT.duplicates)]
     pub duplicates: f64,
-    /// Send in random order (a read may come before its delivered) instead of per-message order.
+    /// Send in random order (a read may come before its delivered) instead of per-message order;
+    /// duplicates still come after their original.
     #[arg(long)]
     pub shuffle: bool,
+    /// Share, in [0, 1], of the statuses followed by a later status of the same message that
+    /// arrive after it (a delivered after its read); the rest in order.
+    #[arg(long, default_value_t = Traffic::DEFAULT.late_fraction, conflicts_with = "shuffle")]
+    pub late_fraction: f64,
     /// Deliveries started per second (`500`, `500/s`) or `unlimited`.
     #[arg(long, default_value = "unlimited")]
     pub rate: Rate,
@@ -109,6 +119,7 @@ impl Traffic {
         seed: None,
         duplicates: 0.0,
         shuffle: false,
+        late_fraction: 0.0,
         rate: Rate::Unlimited,
         concurrency: 32,
         max_retries: 5,
@@ -149,6 +160,16 @@ impl FromStr for Rate {
     }
 }
 
+/// As read: `"unlimited"` or deliveries per second.
+impl Serialize for Rate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Unlimited => s.serialize_str("unlimited"),
+            Self::PerSecond(per_second) => s.serialize_f64(*per_second),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -171,26 +192,55 @@ pub enum DeliverError {
     InvalidOptions(String),
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    /// Delivering through a running simulator ([`through_simulator`]): it could not be reached,
+    /// or it refused (no such webhook, say).
+    #[error("{0}")]
+    Simulator(String),
+}
+
+/// An `http(s)` URL, or the error naming the option it came from.
+fn check_http_url(option: &str, url: &str) -> Result<(), DeliverError> {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
+        _ => Err(DeliverError::InvalidOptions(format!(
+            "{option} must be an http(s) URL, got {url:?}"
+        ))),
+    }
 }
 
 impl DeliverOptions {
     fn check(&self) -> Result<(), DeliverError> {
+        check_http_url("--to", &self.to)?;
+        self.traffic.check()
+    }
+}
+
+impl Traffic {
+    fn check(&self) -> Result<(), DeliverError> {
         let invalid = |message: String| Err(DeliverError::InvalidOptions(message));
-        match reqwest::Url::parse(&self.to) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-            _ => return invalid(format!("--to must be an http(s) URL, got {:?}", self.to)),
-        }
-        let traffic = &self.traffic;
-        if !(0.0..1.0).contains(&traffic.duplicates) {
+        if !(0.0..1.0).contains(&self.duplicates) {
             return invalid(format!(
                 "duplicates must be in [0, 1), got {}",
-                traffic.duplicates
+                self.duplicates
             ));
         }
-        if traffic.concurrency == 0 {
+        if !(0.0..=1.0).contains(&self.late_fraction) {
+            return invalid(format!(
+                "late fraction must be in [0, 1], got {}",
+                self.late_fraction
+            ));
+        }
+        if self.shuffle && self.late_fraction > 0.0 {
+            return invalid(
+                "shuffle sends everything in random order already: give a late fraction or \
+                 shuffle, not both"
+                    .into(),
+            );
+        }
+        if self.concurrency == 0 {
             return invalid("concurrency must be at least 1".into());
         }
-        if traffic.timeout_ms == 0 {
+        if self.timeout_ms == 0 {
             return invalid("timeout must be at least 1 ms".into());
         }
         Ok(())
@@ -203,18 +253,20 @@ pub async fn run(options: DeliverOptions) -> Result<DeliverySummary, DeliverErro
     options.check()?;
     let traffic = &options.traffic;
     let seed = traffic.seed.unwrap_or_else(|| fastrand::u64(..));
-    let deliveries: Arc<[Delivery]> = generate(&StreamSpec {
-        sub_product: options.sub_product,
-        events: options.events.as_deref(),
-        count: traffic.count,
-        seed,
-        duplicates: traffic.duplicates,
-        shuffle: traffic.shuffle,
-    })
+    let deliveries: Arc<[Delivery]> = generate_with_late_statuses(
+        &StreamSpec {
+            sub_product: options.sub_product,
+            events: options.events.as_deref(),
+            count: traffic.count,
+            seed,
+            duplicates: traffic.duplicates,
+            shuffle: traffic.shuffle,
+        },
+        traffic.late_fraction,
+    )
     .into();
     let timeout = Duration::from_millis(traffic.timeout_ms);
-    let http = reqwest::Client::builder()
-        .no_proxy()
+    let http = crate::outbound::client_builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(traffic.concurrency)
         .build()?;

@@ -12,7 +12,7 @@
 //! so the receiver must store exactly the [`EventInfo::identity`]s of a stream; only the exact
 //! duplicate deliveries added on top may repeat.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -103,11 +103,23 @@ pub struct StreamSpec<'a> {
     pub seed: u64,
     /// Share of `count` that are exact duplicates of earlier deliveries, in `[0, 1)`.
     pub duplicates: f64,
-    /// Send in random order rather than each message's statuses in order.
+    /// Send in random order rather than each message's statuses in order (duplicates still
+    /// after their original).
     pub shuffle: bool,
 }
 
+/// The stream `spec` describes: each message's statuses in order, or shuffled.
 pub fn generate(spec: &StreamSpec) -> Vec<Delivery> {
+    generate_with_late_statuses(spec, 0.0)
+}
+
+/// [`generate`], with `late_fraction` (in `[0, 1]`) of the statuses that can arrive late held
+/// back: in order otherwise, as a real stream mostly is, but now and then a `delivered` after
+/// its `read`. A status can arrive late when a later status of its message follows it; it then
+/// lands after that one. A shuffled stream is out of order throughout already, so with
+/// `spec.shuffle` the fraction changes nothing. In every order, each duplicate comes after its
+/// original.
+pub fn generate_with_late_statuses(spec: &StreamSpec, late_fraction: f64) -> Vec<Delivery> {
     let duplicates = duplicate_count(spec.count, spec.duplicates);
     let unique = spec.count - duplicates;
     let mut generator = Generator::new(spec);
@@ -118,11 +130,13 @@ pub fn generate(spec: &StreamSpec) -> Vec<Delivery> {
     }
     deliveries.truncate(unique);
     let mut rng = generator.rng;
-    let mut deliveries = with_duplicates(&mut rng, deliveries, duplicates);
     if spec.shuffle {
         rng.shuffle(&mut deliveries);
+    } else if late_fraction > 0.0 {
+        deliveries = with_late_statuses(&mut rng, deliveries, late_fraction);
     }
-    deliveries
+    // Last, so that every copy goes after its original wherever the order put it.
+    with_duplicates(&mut rng, deliveries, duplicates)
 }
 
 /// Rounded, and never the whole stream: a duplicate needs an original.
@@ -131,22 +145,68 @@ pub fn duplicate_count(count: usize, ratio: f64) -> usize {
     wanted.min(count.saturating_sub(1))
 }
 
+/// Deliveries are placed by sorting positions: the delivery at index `i` sits at
+/// `i << POSITION_SPACING`, which leaves room to place others between two neighbours.
+const POSITION_SPACING: u32 = 20;
+
+/// The most deliveries a late status lands past the status it was overtaken by: held back by a
+/// slow path or a retry, it arrives soon after, not at the end of the stream.
+const LATE_BY_AT_MOST: u64 = 8;
+
+/// Holds back `fraction` of the deliveries that report a status of one of our messages and are
+/// followed by another report of that message: each lands after that next report (up to
+/// [`LATE_BY_AT_MOST`] deliveries past it). The others keep their order.
+fn with_late_statuses(
+    rng: &mut fastrand::Rng,
+    deliveries: Vec<Delivery>,
+    fraction: f64,
+) -> Vec<Delivery> {
+    let mut positions: Vec<u64> = (0..deliveries.len() as u64)
+        .map(|i| i << POSITION_SPACING)
+        .collect();
+    // Walking backwards, the next report of every message is known, and already placed for
+    // good, so a status held back behind one that is itself late still lands after it.
+    let mut next_report: HashMap<&str, usize> = HashMap::new();
+    for (index, delivery) in deliveries.iter().enumerate().rev() {
+        let messages = || {
+            delivery
+                .events
+                .iter()
+                .filter_map(|e| e.status.as_ref().map(|(message, _)| message.as_str()))
+        };
+        let overtaken_by = messages()
+            .filter_map(|message| next_report.get(message).copied())
+            .min();
+        if let Some(next) = overtaken_by
+            && rng.f64() < fraction
+        {
+            positions[index] = positions[next] + rng.u64(1..LATE_BY_AT_MOST << POSITION_SPACING);
+        }
+        for message in messages() {
+            next_report.insert(message, index);
+        }
+    }
+    let mut placed: Vec<(u64, Delivery)> = positions.into_iter().zip(deliveries).collect();
+    placed.sort_by_key(|(position, _)| *position);
+    placed.into_iter().map(|(_, d)| d).collect()
+}
+
 /// Each duplicate goes somewhere after its original, as a redelivery would.
 fn with_duplicates(
     rng: &mut fastrand::Rng,
     originals: Vec<Delivery>,
     duplicates: usize,
 ) -> Vec<Delivery> {
-    const SPACING: u32 = 20;
     let n = originals.len();
     let mut placed: Vec<(u64, Delivery)> = originals
         .into_iter()
         .enumerate()
-        .map(|(i, d)| ((i as u64) << SPACING, d))
+        .map(|(i, d)| ((i as u64) << POSITION_SPACING, d))
         .collect();
     for _ in 0..duplicates {
         let original = rng.usize(..n);
-        let position = rng.u64(((original as u64) << SPACING) + 1..=(n as u64) << SPACING);
+        let position =
+            rng.u64(((original as u64) << POSITION_SPACING) + 1..=(n as u64) << POSITION_SPACING);
         let mut copy = placed[original].1.clone();
         copy.duplicate = true;
         placed.push((position, copy));

@@ -1,5 +1,10 @@
 //! One delivery, with its retries: exponential backoff with jitter after a 5xx, a 429, a timeout
 //! or a connection error; never after another 4xx; one fresh OAuth token after a 401.
+//!
+//! A redirect (3xx) is not followed (see [`crate::outbound::client_builder`]) and not retried
+//! either: it says the registered URL is not where the receiver is, which no amount of waiting
+//! changes, so the delivery fails at once. Nothing of this runs for an acknowledged delivery:
+//! the sending path the throughput figures measure is what it was.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -159,8 +164,13 @@ impl Sender {
             return Attempt::Acknowledged;
         }
         let error = format!(
-            "HTTP {}: {}",
+            "HTTP {}{}: {}",
             status.as_u16(),
+            if status.is_redirection() {
+                " (a redirect, not followed)"
+            } else {
+                ""
+            },
             String::from_utf8_lossy(&body)
                 .chars()
                 .take(200)
@@ -170,6 +180,7 @@ impl Sender {
             (StatusCode::UNAUTHORIZED, Some(token)) => Attempt::Unauthorized(token),
             (StatusCode::TOO_MANY_REQUESTS, _) => Attempt::Retry { error, retry_after },
             (s, _) if s.is_server_error() => Attempt::Retry { error, retry_after },
+            // Other 4xx and every 3xx: the same request would get the same answer.
             _ => Attempt::Fatal(error),
         }
     }

@@ -5,12 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::payloads::{Delivery, StatusName};
 use super::sender::WorkerStats;
 
-#[derive(Debug, Clone, Serialize)]
+/// Serialized as `--json` prints it and the simulator's deliver routes answer it; read back
+/// (by `deliver --sim`), `event_ids` and `message_statuses`, which are not serialized, are empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeliverySummary {
     pub target: String,
     /// The stream's seed: pass it again to send the same bytes.
@@ -52,7 +54,7 @@ pub struct DeliverySummary {
 }
 
 /// Totals from our receiver's `{"stored": N, "duplicates": M}` answers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiverTotals {
     pub stored: u64,
     pub duplicates: u64,
@@ -60,7 +62,7 @@ pub struct ReceiverTotals {
     pub reports: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Latency {
     pub p50: f64,
     pub p90: f64,
@@ -68,7 +70,7 @@ pub struct Latency {
     pub max: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailedDelivery {
     /// Position in the stream.
     pub delivery: usize,
@@ -179,7 +181,8 @@ fn latency(micros: &mut [u64]) -> Latency {
     }
 }
 
-/// The failures listed in the human-readable summary; `--json` has them all.
+/// The failed deliveries (with their errors) listed in the human-readable summary; `--json` has
+/// them all. The events never acknowledged are always listed in full.
 const FAILURES_SHOWN: usize = 20;
 
 impl fmt::Display for DeliverySummary {
@@ -223,11 +226,12 @@ impl fmt::Display for DeliverySummary {
             self.elapsed_ms, self.deliveries_per_sec, self.events_per_sec
         )?;
         for failure in self.failures.iter().take(FAILURES_SHOWN) {
+            let events = failure.events.len();
             writeln!(
                 f,
-                "  not acknowledged: delivery {} [{}]: {}",
+                "  not acknowledged: delivery {} ({events} event{}): {}",
                 failure.delivery,
-                failure.events.join(", "),
+                if events == 1 { "" } else { "s" },
                 failure.error
             )?;
         }
@@ -237,6 +241,16 @@ impl fmt::Display for DeliverySummary {
                 "  ... and {} more failed deliveries (see --json)",
                 self.failures.len() - FAILURES_SHOWN
             )?;
+        }
+        // By id, one a line, every one: the list to replay or to look for in the store. Events
+        // of a failed delivery whose duplicate copy was acknowledged are not in it.
+        writeln!(
+            f,
+            "  events never acknowledged: {}",
+            self.unacknowledged_events.len()
+        )?;
+        for event in &self.unacknowledged_events {
+            writeln!(f, "    {event}")?;
         }
         Ok(())
     }

@@ -196,7 +196,10 @@ impl Sim {
 
 /// `POST /_sim/faults`.
 pub async fn add(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response {
-    match decode::<FaultSpec>(&body).and_then(FaultSpec::into_fault) {
+    match decode::<FaultSpec>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(FaultSpec::into_fault)
+    {
         Ok(fault) => {
             let mut state = sim.lock();
             state.faults.push(fault);
@@ -217,7 +220,9 @@ mod tests {
     use super::*;
 
     fn spec(json: &str) -> Result<Fault, String> {
-        decode::<FaultSpec>(json.as_bytes()).and_then(FaultSpec::into_fault)
+        decode::<FaultSpec>(json.as_bytes())
+            .map_err(|e| e.to_string())
+            .and_then(FaultSpec::into_fault)
     }
 
     #[test]

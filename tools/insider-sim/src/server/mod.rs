@@ -86,8 +86,7 @@ struct Sim {
     config: SimConfig,
     clock: Clock,
     state: Mutex<SimState>,
-    /// For probes and deliveries to webhooks; never through a proxy, as they target the
-    /// receiver directly.
+    /// For probes and the token requests they make (see [`crate::outbound::client_builder`]).
     http: reqwest::Client,
 }
 
@@ -167,7 +166,7 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, StartError> {
         .local_addr()
         .map_err(|e| StartError::Listen(config.listen, e))?;
     let sim = Arc::new(Sim {
-        http: reqwest::Client::builder().no_proxy().build()?,
+        http: crate::outbound::client_builder().build()?,
         config,
         clock: Clock::default(),
         state: Mutex::new(SimState::default()),

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
 
 use crate::oauth::{ClientAuth, Grant, OAuth2Credentials};
 use crate::vocabulary::{GrantType, Named};
@@ -111,15 +112,12 @@ impl OAuth2Draft {
         let token_url = absolute_http_url(&name("token_url"), self.token_url.as_deref())?;
         let client_id = required(&name("client_id"), self.client_id)?;
         let client_secret = required(&name("client_secret"), self.client_secret)?;
-        let refresh_token = self.refresh_token.filter(|t| !t.is_empty());
-        match (grant_type, &refresh_token) {
-            (GrantType::RefreshToken, None) => {
-                return Err(format!(
-                    "{} is required when {} is refresh_token",
-                    name("refresh_token"),
-                    name("grant_type")
-                ));
-            }
+        // The vendor's rule is "refreshToken only and always with refresh_token". Sent at all
+        // with client_credentials, even empty, it is refused: the client is unsure of its own
+        // grant. With refresh_token a blank one is as good as none. JSON `null` counts as not
+        // sent, as many serializers write unset fields that way.
+        let refresh_token = match (grant_type, self.refresh_token) {
+            (GrantType::ClientCredentials, None) => None,
             (GrantType::ClientCredentials, Some(_)) => {
                 return Err(format!(
                     "{} must not be sent when {} is client_credentials",
@@ -127,8 +125,16 @@ impl OAuth2Draft {
                     name("grant_type")
                 ));
             }
-            _ => {}
-        }
+            (GrantType::RefreshToken, token) => {
+                Some(token.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+                    format!(
+                        "{} is required when {} is refresh_token",
+                        name("refresh_token"),
+                        name("grant_type")
+                    )
+                })?)
+            }
+        };
         let expires_in = self
             .expires_in
             .as_ref()
@@ -178,10 +184,23 @@ pub fn absolute_http_url(field: &str, value: Option<&str>) -> Result<String, Str
     }
 }
 
-/// A secret as the vendor lists it: the first half, at most 14 characters, then 8 asterisks
-/// (`partner-whatsa********`), recognisable but unusable.
+/// Most characters of a secret a list shows: the vendor's example shows 14.
+const MASK_SHOWN_AT_MOST: usize = 14;
+/// Characters that must stay hidden for all 14 to be shown: the vendor's example hides 9 of its
+/// 23 (`partner-whatsapp-secret` listed as `partner-whatsa********`).
+const MASK_HIDDEN_AT_LEAST: usize = 9;
+
+/// A secret as the vendor lists it, recognisable but unusable: the first 14 characters when at
+/// least 9 more stay hidden (secrets of 23 characters and more, like the vendor's example),
+/// otherwise the first half rounded down, so that a short secret never shows more than half of
+/// itself; then 8 asterisks whatever the length, which say nothing of it.
 pub fn mask_secret(secret: &str) -> String {
-    let shown = (secret.chars().count() / 2).min(14);
+    let length = secret.chars().count();
+    let shown = if length >= MASK_SHOWN_AT_MOST + MASK_HIDDEN_AT_LEAST {
+        MASK_SHOWN_AT_MOST
+    } else {
+        length / 2
+    };
     let mut masked: String = secret.chars().take(shown).collect();
     masked.push_str("********");
     masked
@@ -193,17 +212,54 @@ pub fn normalize_phone(number: &str) -> String {
     number.chars().filter(char::is_ascii_digit).collect()
 }
 
-/// The JSON body of a request, with the path of the field serde stumbled on.
-pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
+/// Why a request body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Not JSON at all, cut short, or followed by something else.
+    #[error("{0}")]
+    NotJson(String),
+    /// JSON, but not an object.
+    #[error("expected a JSON object")]
+    NotAnObject,
+    /// A JSON object whose field at `path` (`events[0]`, `oauth2.clientId`) has the wrong type
+    /// or value, or that the body should not have; `.` for the object itself (a missing field,
+    /// say).
+    #[error("{}{message}", field_prefix(path))]
+    WrongShape { path: String, message: String },
+}
+
+fn field_prefix(path: &str) -> String {
+    if path == "." {
+        String::new()
+    } else {
+        format!("{path}: ")
+    }
+}
+
+/// The JSON body of a request, telling a body that is not JSON from one whose fields have the
+/// wrong type, and naming the field serde stumbled on.
+pub fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, DecodeError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            e.into_inner().to_string()
-        } else {
-            format!("{path}: {}", e.into_inner())
+    let outcome = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let error = error.into_inner();
+        match error.classify() {
+            Category::Data if !body.trim_ascii_start().starts_with(b"{") => {
+                DecodeError::NotAnObject
+            }
+            Category::Data => DecodeError::WrongShape {
+                path,
+                message: error.to_string(),
+            },
+            Category::Io | Category::Syntax | Category::Eof => {
+                DecodeError::NotJson(error.to_string())
+            }
         }
-    })
+    })?;
+    deserializer
+        .end()
+        .map_err(|trailing| DecodeError::NotJson(trailing.to_string()))?;
+    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -211,13 +267,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn masks_like_the_vendor() {
+    fn masks_the_vendor_example_exactly() {
+        assert_eq!(
+            mask_secret("partner-whatsapp-secret"),
+            "partner-whatsa********"
+        );
         assert_eq!(
             mask_secret("partner-whatsapp-secret-2026-04-15"),
             "partner-whatsa********"
         );
+    }
+
+    #[test]
+    fn short_secrets_show_at_most_half_of_themselves() {
+        // One character short of the vendor's length: half, not 14.
+        assert_eq!(mask_secret("partner-whatsapp-secre"), "partner-wha********");
         assert_eq!(mask_secret("abcdef"), "abc********");
+        assert_eq!(mask_secret("abcde"), "ab********");
+        assert_eq!(mask_secret("a"), "********");
         assert_eq!(mask_secret(""), "********");
+        // Characters, not bytes.
+        assert_eq!(mask_secret("ééééééé"), "ééé********");
+        for length in 0..23 {
+            let secret = "s".repeat(length);
+            let shown = mask_secret(&secret).trim_end_matches('*').len();
+            assert!(2 * shown <= length, "{length}: {shown}");
+        }
     }
 
     #[test]
@@ -237,6 +312,47 @@ mod tests {
         assert_eq!(
             absolute_http_url("webhookUrl", None).unwrap_err(),
             "webhookUrl is required"
+        );
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Shape {
+        events: Option<Vec<String>>,
+    }
+
+    #[test]
+    fn decoding_tells_bad_json_from_fields_of_the_wrong_type() {
+        let decode = |body: &str| decode::<Shape>(body.as_bytes()).map(|shape| shape.events);
+        assert_eq!(
+            decode(r#"{"events": ["sent"]}"#),
+            Ok(Some(vec!["sent".into()]))
+        );
+        for not_json in [
+            "",
+            "{\"events\": ",
+            "{not json",
+            r#"{"events": []} trailing"#,
+        ] {
+            assert!(
+                matches!(decode(not_json), Err(DecodeError::NotJson(_))),
+                "{not_json:?}"
+            );
+        }
+        for not_an_object in ["[1, 2]", "\"events\"", "  42"] {
+            assert_eq!(decode(not_an_object), Err(DecodeError::NotAnObject));
+        }
+        let wrong = decode(r#"{"events": ["sent", 1]}"#).unwrap_err();
+        assert!(
+            wrong
+                .to_string()
+                .starts_with("events[1]: invalid type: integer `1`, expected a string"),
+            "{wrong}"
+        );
+        let unknown = decode(r#"{"colour": 1}"#).unwrap_err().to_string();
+        assert!(
+            unknown.starts_with("colour: unknown field `colour`"),
+            "{unknown}"
         );
     }
 

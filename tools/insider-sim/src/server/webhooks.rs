@@ -7,13 +7,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::auth::Scope;
 use super::errors::{ApiError, PROBE_FAILED, SettingsCode};
 use super::faults::Route;
 use super::registration::{
-    Case, Credential, OAuth2Draft, OAuth2Registration, absolute_http_url, decode, mask_secret,
+    Case, Credential, DecodeError, OAuth2Draft, OAuth2Registration, absolute_http_url, decode,
+    mask_secret,
 };
 use super::state::{SimState, Webhook};
 use super::{Limits, Sim, json_response};
@@ -28,7 +29,14 @@ struct WebhookBody {
     webhook_url: Option<String>,
     events: Option<Vec<String>>,
     oauth2: Option<OAuth2Body>,
+    /// Fields this API does not read, kept to tell a client that spelt one of
+    /// [`WEBHOOK_FIELDS`] in snake_case.
+    #[serde(flatten)]
+    unread: Map<String, Value>,
 }
+
+/// The fields of [`WebhookBody`], as the API spells them.
+const WEBHOOK_FIELDS: [&str; 5] = ["authType", "subProduct", "webhookUrl", "events", "oauth2"];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,7 +47,42 @@ struct OAuth2Body {
     client_secret: Option<String>,
     refresh_token: Option<String>,
     scopes: Option<Vec<String>>,
-    expires_in: Option<serde_json::Value>,
+    expires_in: Option<Value>,
+    /// As [`WebhookBody::unread`], for [`OAUTH2_FIELDS`].
+    #[serde(flatten)]
+    unread: Map<String, Value>,
+}
+
+/// The fields of [`OAuth2Body`], as the API spells them.
+const OAUTH2_FIELDS: [&str; 7] = [
+    "grantType",
+    "tokenUrl",
+    "clientId",
+    "clientSecret",
+    "refreshToken",
+    "scopes",
+    "expiresIn",
+];
+
+/// Refuses a known field spelt in snake_case (`oauth2.grant_type` for `oauth2.grantType`). The
+/// token request and the settings APIs spell their fields that way; read as an unknown field
+/// and ignored, it would leave the client told that a field it did send is missing. Other
+/// unknown fields are ignored, as the vendor may add fields a client does not know of.
+fn refuse_snake_case(
+    unread: &Map<String, Value>,
+    known: &[&str],
+    parent: &str,
+) -> Result<(), String> {
+    for name in unread.keys() {
+        let camel = Case::Camel.field(name);
+        if camel != *name && known.contains(&camel.as_str()) {
+            return Err(format!(
+                "{parent}{name}: use {parent}{camel}; the V2 webhook API spells its fields in \
+                 camelCase (snake_case is for the token request and the settings APIs)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl From<OAuth2Body> for OAuth2Draft {
@@ -77,6 +120,16 @@ fn sub_product(value: Option<&str>) -> Result<SubProduct, String> {
 }
 
 impl WebhookBody {
+    /// Checked first, so that `sub_product` or `oauth2.grant_type` is named as misspelt rather
+    /// than reported missing in its camelCase form.
+    fn check_spelling(&self) -> Result<(), String> {
+        refuse_snake_case(&self.unread, &WEBHOOK_FIELDS, "")?;
+        match &self.oauth2 {
+            Some(oauth2) => refuse_snake_case(&oauth2.unread, &OAUTH2_FIELDS, "oauth2."),
+            None => Ok(()),
+        }
+    }
+
     /// The rules shared by create and update, for a webhook of `sub_product`.
     fn validate(self, sub_product: SubProduct) -> Result<WebhookFields, String> {
         match self.auth_type.as_deref() {
@@ -292,10 +345,20 @@ fn webhook_not_found(id: impl std::fmt::Display, sender: &str) -> ApiError {
     )
 }
 
+/// A body that is not JSON says so; a field of the wrong type, or a known field spelt in
+/// snake_case, is a validation error naming the field, like every other rule of this API.
 fn decode_body(body: &[u8]) -> Result<WebhookBody, ApiError> {
-    decode(body).map_err(|message| {
-        ApiError::webhooks_invalid(format!("the request body is not valid JSON: {message}"))
-    })
+    let body: WebhookBody = decode(body).map_err(|error| {
+        ApiError::webhooks_invalid(match error {
+            DecodeError::NotJson(message) => {
+                format!("the request body is not valid JSON: {message}")
+            }
+            DecodeError::NotAnObject => "the request body must be a JSON object".to_owned(),
+            wrong_shape @ DecodeError::WrongShape { .. } => wrong_shape.to_string(),
+        })
+    })?;
+    body.check_spelling().map_err(ApiError::webhooks_invalid)?;
+    Ok(body)
 }
 
 /// `GET /api/wa/v2/webhooks?phoneNumber=N`: the sender's active OAuth 2.0 webhooks.
@@ -436,6 +499,22 @@ mod tests {
 
     fn names(events: &[EventName]) -> Vec<&'static str> {
         events.iter().map(|e| e.as_str()).collect()
+    }
+
+    #[test]
+    fn the_field_lists_name_every_field_the_bodies_read() {
+        let oauth2: Map<String, Value> = OAUTH2_FIELDS
+            .iter()
+            .map(|&name| (name.to_owned(), json!(null)))
+            .collect();
+        let mut body: Map<String, Value> = WEBHOOK_FIELDS
+            .iter()
+            .map(|&name| (name.to_owned(), json!(null)))
+            .collect();
+        body.insert("oauth2".into(), Value::Object(oauth2));
+        let body: WebhookBody = decode(Value::Object(body).to_string().as_bytes()).unwrap();
+        assert_eq!(body.unread, Map::new());
+        assert_eq!(body.oauth2.unwrap().unread, Map::new());
     }
 
     #[test]

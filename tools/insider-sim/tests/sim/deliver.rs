@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use base64::Engine;
 use http::StatusCode;
 use insider_sim::deliver::{
-    DeliverError, DeliverOptions, DeliveryAuth, DeliverySummary, Rate, StatusName, run,
+    DeliverError, DeliverOptions, Delivery, DeliveryAuth, DeliverySummary, Rate, StatusName,
+    StreamSpec, generate, generate_with_late_statuses, run,
 };
 use insider_sim::oauth::{ClientAuth, Grant, OAuth2Credentials};
+use insider_sim::vocabulary::SubProduct;
 use serde_json::{Value, json};
 
 use crate::support::{Api, Auth, Receiver, Reply, SENDER, create_body, sim, unreachable_url};
@@ -215,6 +217,142 @@ async fn statuses_arrive_in_order_unless_shuffled() {
     assert!(out_of_order(&bodies(&shuffled_receiver)) > 10);
 }
 
+fn conversational(count: usize, seed: u64, duplicates: f64, shuffle: bool) -> StreamSpec<'static> {
+    StreamSpec {
+        sub_product: SubProduct::Conversational,
+        events: None,
+        count,
+        seed,
+        duplicates,
+        shuffle,
+    }
+}
+
+/// The messages of ours a delivery reports a status of.
+fn reported_messages(delivery: &Delivery) -> impl Iterator<Item = &str> {
+    delivery
+        .events
+        .iter()
+        .filter_map(|e| e.status.as_ref().map(|(message, _)| message.as_str()))
+}
+
+/// For each delivery of `arrived`, whether it came after a report of one of its messages that
+/// happened later, the order of `happened` (the same deliveries, in the order they happened).
+fn arrived_late(happened: &[Delivery], arrived: &[Delivery]) -> Vec<bool> {
+    let happened_at: HashMap<&[u8], usize> = happened
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (&d.body[..], i))
+        .collect();
+    let mut latest: HashMap<&str, usize> = HashMap::new();
+    arrived
+        .iter()
+        .map(|delivery| {
+            let at = happened_at[&delivery.body[..]];
+            let late = reported_messages(delivery)
+                .any(|message| latest.get(message).is_some_and(|&seen| seen > at));
+            for message in reported_messages(delivery) {
+                let seen = latest.entry(message).or_insert(at);
+                *seen = (*seen).max(at);
+            }
+            late
+        })
+        .collect()
+}
+
+#[test]
+fn late_statuses_are_the_chosen_share_and_the_rest_stay_in_order() {
+    let spec = conversational(6000, 21, 0.0, false);
+    let in_order = generate(&spec);
+    let late = generate_with_late_statuses(&spec, 0.1);
+    let bodies = |stream: &[Delivery]| stream.iter().map(|d| d.body.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        bodies(&late),
+        bodies(&generate_with_late_statuses(&spec, 0.1)),
+        "same seed, same stream"
+    );
+    let mut sorted = (bodies(&in_order), bodies(&late));
+    sorted.0.sort();
+    sorted.1.sort();
+    assert_eq!(sorted.0, sorted.1, "the same deliveries, reordered");
+    assert!(arrived_late(&in_order, &in_order).iter().all(|late| !late));
+
+    // The deliveries that could be late: followed by another report of one of their messages.
+    let mut reported_later: HashSet<&str> = HashSet::new();
+    let mut could_be_late = 0;
+    for delivery in in_order.iter().rev() {
+        if reported_messages(delivery).any(|m| reported_later.contains(m)) {
+            could_be_late += 1;
+        }
+        reported_later.extend(reported_messages(delivery));
+    }
+    let lateness = arrived_late(&in_order, &late);
+    let late_count = lateness.iter().filter(|late| **late).count();
+    let share = late_count as f64 / could_be_late as f64;
+    assert!(
+        (0.08..=0.12).contains(&share),
+        "{late_count} of {could_be_late}"
+    );
+    // Everything else kept its order.
+    let happened_at: HashMap<&[u8], usize> = in_order
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (&d.body[..], i))
+        .collect();
+    let on_time: Vec<usize> = late
+        .iter()
+        .zip(&lateness)
+        .filter(|(_, late)| !**late)
+        .map(|(d, _)| happened_at[&d.body[..]])
+        .collect();
+    assert!(on_time.is_sorted());
+    let json: Vec<Value> = late
+        .iter()
+        .map(|d| serde_json::from_slice(&d.body).unwrap())
+        .collect();
+    assert!(out_of_order(&json) > 0, "some status went backwards");
+}
+
+#[test]
+fn duplicates_come_after_their_original_in_every_order() {
+    for (shuffle, late_fraction) in [(false, 0.0), (false, 0.3), (true, 0.0)] {
+        for seed in 0..5 {
+            let stream = generate_with_late_statuses(
+                &conversational(400, seed, 0.2, shuffle),
+                late_fraction,
+            );
+            assert_eq!(stream.iter().filter(|d| d.duplicate).count(), 80);
+            let mut originals_seen = HashSet::new();
+            for delivery in &stream {
+                if delivery.duplicate {
+                    assert!(
+                        originals_seen.contains(&delivery.body),
+                        "shuffle {shuffle}, late {late_fraction}, seed {seed}"
+                    );
+                } else {
+                    originals_seen.insert(delivery.body.clone());
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_sender_sends_late_statuses_in_the_generated_order() {
+    let receiver = Receiver::start(Auth::Open).await;
+    let mut options = options(&receiver, 300, 22);
+    options.traffic.concurrency = 1;
+    options.traffic.duplicates = 0.05;
+    options.traffic.late_fraction = 0.25;
+    let summary = send(options).await;
+    assert_eq!(summary.acknowledged, 300);
+    let expected = generate_with_late_statuses(&conversational(300, 22, 0.05, false), 0.25);
+    let received: Vec<_> = receiver.hits().into_iter().map(|h| h.body).collect();
+    let expected: Vec<_> = expected.into_iter().map(|d| d.body).collect();
+    assert_eq!(received, expected);
+    assert!(out_of_order(&bodies(&receiver)) > 0);
+}
+
 #[tokio::test]
 async fn streams_hold_every_family_batches_and_reply_type() {
     let receiver = Receiver::start(Auth::Open).await;
@@ -373,6 +511,101 @@ async fn never_retries_other_4xx_and_reports_every_event_not_acknowledged() {
             .all(|f| f.error.starts_with("HTTP 400") && !f.events.is_empty())
     );
     assert!(summary.to_string().contains("not acknowledged"));
+}
+
+#[tokio::test]
+async fn a_redirect_is_neither_followed_nor_acknowledged_nor_retried() {
+    let receiver = Receiver::start(Auth::Open).await;
+    receiver.script(&[Reply::Redirect(303, "/landing")]);
+    receiver.fallback(Reply::Redirect(302, "/landing"));
+    let mut options = options(&receiver, 4, 18);
+    options.traffic.concurrency = 1;
+    let summary = send(options).await;
+    assert_eq!(
+        (summary.acknowledged, summary.failed, summary.retried),
+        (0, 4, 0)
+    );
+    assert_eq!(summary.responses, BTreeMap::from([(302, 3), (303, 1)]));
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), 4, "nobody went to the redirect's target");
+    assert!(
+        hits.iter()
+            .all(|h| h.method == http::Method::POST && h.path == "/webhooks/conversational")
+    );
+    assert_eq!(
+        summary.failures[0].error,
+        "HTTP 303 (a redirect, not followed): moved"
+    );
+    assert!(
+        summary.failures[1..]
+            .iter()
+            .all(|f| f.error == "HTTP 302 (a redirect, not followed): moved")
+    );
+    let reported: HashSet<&String> = summary.unacknowledged_events.iter().collect();
+    assert_eq!(reported, summary.event_ids.iter().collect());
+}
+
+#[tokio::test]
+async fn the_summary_lists_every_event_never_acknowledged_and_only_those() {
+    let (count, seed, duplicates) = (60, 19, 0.2);
+    let stream = generate(&StreamSpec {
+        sub_product: SubProduct::Conversational,
+        events: None,
+        count,
+        seed,
+        duplicates,
+        shuffle: false,
+    });
+    // Every original is refused, every duplicate copy acknowledged: the events of an original
+    // that has a copy were acknowledged after all, the others never.
+    let receiver = Receiver::start(Auth::Open).await;
+    let replies: Vec<Reply> = stream
+        .iter()
+        .map(|d| Reply::Status(if d.duplicate { 200 } else { 400 }))
+        .collect();
+    receiver.script(&replies);
+    let copied = |original: &Delivery| {
+        stream
+            .iter()
+            .any(|d| d.duplicate && d.body == original.body)
+    };
+    let ids = |copied_or_not: bool| -> HashSet<String> {
+        stream
+            .iter()
+            .filter(|d| !d.duplicate && copied(d) == copied_or_not)
+            .flat_map(|d| d.events.iter().map(|e| e.identity.clone()))
+            .collect()
+    };
+    let (never_acknowledged, acknowledged_by_a_copy) = (ids(false), ids(true));
+    assert!(never_acknowledged.len() > 20 && !acknowledged_by_a_copy.is_empty());
+
+    let mut options = options(&receiver, count, seed);
+    options.traffic.duplicates = duplicates;
+    options.traffic.concurrency = 1;
+    let summary = send(options).await;
+    assert_eq!(summary.failed, 48);
+    assert_eq!(
+        summary
+            .unacknowledged_events
+            .iter()
+            .cloned()
+            .collect::<HashSet<_>>(),
+        never_acknowledged
+    );
+
+    let text = summary.to_string();
+    let (_, listed) = text
+        .split_once(&format!(
+            "events never acknowledged: {}\n",
+            never_acknowledged.len()
+        ))
+        .expect("the list of events never acknowledged");
+    let listed: HashSet<String> = listed.lines().map(|l| l.trim().to_owned()).collect();
+    assert_eq!(listed, never_acknowledged, "every one, and nothing else");
+    assert!(
+        text.contains("... and 28 more failed deliveries"),
+        "the failed deliveries' errors are capped: {text}"
+    );
 }
 
 #[tokio::test]
@@ -563,6 +796,12 @@ async fn refuses_meaningless_options() {
     for adjust in [
         (|o: &mut DeliverOptions| o.traffic.duplicates = 1.0) as fn(&mut DeliverOptions),
         |o| o.traffic.concurrency = 0,
+        |o| o.traffic.late_fraction = 1.5,
+        |o| o.traffic.late_fraction = -0.1,
+        |o| {
+            o.traffic.shuffle = true;
+            o.traffic.late_fraction = 0.1;
+        },
         |o| o.to = "ftp://127.0.0.1/x".into(),
     ] {
         let mut options = options(&receiver, 1, 1);

@@ -127,3 +127,31 @@ async fn a_save_failure_comes_after_the_probe() {
     assert_eq!(api.list(SENDER).await.1["webhooks"], json!([]));
     assert_eq!(api.created(&create_body(&receiver, "/hook")).await, 1);
 }
+
+#[tokio::test]
+async fn an_update_save_failure_is_a_500_after_the_probe_and_changes_nothing() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let id = api.created(&create_body(&receiver, "/hook")).await;
+    let mut update = create_body(&receiver, "/moved");
+    update.as_object_mut().unwrap().remove("subProduct");
+    api.fault(json!({"route": "update", "save_failure": true}))
+        .await;
+    let (status, answer) = api.update(id, SENDER, &update).await;
+    assert_eq!(
+        (status, answer),
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"status": false, "message": "an error occurred while saving the webhook"})
+        )
+    );
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), 2, "the create's probe, then the update's");
+    assert_eq!(hits[1].path, "/moved");
+    assert_eq!(
+        api.list(SENDER).await.1["webhooks"][0]["webhookUrl"],
+        receiver.url("/hook")
+    );
+    assert_eq!(api.update(id, SENDER, &update).await.0, StatusCode::OK);
+}

@@ -158,3 +158,88 @@ async fn each_route_needs_its_scope() {
         assert_eq!(status, expected, "{method} with {scope}: {answer}");
     }
 }
+
+#[tokio::test]
+async fn a_token_request_that_is_not_json_is_a_400() {
+    let sim = sim().await;
+    let api = Api::anonymous(&sim);
+    for raw in [
+        "client_id=sim-client&client_secret=sim-secret",
+        "{\"client_id\": \"sim-client\"",
+        "",
+    ] {
+        let (status, answer) = api.post_raw("/auth/token", raw).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{raw:?}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid token request: "),
+            "{raw:?}: {answer}"
+        );
+    }
+    assert_eq!(api.state().await["gateway_tokens_issued"], 0);
+}
+
+#[tokio::test]
+async fn every_v2_route_needs_an_authorization_header() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let id = Api::new(&sim)
+        .await
+        .created(&create_body(&receiver, "/hook"))
+        .await;
+    let mut update = create_body(&receiver, "/moved");
+    update.as_object_mut().unwrap().remove("subProduct");
+    let settings =
+        json!({"webhook_url": receiver.url("/s"), "auth_type": "bearer", "api_key": "k"});
+    let anonymous = Api::anonymous(&sim);
+    let calls = [
+        (
+            Method::GET,
+            format!("/api/wa/v2/webhooks?phoneNumber={SENDER}"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/wa/v2/webhooks?phoneNumber={SENDER}"),
+            Some(create_body(&receiver, "/other")),
+        ),
+        (
+            Method::PUT,
+            format!("/api/wa/v2/webhooks/{id}?phoneNumber={SENDER}"),
+            Some(update),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/wa/v2/webhooks/{id}?phoneNumber={SENDER}"),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/wa/v2/transactional/settings".to_owned(),
+            Some(settings.clone()),
+        ),
+        (
+            Method::POST,
+            "/api/wa/v2/conversational/settings".to_owned(),
+            Some(settings),
+        ),
+    ];
+    for (method, path, body) in &calls {
+        let (status, answer) = anonymous.call(method.clone(), path, body.as_ref()).await;
+        assert_eq!(
+            (status, answer),
+            (
+                StatusCode::UNAUTHORIZED,
+                json!({"message": "missing Authorization: Bearer <gateway token>"})
+            ),
+            "{method} {path}"
+        );
+    }
+    let state = anonymous.state().await;
+    assert_eq!(receiver.hits().len(), 1, "only the first create probed");
+    assert_eq!(state["webhooks"][0]["webhook_url"], receiver.url("/hook"));
+    assert_eq!(state["webhooks"][0]["is_active"], true);
+    assert_eq!(state["settings"], json!([]));
+}

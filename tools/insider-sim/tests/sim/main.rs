@@ -2,6 +2,7 @@
 //! against a scripted receiver. Every server listens on a free loopback port and stops at the
 //! end of its test.
 
+mod cli;
 mod deliver;
 mod faults;
 mod gateway;

@@ -7,7 +7,11 @@ use http::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{Api, Auth, Receiver, Reply, http, sim, unreachable_url};
+use insider_sim::server::{Limits, RunningSim};
+
+use crate::support::{
+    Api, Auth, Receiver, Reply, create_body, http, sim, sim_with, unreachable_url,
+};
 
 const SAVED: &str = "Settings updated successfully";
 
@@ -212,6 +216,53 @@ async fn error_codes_2010_2011_2012_2020() {
     assert_eq!(status, StatusCode::NOT_FOUND, "no verify settings route");
 }
 
+#[tokio::test]
+async fn settings_take_a_refresh_token_only_with_the_refresh_token_grant() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::OAuth2).await;
+    let api = Api::new(&sim).await;
+    let mut client_credentials = oauth2_settings(&receiver);
+    client_credentials["oauth2"]["grant_type"] = json!("client_credentials");
+    let mut empty_refresh = oauth2_settings(&receiver);
+    empty_refresh["oauth2"]["refresh_token"] = json!("");
+    let mut client_credentials_empty = client_credentials.clone();
+    client_credentials_empty["oauth2"]["refresh_token"] = json!("");
+    for (body, expected) in [
+        (
+            &client_credentials,
+            "oauth2.refresh_token must not be sent when oauth2.grant_type is client_credentials",
+        ),
+        (
+            &client_credentials_empty,
+            "oauth2.refresh_token must not be sent when oauth2.grant_type is client_credentials",
+        ),
+        (
+            &empty_refresh,
+            "oauth2.refresh_token is required when oauth2.grant_type is refresh_token",
+        ),
+    ] {
+        let (status, answer) = api.settings("transactional", body).await;
+        assert_eq!(
+            (status, answer),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"message": expected, "errorCode": "2011"})
+            ),
+            "{body}"
+        );
+    }
+    assert!(receiver.hits().is_empty(), "nothing invalid was probed");
+    client_credentials["oauth2"]
+        .as_object_mut()
+        .unwrap()
+        .remove("refresh_token");
+    let (status, answer) = api.settings("transactional", &client_credentials).await;
+    assert_eq!(
+        (status, answer),
+        (StatusCode::OK, json!({"message": SAVED}))
+    );
+}
+
 /// One request written by hand, so the header name goes out exactly as spelled.
 async fn raw_v1(addr: SocketAddr, header: &str, body: &str) -> (u16, Value) {
     let mut stream = tokio::net::TcpStream::connect(addr)
@@ -274,18 +325,21 @@ async fn v1_takes_the_key_in_any_header_case_and_either_url_field() {
     assert_eq!(state["requests"]["v1"], 8);
 }
 
+/// A V1 settings request with the right key.
+async fn post_v1(sim: &RunningSim, body: String) -> (StatusCode, Value) {
+    let request = http()
+        .post(format!("{}/v1/conversational/settings/update", sim.url()))
+        .header("X-INS-AUTH-KEY", "sim-key")
+        .header("content-type", "application/json")
+        .body(body);
+    crate::support::answer(request.send().await.expect("the simulator answers")).await
+}
+
 #[tokio::test]
 async fn v1_refuses_what_the_vendor_refuses() {
     let sim = sim().await;
     let receiver = Receiver::start(Auth::Open).await;
-    let post = |body: String| {
-        let request = http()
-            .post(format!("{}/v1/conversational/settings/update", sim.url()))
-            .header("X-INS-AUTH-KEY", "sim-key")
-            .header("content-type", "application/json")
-            .body(body);
-        async move { crate::support::answer(request.send().await.unwrap()).await }
-    };
+    let post = |body: String| post_v1(&sim, body);
     receiver.script(&[Reply::Status(500)]);
     let (status, answer) = post(
         json!({"isActive": true, "webhookUrl": receiver.url("/v1"), "apiKey": "k"}).to_string(),
@@ -324,4 +378,104 @@ async fn v1_refuses_what_the_vendor_refuses() {
     assert_eq!(receiver.hits().len(), hits);
     let state = Api::anonymous(&sim).state().await;
     assert_eq!(state["settings"][0]["is_active"], false);
+}
+
+#[tokio::test]
+async fn bearer_settings_refuse_an_oauth2_object() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::OAuth2).await;
+    let api = Api::new(&sim).await;
+    let mut body = bearer_settings(&receiver);
+    body["oauth2"] = oauth2_settings(&receiver)["oauth2"].clone();
+    let (status, answer) = api.settings("conversational", &body).await;
+    assert_eq!(
+        (status, answer),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"message": "oauth2 must not be sent when auth_type is bearer", "errorCode": "2011"})
+        )
+    );
+    assert!(receiver.hits().is_empty() && receiver.token_hits().is_empty());
+}
+
+#[tokio::test]
+async fn a_v1_save_failure_is_2012_after_the_probe() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Bearer("k".into())).await;
+    let api = Api::new(&sim).await;
+    api.fault(json!({"route": "v1", "save_failure": true}))
+        .await;
+    let body = json!({"isActive": true, "webhookUrl": receiver.url("/v1"), "apiKey": "k"});
+    let (status, answer) = post_v1(&sim, body.to_string()).await;
+    assert_eq!(
+        (status, answer),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"message": "an error occurred while saving the settings", "errorCode": "2012"})
+        )
+    );
+    assert_eq!(
+        receiver.hits().len(),
+        1,
+        "the probe passed, then saving failed"
+    );
+    assert_eq!(api.state().await["settings"], json!([]));
+    assert_eq!(post_v1(&sim, body.to_string()).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn v1_settings_count_as_bearer_webhooks_toward_the_limits() {
+    let sim = sim_with(|c| {
+        c.limits = Limits {
+            total: 3,
+            per_auth_type: 2,
+        }
+    })
+    .await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let v1 = |active: bool| {
+        json!({"isActive": active, "webhookUrl": receiver.url("/v1"), "apiKey": "k"}).to_string()
+    };
+    let bearer_from = |from: Option<&str>| {
+        let mut body = bearer_settings(&receiver);
+        if let Some(from) = from {
+            body["from"] = json!(from);
+        }
+        body
+    };
+    let refused = |answer: &Value, limit: &str| {
+        answer["errorCode"] == "2011" && answer["message"].as_str().unwrap().contains(limit)
+    };
+
+    assert_eq!(post_v1(&sim, v1(true)).await.0, StatusCode::OK);
+    let (status, _) = api.settings("transactional", &bearer_from(None)).await;
+    assert_eq!(status, StatusCode::OK);
+    // V1 is the second bearer webhook: a third is refused.
+    let (status, answer) = api
+        .settings("conversational", &bearer_from(Some("+1234567890")))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused(&answer, "at most 2 bearer webhooks"), "{answer}");
+    // Saving V1 again replaces it, adding nothing; switched off it stops counting.
+    assert_eq!(post_v1(&sim, v1(true)).await.0, StatusCode::OK);
+    assert_eq!(post_v1(&sim, v1(false)).await.0, StatusCode::OK);
+    let (status, answer) = api
+        .settings("conversational", &bearer_from(Some("+1234567890")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    // Two bearer and one oauth2: switching V1 back on would make four.
+    api.created(&create_body(&receiver, "/hook")).await;
+    let (status, answer) = post_v1(&sim, v1(true)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused(&answer, "at most 3 webhooks"), "{answer}");
+    let state = api.state().await;
+    let v1_settings: Vec<&Value> = state["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["source"] == "v1")
+        .collect();
+    assert_eq!(v1_settings.len(), 1);
+    assert_eq!(v1_settings[0]["is_active"], false);
 }

@@ -10,8 +10,8 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use http::{HeaderMap, StatusCode, header};
+use axum::routing::{any, post};
+use http::{HeaderMap, Method, StatusCode, header};
 use insider_sim::server::{self, RunningSim, SimConfig};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -199,6 +199,9 @@ pub fn create_body(receiver: &Receiver, path: &str) -> Value {
 #[derive(Debug, Clone, Copy)]
 pub enum Reply {
     Status(u16),
+    /// A redirect of this status to a path of the receiver, which answers 200 to any method
+    /// there: following it would succeed, so a test sees whether the caller did.
+    Redirect(u16, &'static str),
     /// Never answers: the caller's timeout has to end the request.
     Hang,
 }
@@ -214,6 +217,8 @@ pub enum Auth {
 
 #[derive(Debug, Clone)]
 pub struct Hit {
+    pub method: Method,
+    pub path: String,
     pub body: Bytes,
     pub authorization: Option<String>,
     pub content_type: Option<String>,
@@ -249,10 +254,12 @@ struct ReceiverState {
     revoked: HashSet<String>,
     /// Revoke every token issued so far when the webhook gets its n-th request.
     revoke_at_hit: Option<usize>,
+    /// Paths a scripted redirect pointed to; they answer 200 to anything.
+    redirect_targets: HashSet<&'static str>,
 }
 
 /// A webhook receiver on a free loopback port: `POST /token` is its OAuth 2.0 token endpoint,
-/// any other `POST` a webhook. Stops when dropped.
+/// any other request a webhook. Stops when dropped.
 pub struct Receiver {
     addr: SocketAddr,
     state: Arc<Mutex<ReceiverState>>,
@@ -274,10 +281,11 @@ impl Receiver {
             issued: Vec::new(),
             revoked: HashSet::new(),
             revoke_at_hit: None,
+            redirect_targets: HashSet::new(),
         }));
         let app = Router::new()
             .route("/token", post(token))
-            .fallback(post(webhook))
+            .fallback(any(webhook))
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
@@ -356,6 +364,8 @@ fn header_string(headers: &HeaderMap, name: header::HeaderName) -> Option<String
 
 async fn webhook(
     State(state): State<Arc<Mutex<ReceiverState>>>,
+    method: Method,
+    uri: http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -363,10 +373,15 @@ async fn webhook(
     let reply = {
         let mut state = state.lock().expect("receiver state");
         state.hits.push(Hit {
+            method,
+            path: uri.path().to_owned(),
             body: body.clone(),
             authorization: authorization.clone(),
             content_type: header_string(&headers, header::CONTENT_TYPE),
         });
+        if state.redirect_targets.contains(uri.path()) {
+            return (StatusCode::OK, "redirect target").into_response();
+        }
         if state.revoke_at_hit == Some(state.hits.len()) {
             let issued = state.issued.clone();
             state.revoked.extend(issued);
@@ -384,6 +399,9 @@ async fn webhook(
             return (StatusCode::UNAUTHORIZED, "bad credentials").into_response();
         }
         let reply = state.script.pop_front().unwrap_or(state.fallback);
+        if let Reply::Redirect(_, target) = reply {
+            state.redirect_targets.insert(target);
+        }
         if let Reply::Status(200) = reply {
             let new = state.seen.insert(body);
             let (stored, duplicates) = if new { (1, 0) } else { (0, 1) };
@@ -399,6 +417,12 @@ async fn webhook(
         Reply::Status(status) => (
             StatusCode::from_u16(status).expect("a scripted status"),
             "scripted answer",
+        )
+            .into_response(),
+        Reply::Redirect(status, path) => (
+            StatusCode::from_u16(status).expect("a scripted status"),
+            [(header::LOCATION, path)],
+            "moved",
         )
             .into_response(),
     }

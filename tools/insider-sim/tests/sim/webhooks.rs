@@ -59,7 +59,7 @@ async fn the_vendor_example_round_trips() {
             "grantType": "client_credentials",
             "tokenUrl": receiver.token_url(),
             "clientId": "partner-whatsapp-client",
-            "clientSecret": "partner-wha********",
+            "clientSecret": "partner-whatsa********",
             "scopes": ["whatsapp.read", "whatsapp.write"],
             "expiresIn": 3600
         })
@@ -588,4 +588,316 @@ async fn a_webhook_is_saved_only_when_its_url_answers_200() {
         api.list(SENDER).await.1["webhooks"][0]["webhookUrl"],
         receiver.url("/hook")
     );
+}
+
+#[tokio::test]
+async fn a_url_that_redirects_fails_the_probe_even_to_a_page_answering_200() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let refused =
+        json!({"status": false, "message": "failed to validate the webhook", "errorCode": "2020"});
+
+    receiver.script(&[Reply::Redirect(302, "/landing")]);
+    let (status, answer) = api.create(SENDER, &create_body(&receiver, "/hook")).await;
+    assert_eq!((status, &answer), (StatusCode::BAD_REQUEST, &refused));
+    // The same for settings, with a redirect that would have kept the method.
+    receiver.script(&[Reply::Redirect(307, "/landing")]);
+    let (status, answer) = api
+        .settings(
+            "conversational",
+            &json!({"webhook_url": receiver.url("/hook"), "auth_type": "bearer", "api_key": "k"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["errorCode"], "2020");
+
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), 2, "nothing followed the redirects: {hits:?}");
+    assert!(hits.iter().all(|h| h.path == "/hook"));
+    let probes = api.state().await["probes"].clone();
+    for (probe, status) in probes.as_array().unwrap().iter().zip([302, 307]) {
+        assert_eq!(probe["status"], status);
+        assert_eq!(probe["ok"], false);
+        assert!(
+            probe["error"]
+                .as_str()
+                .unwrap()
+                .contains("a redirect to /landing, not followed"),
+            "{probe}"
+        );
+    }
+    assert_eq!(api.list(SENDER).await.1["webhooks"], json!([]));
+    assert_eq!(api.state().await["settings"], json!([]));
+}
+
+#[tokio::test]
+async fn a_refresh_token_goes_only_and_always_with_the_refresh_token_grant() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let good = create_body(&receiver, "/hook");
+    let refresh = with(&good, "oauth2.grantType", json!("refresh_token"));
+    for (body, expected) in [
+        (
+            with(&good, "oauth2.refreshToken", json!("")),
+            "oauth2.refreshToken must not be sent when oauth2.grantType is client_credentials",
+        ),
+        (
+            with(&refresh, "oauth2.refreshToken", json!("")),
+            "oauth2.refreshToken is required when oauth2.grantType is refresh_token",
+        ),
+        (
+            with(&refresh, "oauth2.refreshToken", json!("  ")),
+            "oauth2.refreshToken is required when oauth2.grantType is refresh_token",
+        ),
+    ] {
+        let (status, answer) = api.create(SENDER, &body).await;
+        assert_eq!(
+            (status, answer),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"status": false, "message": expected})
+            ),
+            "{body}"
+        );
+    }
+    assert!(receiver.hits().is_empty(), "nothing invalid was probed");
+    // `null` is how many serializers write an unset field: not sent.
+    api.created(&with(&good, "oauth2.refreshToken", json!(null)))
+        .await;
+}
+
+#[tokio::test]
+async fn a_field_of_the_wrong_type_is_named_not_called_invalid_json() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let good = create_body(&receiver, "/hook");
+    for (body, field) in [
+        (with(&good, "events", json!([1])), "events[0]: "),
+        (with(&good, "webhookUrl", json!(true)), "webhookUrl: "),
+        (with(&good, "oauth2", json!("secret")), "oauth2: "),
+        (
+            with(&good, "oauth2.clientId", json!(5)),
+            "oauth2.clientId: ",
+        ),
+        (
+            with(&good, "oauth2.scopes", json!("a b")),
+            "oauth2.scopes: ",
+        ),
+    ] {
+        let (status, answer) = api.create(SENDER, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(answer["status"], false);
+        let message = answer["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(field) && message.contains("invalid type"),
+            "{field}: {message}"
+        );
+    }
+    let id = api.created(&good).await;
+    let (status, answer) = api
+        .update(
+            id,
+            SENDER,
+            &with(
+                &update_body(&receiver, "/hook"),
+                "events",
+                json!(["sent", 2]),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("events[1]: ")
+    );
+
+    let path = format!("/api/wa/v2/webhooks?phoneNumber={SENDER}");
+    for (raw, expected) in [
+        ("{not json", "the request body is not valid JSON: "),
+        ("", "the request body is not valid JSON: "),
+        ("[1, 2]", "the request body must be a JSON object"),
+    ] {
+        let (status, answer) = api.post_raw(&path, raw).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{raw:?}");
+        assert!(
+            answer["message"].as_str().unwrap().starts_with(expected),
+            "{raw:?}: {answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_field_spelt_in_snake_case_is_named_with_its_camel_case_form() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let good = create_body(&receiver, "/hook");
+    let renamed = |body: &Value, path: &str, snake: &str| {
+        let value = path
+            .split('.')
+            .fold(body, |value, part| &value[part])
+            .clone();
+        let parent = path.rsplit_once('.').map_or("", |(parent, _)| parent);
+        let snake_path = if parent.is_empty() {
+            snake.to_owned()
+        } else {
+            format!("{parent}.{snake}")
+        };
+        with(&with(body, path, Value::Null), &snake_path, value)
+    };
+    for (body, named) in [
+        (
+            renamed(&good, "oauth2.grantType", "grant_type"),
+            "oauth2.grant_type: use oauth2.grantType",
+        ),
+        (
+            renamed(&good, "oauth2.expiresIn", "expires_in"),
+            "oauth2.expires_in: use oauth2.expiresIn",
+        ),
+        (
+            renamed(&good, "webhookUrl", "webhook_url"),
+            "webhook_url: use webhookUrl",
+        ),
+        // Named as misspelt, not reported missing in its camelCase form.
+        (
+            renamed(&good, "subProduct", "sub_product"),
+            "sub_product: use subProduct",
+        ),
+        (
+            renamed(&good, "authType", "auth_type"),
+            "auth_type: use authType",
+        ),
+        // Both spellings: the snake_case one is still a mistake worth telling.
+        (
+            with(&good, "oauth2.client_secret", json!("other")),
+            "oauth2.client_secret: use oauth2.clientSecret",
+        ),
+    ] {
+        let (status, answer) = api.create(SENDER, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(named) && message.contains("camelCase"),
+            "{named}: {message}"
+        );
+    }
+    let id = api.created(&good).await;
+    let (status, answer) = api
+        .update(
+            id,
+            SENDER,
+            &renamed(
+                &update_body(&receiver, "/hook"),
+                "oauth2.tokenUrl",
+                "token_url",
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("oauth2.token_url: use oauth2.tokenUrl")
+    );
+    // A field the API does not know at all is not a misspelling: ignored, as before.
+    let (status, answer) = api
+        .update(
+            id,
+            SENDER,
+            &with(&update_body(&receiver, "/hook"), "description", json!("x")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+#[tokio::test]
+async fn update_requires_every_create_field_but_sub_product() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let id = api.created(&create_body(&receiver, "/hook")).await;
+    let update = update_body(&receiver, "/moved");
+    let refresh = with(&update, "oauth2.grantType", json!("refresh_token"));
+    let mut cases: Vec<(Value, &str)> = [
+        "authType",
+        "webhookUrl",
+        "events",
+        "oauth2",
+        "oauth2.grantType",
+        "oauth2.tokenUrl",
+        "oauth2.clientId",
+        "oauth2.clientSecret",
+        "oauth2.expiresIn",
+    ]
+    .into_iter()
+    .map(|field| (with(&update, field, Value::Null), field))
+    .collect();
+    cases.push((refresh, "oauth2.refreshToken"));
+    for (body, field) in cases {
+        let (status, answer) = api.update(id, SENDER, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}");
+        assert_eq!(answer["status"], false);
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains(field), "{field}: {message}");
+    }
+    assert_eq!(receiver.hits().len(), 1, "only the create was probed");
+    assert_eq!(
+        api.list(SENDER).await.1["webhooks"][0]["webhookUrl"],
+        receiver.url("/hook")
+    );
+}
+
+#[tokio::test]
+async fn put_and_delete_need_the_sender_phone_number_of_a_known_sender() {
+    let sim = sim().await;
+    let receiver = Receiver::start(Auth::Open).await;
+    let api = Api::new(&sim).await;
+    let id = api.created(&create_body(&receiver, "/hook")).await;
+    let update = update_body(&receiver, "/moved");
+    for (method, body) in [
+        (reqwest::Method::PUT, Some(&update)),
+        (reqwest::Method::DELETE, None),
+    ] {
+        for query in ["", "?phoneNumber=", "?phone_number=15551234567"] {
+            let (status, answer) = api
+                .call(
+                    method.clone(),
+                    &format!("/api/wa/v2/webhooks/{id}{query}"),
+                    body,
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {query:?}");
+            assert_eq!(answer["status"], false);
+            assert!(
+                answer["message"].as_str().unwrap().contains("phoneNumber"),
+                "{answer}"
+            );
+        }
+        let (status, answer) = api
+            .call(
+                method.clone(),
+                &format!("/api/wa/v2/webhooks/{id}?phoneNumber=4930000000"),
+                body,
+            )
+            .await;
+        assert_eq!(
+            (status, answer),
+            (
+                StatusCode::NOT_FOUND,
+                json!({
+                    "status": false,
+                    "message": "the sender 4930000000 cannot be matched to a provider"
+                })
+            ),
+            "{method}"
+        );
+    }
+    let listed = api.list(SENDER).await.1;
+    assert_eq!(listed["webhooks"][0]["webhookUrl"], receiver.url("/hook"));
 }
