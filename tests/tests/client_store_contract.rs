@@ -1,0 +1,211 @@
+//! One client-store contract, two adapters: every test below runs against the embedded store and
+//! against the DynamoDB adapter on real DynamoDB Local, as `store_contract.rs` does for events.
+//! The token endpoint relies on all of it: clients minted at run time, and refresh tokens kept by
+//! digest, each client's own, used or revoked at most once.
+
+use std::sync::Arc;
+
+use shared::auth::oauth::{GrantType, OAuthClient, SecretHash, refresh_token_digest};
+use shared::clock::now_millis;
+use shared::store::{ClientStore, RefreshGrant};
+
+fn client(client_id: &str, secret: &str) -> OAuthClient {
+    OAuthClient {
+        client_id: client_id.to_owned(),
+        secret_hash: SecretHash::new(secret),
+        grants: vec![GrantType::ClientCredentials, GrantType::RefreshToken],
+        scopes: vec!["webhook.write".into(), "whatsapp.read".into()],
+        token_lifetime_secs: 600,
+        rotate_refresh_tokens: true,
+    }
+}
+
+/// A grant of `client_id` for the refresh token `token`, expiring `lifetime_secs` from now
+/// (negative: already expired).
+fn grant(token: &str, client_id: &str, lifetime_secs: i64) -> RefreshGrant {
+    RefreshGrant {
+        digest: refresh_token_digest(token),
+        client_id: client_id.to_owned(),
+        scopes: vec!["webhook.write".into()],
+        expires_at: now_millis() / 1000 + lifetime_secs,
+    }
+}
+
+const DAY: i64 = 86_400;
+
+async fn a_created_client_is_found_as_created(store: Arc<dyn ClientStore>) {
+    let created = client("insider-0a1b2c3d", "a-long-enough-client-secret");
+    assert!(store.create_client(&created).await.unwrap());
+    let found = store
+        .find_client("insider-0a1b2c3d")
+        .await
+        .unwrap()
+        .expect("the client is found");
+    assert_eq!(found, created);
+    assert!(found.secret_hash.matches("a-long-enough-client-secret"));
+    assert_eq!(store.find_client("insider-unknown").await.unwrap(), None);
+}
+
+async fn a_taken_client_id_is_never_overwritten(store: Arc<dyn ClientStore>) {
+    let first = client("insider-taken", "the-first-client-secret-000");
+    assert!(store.create_client(&first).await.unwrap());
+    let second = client("insider-taken", "the-second-client-secret-00");
+    assert!(!store.create_client(&second).await.unwrap());
+    assert_eq!(
+        store.find_client("insider-taken").await.unwrap(),
+        Some(first),
+        "the first client keeps its secret"
+    );
+}
+
+async fn concurrent_creates_of_one_id_have_one_winner(store: Arc<dyn ClientStore>) {
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let candidate = client("insider-raced", &format!("secret-of-candidate-{n:04}"));
+                let created = store.create_client(&candidate).await.unwrap();
+                (created, candidate)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (created, candidate) = task.await.unwrap();
+        if created {
+            winners.push(candidate);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one create succeeds");
+    assert_eq!(
+        store.find_client("insider-raced").await.unwrap(),
+        winners.pop()
+    );
+}
+
+async fn a_refresh_token_is_found_only_by_its_client(store: Arc<dyn ClientStore>) {
+    let saved = grant("refresh-token-one", "client-a", 30 * DAY);
+    store.save_refresh_token(&saved).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            store
+                .find_refresh_token(&saved.digest, "client-a")
+                .await
+                .unwrap(),
+            Some(saved.clone()),
+            "finding leaves the token usable"
+        );
+    }
+    assert_eq!(
+        store
+            .find_refresh_token(&saved.digest, "client-b")
+            .await
+            .unwrap(),
+        None,
+        "another client's token is not found"
+    );
+    let unknown = refresh_token_digest("never-issued");
+    assert_eq!(
+        store
+            .find_refresh_token(&unknown, "client-a")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// The store returns an expired grant, with its expiry, until its TTL deletes it: the token
+/// endpoint refuses it by `expires_at`, so the expiry must come back exactly as saved.
+async fn an_expired_refresh_token_keeps_its_expiry(store: Arc<dyn ClientStore>) {
+    let expired = grant("refresh-token-expired", "client-a", -60);
+    store.save_refresh_token(&expired).await.unwrap();
+    let found = store
+        .find_refresh_token(&expired.digest, "client-a")
+        .await
+        .unwrap();
+    assert_eq!(found, Some(expired));
+}
+
+async fn a_refresh_token_is_taken_once_and_only_by_its_client(store: Arc<dyn ClientStore>) {
+    let saved = grant("refresh-token-taken", "client-a", 30 * DAY);
+    store.save_refresh_token(&saved).await.unwrap();
+    assert_eq!(
+        store
+            .take_refresh_token(&saved.digest, "client-b")
+            .await
+            .unwrap(),
+        None,
+        "another client cannot take it"
+    );
+    assert_eq!(
+        store
+            .take_refresh_token(&saved.digest, "client-a")
+            .await
+            .unwrap(),
+        Some(saved.clone()),
+        "another client's attempt left it in place"
+    );
+    assert_eq!(
+        store
+            .take_refresh_token(&saved.digest, "client-a")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&saved.digest, "client-a")
+            .await
+            .unwrap(),
+        None,
+        "a revoked token is gone"
+    );
+}
+
+async fn concurrent_takes_of_one_refresh_token_have_one_winner(store: Arc<dyn ClientStore>) {
+    let saved = grant("refresh-token-raced", "client-a", 30 * DAY);
+    store.save_refresh_token(&saved).await.unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, digest) = (Arc::clone(&store), saved.digest.clone());
+            tokio::spawn(async move { store.take_refresh_token(&digest, "client-a").await })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for task in tasks {
+        taken.extend(task.await.unwrap().expect("every take is answered"));
+    }
+    assert_eq!(taken, vec![saved], "exactly one take gets the grant");
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _dir) = e2e_tests::stores::embedded();
+                    super::$name(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+        mod dynamodb_local {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(std::sync::Arc::new(e2e_tests::stores::dynamo().await)).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    a_created_client_is_found_as_created,
+    a_taken_client_id_is_never_overwritten,
+    concurrent_creates_of_one_id_have_one_winner,
+    a_refresh_token_is_found_only_by_its_client,
+    an_expired_refresh_token_keeps_its_expiry,
+    a_refresh_token_is_taken_once_and_only_by_its_client,
+    concurrent_takes_of_one_refresh_token_have_one_winner,
+);
