@@ -1,13 +1,13 @@
 //! One client-store contract, two adapters: every test below runs against the embedded store and
 //! against the DynamoDB adapter on real DynamoDB Local, as `store_contract.rs` does for events.
 //! The token endpoint relies on all of it: clients minted at run time, and refresh tokens kept by
-//! digest, each client's own, used or revoked at most once.
+//! digest, each client's own, used or revoked at most once, and rotated in one atomic write.
 
 use std::sync::Arc;
 
 use shared::auth::oauth::{GrantType, OAuthClient, SecretHash, refresh_token_digest};
 use shared::clock::now_millis;
-use shared::store::{ClientStore, RefreshGrant};
+use shared::store::{ClientStore, RefreshGrant, StoreError};
 
 fn client(client_id: &str, secret: &str) -> OAuthClient {
     OAuthClient {
@@ -178,6 +178,164 @@ async fn concurrent_takes_of_one_refresh_token_have_one_winner(store: Arc<dyn Cl
     assert_eq!(taken, vec![saved], "exactly one take gets the grant");
 }
 
+async fn a_rotation_replaces_the_old_refresh_token_in_one_step(store: Arc<dyn ClientStore>) {
+    let old = grant("refresh-token-old", "client-a", 30 * DAY);
+    store.save_refresh_token(&old).await.unwrap();
+    let new = grant("refresh-token-new", "client-a", 30 * DAY);
+    assert!(
+        !store
+            .rotate_refresh_token(&old.digest, "client-b", &new)
+            .await
+            .unwrap(),
+        "another client cannot rotate it"
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&new.digest, "client-a")
+            .await
+            .unwrap(),
+        None,
+        "a refused rotation writes nothing"
+    );
+    assert!(
+        store
+            .rotate_refresh_token(&old.digest, "client-a", &new)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&old.digest, "client-a")
+            .await
+            .unwrap(),
+        None,
+        "the old token is gone"
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&new.digest, "client-a")
+            .await
+            .unwrap(),
+        Some(new.clone())
+    );
+    let again = grant("refresh-token-again", "client-a", 30 * DAY);
+    assert!(
+        !store
+            .rotate_refresh_token(&old.digest, "client-a", &again)
+            .await
+            .unwrap(),
+        "a rotated-out token cannot be rotated again"
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&again.digest, "client-a")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// The new token's write fails (its digest is taken, the one failure a test can cause on both
+/// adapters): the old token must be left in place, and the token in the way untouched.
+async fn a_failed_rotation_leaves_the_old_refresh_token_usable(store: Arc<dyn ClientStore>) {
+    let old = grant("refresh-token-kept", "client-a", 30 * DAY);
+    store.save_refresh_token(&old).await.unwrap();
+    let in_the_way = grant("refresh-token-in-the-way", "client-b", 7 * DAY);
+    store.save_refresh_token(&in_the_way).await.unwrap();
+    let colliding = RefreshGrant {
+        client_id: "client-a".into(),
+        scopes: vec!["whatsapp.read".into()],
+        ..in_the_way.clone()
+    };
+    let refused = store
+        .rotate_refresh_token(&old.digest, "client-a", &colliding)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Rejected(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&old.digest, "client-a")
+            .await
+            .unwrap(),
+        Some(old),
+        "the old token still works"
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&in_the_way.digest, "client-b")
+            .await
+            .unwrap(),
+        Some(in_the_way)
+    );
+}
+
+/// Rotates, trying again while the store answers that it is unavailable: DynamoDB cancels
+/// transactions that race on one item, and the token endpoint answers that with a 503 its
+/// client retries.
+async fn rotate_until_answered(
+    store: &dyn ClientStore,
+    digest: &str,
+    replacement: &RefreshGrant,
+) -> bool {
+    for _ in 0..20 {
+        match store
+            .rotate_refresh_token(digest, &replacement.client_id, replacement)
+            .await
+        {
+            Ok(rotated) => return rotated,
+            Err(StoreError::Unavailable(_)) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(other) => panic!("the rotation failed: {other}"),
+        }
+    }
+    panic!("the rotation was cancelled at every attempt");
+}
+
+async fn concurrent_rotations_of_one_refresh_token_have_one_winner(store: Arc<dyn ClientStore>) {
+    let old = grant("refresh-token-rotated-in-a-race", "client-a", 30 * DAY);
+    store.save_refresh_token(&old).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let (store, digest) = (Arc::clone(&store), old.digest.clone());
+            tokio::spawn(async move {
+                let replacement = grant(&format!("replacement-{n}"), "client-a", 30 * DAY);
+                let rotated = rotate_until_answered(store.as_ref(), &digest, &replacement).await;
+                (rotated, replacement)
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    assert_eq!(
+        outcomes.iter().filter(|(rotated, _)| *rotated).count(),
+        1,
+        "exactly one rotation wins"
+    );
+    for (rotated, replacement) in outcomes {
+        let stored = store
+            .find_refresh_token(&replacement.digest, "client-a")
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.is_some(),
+            rotated,
+            "only the winner's token is stored"
+        );
+    }
+    assert_eq!(
+        store
+            .find_refresh_token(&old.digest, "client-a")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -208,4 +366,7 @@ contract!(
     an_expired_refresh_token_keeps_its_expiry,
     a_refresh_token_is_taken_once_and_only_by_its_client,
     concurrent_takes_of_one_refresh_token_have_one_winner,
+    a_rotation_replaces_the_old_refresh_token_in_one_step,
+    a_failed_rotation_leaves_the_old_refresh_token_usable,
+    concurrent_rotations_of_one_refresh_token_have_one_winner,
 );
