@@ -2,6 +2,7 @@
 //! receiver's checks on access tokens.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use e2e_tests::oauth::deliver_with;
 use e2e_tests::payloads::status;
@@ -11,11 +12,13 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::auth::access_tokens::{AccessTokens, SigningKey};
-use shared::auth::oauth::{ConfiguredClient, GrantType, TokenService};
+use shared::auth::oauth::{ConfiguredClient, GrantType, OAuthClient, TokenService};
 use shared::auth::{Authenticator, StaticTokens};
 use shared::http::oauth::token_endpoint;
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
 use shared::http::{Body, Request};
+use shared::store::embedded::EmbeddedStore;
+use shared::store::{ClientStore, RefreshGrant, StoreError, StoreFuture};
 
 const T0: i64 = 1_700_000_000;
 
@@ -95,6 +98,10 @@ async fn the_receiver_refuses_wrongly_scoped_and_tampered_tokens() {
 /// allowed only client_credentials.
 fn service() -> (TokenService, tempfile::TempDir) {
     let (store, dir) = stores::embedded();
+    (service_on(Arc::new(store)), dir)
+}
+
+fn service_on(store: Arc<dyn ClientStore>) -> TokenService {
     let client = |id: &str, grants: Vec<GrantType>| {
         ConfiguredClient {
             client_id: id.into(),
@@ -107,7 +114,7 @@ fn service() -> (TokenService, tempfile::TempDir) {
         .into_client()
         .unwrap()
     };
-    let service = TokenService {
+    TokenService {
         configured: vec![
             client(
                 "full",
@@ -115,10 +122,9 @@ fn service() -> (TokenService, tempfile::TempDir) {
             ),
             client("cc-only", vec![GrantType::ClientCredentials]),
         ],
-        store: Arc::new(store),
+        store,
         tokens: AccessTokens::new(vec![SigningKey::generate("k")], "iss", "aud").unwrap(),
-    };
-    (service, dir)
+    }
 }
 
 fn token_request(content_type: Option<&str>, authorization: Option<String>, body: &str) -> Request {
@@ -369,6 +375,118 @@ async fn rotating_refresh_tokens_are_single_use_and_scopes_only_narrow() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// The answer of the token endpoint to a form body without client authentication headers.
+async fn post_token(service: &TokenService, body: &str) -> (StatusCode, Value) {
+    let response = token_endpoint(service, token_request(FORM, None, body)).await;
+    let answer = serde_json::from_slice(response.body()).unwrap();
+    (response.status(), answer)
+}
+
+const FULL_CLIENT: &str = "client_id=full&client_secret=full-secret-long-enough-0123456789";
+
+/// The embedded store, except that writing a refresh token fails while `failing` is set, as when
+/// DynamoDB stops answering between reading the old token and writing the new one. A rotation
+/// fails as a whole, as the store contract promises (`client_store_contract.rs` checks it).
+struct RefreshTokenWritesFail {
+    store: EmbeddedStore,
+    failing: AtomicBool,
+}
+
+impl RefreshTokenWritesFail {
+    fn refuse(&self) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("injected failure".into()));
+        }
+        Ok(())
+    }
+}
+
+impl ClientStore for RefreshTokenWritesFail {
+    fn find_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<OAuthClient>> {
+        self.store.find_client(client_id)
+    }
+
+    fn create_client<'a>(&'a self, client: &'a OAuthClient) -> StoreFuture<'a, bool> {
+        self.store.create_client(client)
+    }
+
+    fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.store.save_refresh_token(grant).await
+        })
+    }
+
+    fn find_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>> {
+        self.store.find_refresh_token(digest, client_id)
+    }
+
+    fn take_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>> {
+        self.store.take_refresh_token(digest, client_id)
+    }
+
+    fn rotate_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+        replacement: &'a RefreshGrant,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.store
+                .rotate_refresh_token(digest, client_id, replacement)
+                .await
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_rotation_that_cannot_be_stored_leaves_the_refresh_token_usable() {
+    let (store, _dir) = stores::embedded();
+    let store = Arc::new(RefreshTokenWritesFail {
+        store,
+        failing: AtomicBool::new(false),
+    });
+    let service = service_on(store.clone());
+    let (_, first) = post_token(
+        &service,
+        &format!("grant_type=client_credentials&{FULL_CLIENT}"),
+    )
+    .await;
+    let refresh = first["refresh_token"].as_str().unwrap();
+    let refresh_request = format!("grant_type=refresh_token&refresh_token={refresh}&{FULL_CLIENT}");
+
+    store.failing.store(true, Ordering::SeqCst);
+    let (status, failed) = post_token(&service, &refresh_request).await;
+    assert_eq!(
+        (status, failed["error"].as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("temporarily_unavailable")
+        ),
+        "{failed}"
+    );
+
+    store.failing.store(false, Ordering::SeqCst);
+    let (status, retried) = post_token(&service, &refresh_request).await;
+    assert_eq!(status, StatusCode::OK, "the retry succeeds: {retried}");
+    let next = retried["refresh_token"].as_str().unwrap();
+    assert_ne!(next, refresh, "and rotates the token");
+    let (_, reused) = post_token(&service, &refresh_request).await;
+    assert_eq!(
+        reused["error"], "invalid_grant",
+        "the old one is then used up"
+    );
 }
 
 async fn deliver_jwt(receiver: &Receiver, token: String, n: usize) -> (StatusCode, String) {

@@ -8,7 +8,8 @@
 //! Refresh tokens do not rotate by default: Insider One keeps the refresh token given at
 //! registration and presents it again at every refresh, so consuming it on use would stop
 //! deliveries after the first refresh. A client may opt in to rotation (`rotate_refresh_tokens`):
-//! then using a token consumes it (an atomic take in the store) and a new one is returned.
+//! then using a token replaces it with a new one, returned in the answer, in one atomic store
+//! write, so a token is used at most once and a failed write never loses it.
 
 use std::sync::Arc;
 
@@ -270,46 +271,39 @@ impl TokenService {
                 format!("this client may not use the {} grant", grant.as_str()),
             ));
         }
-        // A refresh may narrow the scopes granted before, never widen them.
-        let allowed = match grant {
-            GrantType::ClientCredentials => client.scopes.clone(),
+        let asked = request.scope.as_deref();
+        let (scopes, refresh_token) = match grant {
+            GrantType::ClientCredentials => {
+                let scopes = granted_scopes(asked, &client, None)?;
+                let refresh_token = if client.grants.contains(&GrantType::RefreshToken) {
+                    Some(self.issue_refresh_token(&client, &scopes).await?)
+                } else {
+                    None
+                };
+                (scopes, refresh_token)
+            }
             GrantType::RefreshToken => {
                 let token = request
                     .refresh_token
                     .as_deref()
                     .ok_or_else(|| OAuthError::new(InvalidRequest, "refresh_token is missing"))?;
-                self.redeem(&client, token).await?.scopes
-            }
-        };
-        let scopes = match request
-            .scope
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            None => allowed,
-            Some(asked) => {
-                let asked: Vec<String> = asked.split_whitespace().map(str::to_owned).collect();
-                if let Some(refused) = asked.iter().find(|s| !allowed.contains(s)) {
-                    return Err(OAuthError::new(
-                        InvalidScope,
-                        format!("scope {refused} is not allowed for this client"),
-                    ));
-                }
-                asked
+                let redeemed = self.redeem(&client, token).await?;
+                let scopes = granted_scopes(asked, &client, Some(&redeemed))?;
+                // A client that does not rotate keeps the refresh token it already has.
+                let refresh_token = if client.rotate_refresh_tokens {
+                    Some(
+                        self.rotate_refresh_token(&client, &redeemed, &scopes)
+                            .await?,
+                    )
+                } else {
+                    None
+                };
+                (scopes, refresh_token)
             }
         };
         let issued = self
             .tokens
             .issue(&client.client_id, &scopes, client.token_lifetime_secs);
-        // A client that does not rotate keeps the refresh token it already has.
-        let refresh_token = match grant {
-            GrantType::RefreshToken if !client.rotate_refresh_tokens => None,
-            _ if client.grants.contains(&GrantType::RefreshToken) => {
-                Some(self.new_refresh_token(&client, &scopes).await?)
-            }
-            _ => None,
-        };
         tracing::info!(client_id = %client.client_id, grant = grant.as_str(), "access token issued");
         crate::telemetry::record::token_issued(grant.as_str());
         Ok(TokenResponse {
@@ -351,47 +345,91 @@ impl TokenService {
         }
     }
 
+    /// The grant of a refresh token of this client that has not expired. It stays stored: a
+    /// rotating client's token is replaced only once the whole request has been checked, so a
+    /// refused request leaves it usable.
     async fn redeem(&self, client: &OAuthClient, token: &str) -> Result<RefreshGrant, OAuthError> {
-        let invalid = || {
-            OAuthError::new(
-                OAuthErrorCode::InvalidGrant,
-                "the refresh token is unknown, expired, revoked or already used",
-            )
-        };
-        let digest = refresh_token_digest(token);
-        let grant = if client.rotate_refresh_tokens {
-            self.store
-                .take_refresh_token(&digest, &client.client_id)
-                .await?
-        } else {
-            self.store
-                .find_refresh_token(&digest, &client.client_id)
-                .await?
-        }
-        .ok_or_else(invalid)?;
+        let grant = self
+            .store
+            .find_refresh_token(&refresh_token_digest(token), &client.client_id)
+            .await?
+            .ok_or_else(unusable_refresh_token)?;
         // The table's TTL deletes expired grants only eventually.
         if grant.expires_at <= now_millis() / 1000 {
-            return Err(invalid());
+            return Err(unusable_refresh_token());
         }
         Ok(grant)
     }
 
-    async fn new_refresh_token(
+    async fn issue_refresh_token(
         &self,
         client: &OAuthClient,
         scopes: &[String],
     ) -> Result<String, OAuthError> {
-        let token = super::generate_token();
-        let lifetime = i64::try_from(REFRESH_TOKEN_LIFETIME_SECS).unwrap_or(i64::MAX / 2);
-        self.store
-            .save_refresh_token(&RefreshGrant {
-                digest: refresh_token_digest(&token),
-                client_id: client.client_id.clone(),
-                scopes: scopes.to_vec(),
-                expires_at: now_millis() / 1000 + lifetime,
-            })
-            .await?;
+        let (token, grant) = new_refresh_grant(client, scopes);
+        self.store.save_refresh_token(&grant).await?;
         Ok(token)
+    }
+
+    /// Replaces `old` with a new refresh token in one atomic store write: if the write fails,
+    /// the old token still works and the client can simply retry.
+    async fn rotate_refresh_token(
+        &self,
+        client: &OAuthClient,
+        old: &RefreshGrant,
+        scopes: &[String],
+    ) -> Result<String, OAuthError> {
+        let (token, replacement) = new_refresh_grant(client, scopes);
+        let rotated = self
+            .store
+            .rotate_refresh_token(&old.digest, &client.client_id, &replacement)
+            .await?;
+        // Not rotated: a request presenting the same token at the same time used it first.
+        rotated.then_some(token).ok_or_else(unusable_refresh_token)
+    }
+}
+
+fn unusable_refresh_token() -> OAuthError {
+    OAuthError::new(
+        OAuthErrorCode::InvalidGrant,
+        "the refresh token is unknown, expired, revoked or already used",
+    )
+}
+
+/// A fresh refresh token of `client` for `scopes`, and the grant the store keeps for it.
+fn new_refresh_grant(client: &OAuthClient, scopes: &[String]) -> (String, RefreshGrant) {
+    let token = super::generate_token();
+    let lifetime = i64::try_from(REFRESH_TOKEN_LIFETIME_SECS).unwrap_or(i64::MAX / 2);
+    let grant = RefreshGrant {
+        digest: refresh_token_digest(&token),
+        client_id: client.client_id.clone(),
+        scopes: scopes.to_vec(),
+        expires_at: now_millis() / 1000 + lifetime,
+    };
+    (token, grant)
+}
+
+/// The scopes to grant: those asked for, or when `scope` is left out, all that are allowed: the
+/// client's (client_credentials) or the refresh token's (refresh_token), for a refresh may
+/// narrow the scopes granted before, never widen them.
+fn granted_scopes(
+    asked: Option<&str>,
+    client: &OAuthClient,
+    refreshed: Option<&RefreshGrant>,
+) -> Result<Vec<String>, OAuthError> {
+    let allowed = refreshed.map_or(&client.scopes, |r| &r.scopes);
+    match asked.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(allowed.clone()),
+        Some(asked) => {
+            let asked: Vec<String> = asked.split_whitespace().map(str::to_owned).collect();
+            if let Some(refused) = asked.iter().find(|s| !allowed.contains(s)) {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidScope,
+                    format!("scope {refused} is not allowed for this client"),
+                ));
+            }
+            Ok(asked)
+        }
     }
 }
 
