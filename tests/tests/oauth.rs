@@ -12,7 +12,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::auth::access_tokens::{AccessTokens, SigningKey};
-use shared::auth::oauth::{ConfiguredClient, GrantType, OAuthClient, TokenService};
+use shared::auth::oauth::{
+    ConfiguredClient, GrantType, OAuthClient, TokenService, refresh_token_digest,
+};
 use shared::auth::{Authenticator, StaticTokens};
 use shared::http::oauth::token_endpoint;
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
@@ -486,6 +488,120 @@ async fn a_rotation_that_cannot_be_stored_leaves_the_refresh_token_usable() {
     assert_eq!(
         reused["error"], "invalid_grant",
         "the old one is then used up"
+    );
+}
+
+/// The refresh token of a client_credentials answer.
+async fn refresh_token_of(service: &TokenService, client: &str) -> String {
+    let (status, answer) =
+        post_token(service, &format!("grant_type=client_credentials&{client}")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer["refresh_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn expired_and_other_clients_refresh_tokens_are_invalid_grants() {
+    let (service, _dir) = service();
+    let refresh = |token: &str, client: &str| {
+        format!("grant_type=refresh_token&refresh_token={token}&{client}")
+    };
+    // Expired, but not deleted yet: the table's TTL deletes expired items only eventually.
+    let expired = "an-expired-refresh-token-of-the-full-client";
+    service
+        .store
+        .save_refresh_token(&RefreshGrant {
+            digest: refresh_token_digest(expired),
+            client_id: "full".into(),
+            scopes: vec!["webhook.write".into()],
+            expires_at: shared::clock::now_millis() / 1000 - 1,
+        })
+        .await
+        .unwrap();
+    let (status, answer) = post_token(&service, &refresh(expired, FULL_CLIENT)).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "expired: {answer}"
+    );
+
+    // A second client allowed the refresh grant, minted at run time.
+    let other = ConfiguredClient {
+        client_id: "other".into(),
+        client_secret: "other-secret-long-enough-0123456789".into(),
+        grants: vec![GrantType::ClientCredentials, GrantType::RefreshToken],
+        scopes: vec!["webhook.write".into()],
+        token_lifetime_secs: 600,
+        rotate_refresh_tokens: false,
+    }
+    .into_client()
+    .unwrap();
+    assert!(service.store.create_client(&other).await.unwrap());
+    let other_client = "client_id=other&client_secret=other-secret-long-enough-0123456789";
+    let others = refresh_token_of(&service, other_client).await;
+    let (status, answer) = post_token(&service, &refresh(&others, FULL_CLIENT)).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "another client's: {answer}"
+    );
+    let fulls = refresh_token_of(&service, FULL_CLIENT).await;
+    let (_, answer) = post_token(&service, &refresh(&fulls, other_client)).await;
+    assert_eq!(answer["error"], "invalid_grant", "and the other way round");
+    let (status, _) = post_token(&service, &refresh(&others, other_client)).await;
+    assert_eq!(status, StatusCode::OK, "its own client still uses it");
+}
+
+#[tokio::test]
+async fn a_narrowed_client_gets_only_what_it_is_allowed_now_with_its_old_refresh_tokens() {
+    let (store, _dir) = stores::embedded();
+    let store: Arc<dyn ClientStore> = Arc::new(store);
+    let before = service_on(Arc::clone(&store));
+    let refresh = refresh_token_of(&before, FULL_CLIENT).await;
+    let refresh_request = |scope: &str| {
+        format!("grant_type=refresh_token&refresh_token={refresh}{scope}&{FULL_CLIENT}")
+    };
+
+    // The operators take whatsapp.read away from the client; the token keeps what it was granted.
+    let mut narrowed = service_on(Arc::clone(&store));
+    narrowed.configured[0].scopes = vec!["webhook.write".into()];
+    for scope in [
+        "",
+        "&scope=whatsapp.read",
+        "&scope=webhook.write%20whatsapp.read",
+    ] {
+        let (status, answer) = post_token(&narrowed, &refresh_request(scope)).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_scope")),
+            "scope {scope:?}: {answer}"
+        );
+        assert!(
+            answer["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("whatsapp.read")
+        );
+    }
+    // The refused requests used nothing up: the scopes the client keeps are still granted.
+    let (status, answer) = post_token(&narrowed, &refresh_request("&scope=webhook.write")).await;
+    assert_eq!(
+        (status, answer["scope"].as_str()),
+        (StatusCode::OK, Some("webhook.write"))
+    );
+    let rotated = answer["refresh_token"].as_str().unwrap();
+
+    // Then the refresh grant itself is taken away.
+    let mut without_refresh = service_on(Arc::clone(&store));
+    without_refresh.configured[0].grants = vec![GrantType::ClientCredentials];
+    let (status, answer) = post_token(
+        &without_refresh,
+        &format!("grant_type=refresh_token&refresh_token={rotated}&{FULL_CLIENT}"),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client")),
+        "{answer}"
     );
 }
 

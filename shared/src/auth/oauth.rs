@@ -265,6 +265,8 @@ impl TokenService {
                 "grant_type must be client_credentials or refresh_token",
             )
         })?;
+        // Checked against the client as configured now, also on a refresh: a client that has
+        // lost the refresh grant cannot go on using the refresh tokens it holds.
         if !client.grants.contains(&grant) {
             return Err(OAuthError::new(
                 UnauthorizedClient,
@@ -409,28 +411,48 @@ fn new_refresh_grant(client: &OAuthClient, scopes: &[String]) -> (String, Refres
     (token, grant)
 }
 
-/// The scopes to grant: those asked for, or when `scope` is left out, all that are allowed: the
-/// client's (client_credentials) or the refresh token's (refresh_token), for a refresh may
-/// narrow the scopes granted before, never widen them.
+/// The scopes to grant (RFC 6749 3.3 and 6): those asked for, or when `scope` is left out, all
+/// the client is allowed (client_credentials) or all the refresh token was granted
+/// (refresh_token, where section 6 reads a left-out scope as the one originally granted).
+///
+/// Every scope must be allowed to the client *now*, so narrowing a client narrows the refresh
+/// tokens it already holds too; on a refresh, it must also have been granted to the token, so a
+/// refresh narrows a grant, never widens it. Anything else is `invalid_scope` (5.2: the requested
+/// scope "exceeds the scope granted by the resource owner", here the client's configuration),
+/// also when it is only implied by a left-out `scope`. Not `invalid_grant`: the refresh token is
+/// still good for the scopes the client keeps, and a request naming those succeeds.
 fn granted_scopes(
     asked: Option<&str>,
     client: &OAuthClient,
     refreshed: Option<&RefreshGrant>,
 ) -> Result<Vec<String>, OAuthError> {
-    let allowed = refreshed.map_or(&client.scopes, |r| &r.scopes);
-    match asked.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(allowed.clone()),
-        Some(asked) => {
-            let asked: Vec<String> = asked.split_whitespace().map(str::to_owned).collect();
-            if let Some(refused) = asked.iter().find(|s| !allowed.contains(s)) {
-                return Err(OAuthError::new(
-                    OAuthErrorCode::InvalidScope,
-                    format!("scope {refused} is not allowed for this client"),
-                ));
-            }
-            Ok(asked)
-        }
+    let refused = |description: String| OAuthError::new(OAuthErrorCode::InvalidScope, description);
+    let asked: Vec<String> = asked
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let implied = asked.is_empty();
+    let scopes = if implied {
+        refreshed.map_or_else(|| client.scopes.clone(), |r| r.scopes.clone())
+    } else {
+        asked
+    };
+    if let Some(scope) = scopes.iter().find(|s| !client.scopes.contains(s)) {
+        return Err(refused(if implied {
+            format!(
+                "the refresh token was granted scope {scope}, which this client is no longer allowed: ask for a narrower scope"
+            )
+        } else {
+            format!("scope {scope} is not allowed for this client")
+        }));
     }
+    if let Some(scope) = refreshed.and_then(|r| scopes.iter().find(|s| !r.scopes.contains(s))) {
+        return Err(refused(format!(
+            "scope {scope} was not granted to this refresh token: a refresh may narrow the scope, never widen it"
+        )));
+    }
+    Ok(scopes)
 }
 
 #[cfg(test)]
@@ -448,17 +470,65 @@ mod tests {
         assert!(!SecretHash("garbage".into()).matches("garbage"));
     }
 
-    #[test]
-    fn configured_clients_need_strong_secrets() {
-        let client = |secret: &str| ConfiguredClient {
+    fn configured(secret: &str) -> ConfiguredClient {
+        ConfiguredClient {
             client_id: "c".into(),
             client_secret: secret.into(),
             grants: all_grants(),
             scopes: default_scopes(),
             token_lifetime_secs: 60,
             rotate_refresh_tokens: false,
+        }
+    }
+
+    #[test]
+    fn configured_clients_need_strong_secrets() {
+        assert!(configured("short").into_client().is_err());
+        assert!(
+            configured("a-secret-of-twenty-four-c")
+                .into_client()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn scopes_are_those_allowed_now_and_on_a_refresh_those_of_the_token() {
+        let client = OAuthClient {
+            scopes: vec!["a".into(), "b".into()],
+            ..configured("a-long-enough-client-secret")
+                .into_client()
+                .unwrap()
         };
-        assert!(client("short").into_client().is_err());
-        assert!(client("a-secret-of-twenty-four-c").into_client().is_ok());
+        let refreshed = |scopes: &[&str]| RefreshGrant {
+            digest: "d".into(),
+            client_id: "c".into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            expires_at: i64::MAX,
+        };
+        let granted = |asked, token: Option<&RefreshGrant>| {
+            granted_scopes(asked, &client, token).map_err(|e| e.code)
+        };
+        assert_eq!(granted(None, None), Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(granted(Some(" b "), None), Ok(vec!["b".into()]));
+        assert_eq!(granted(Some("c"), None), Err(OAuthErrorCode::InvalidScope));
+
+        let token = refreshed(&["a"]);
+        assert_eq!(granted(None, Some(&token)), Ok(vec!["a".into()]));
+        assert_eq!(
+            granted(Some("b"), Some(&token)),
+            Err(OAuthErrorCode::InvalidScope),
+            "never wider than the token"
+        );
+        // The client was narrowed to a and b after this token was granted a, b and c.
+        let outlived = refreshed(&["a", "b", "c"]);
+        assert_eq!(
+            granted(None, Some(&outlived)),
+            Err(OAuthErrorCode::InvalidScope),
+            "a left-out scope asks for all the token was granted"
+        );
+        assert_eq!(
+            granted(Some("a b"), Some(&outlived)),
+            Ok(vec!["a".into(), "b".into()])
+        );
     }
 }
