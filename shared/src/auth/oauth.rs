@@ -11,7 +11,7 @@
 //! then using a token replaces it with a new one, returned in the answer, in one atomic store
 //! write, so a token is used at most once and a failed write never loses it.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -71,16 +71,21 @@ impl SecretHash {
     }
 
     pub fn matches(&self, secret: &str) -> bool {
+        let Some((salt, digest)) = self.salt_and_digest() else {
+            return false;
+        };
+        bool::from(salted(&salt, secret).as_slice().ct_eq(&digest))
+    }
+
+    /// The decoded salt and digest; `None` for a hash not in our format.
+    fn salt_and_digest(&self) -> Option<(Vec<u8>, Vec<u8>)> {
         let mut parts = self.0.split('$');
         let (Some("sha256"), Some(salt), Some(digest), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return false;
+            return None;
         };
-        let (Ok(salt), Ok(digest)) = (hex::decode(salt), hex::decode(digest)) else {
-            return false;
-        };
-        bool::from(salted(&salt, secret).as_slice().ct_eq(&digest))
+        Some((hex::decode(salt).ok()?, hex::decode(digest).ok()?))
     }
 }
 
@@ -338,13 +343,12 @@ impl TokenService {
             Some(client) => Some(client.clone()),
             None => self.store.find_client(client_id).await?,
         };
-        match client {
-            Some(client) if client.secret_hash.matches(secret) => Ok(client),
-            _ => Err(OAuthError::new(
+        verify_secret(client, secret).ok_or_else(|| {
+            OAuthError::new(
                 OAuthErrorCode::InvalidClient,
                 "unknown client or wrong client secret",
-            )),
-        }
+            )
+        })
     }
 
     /// The grant of a refresh token of this client that has not expired. It stays stored: a
@@ -455,6 +459,26 @@ fn granted_scopes(
     Ok(scopes)
 }
 
+/// What the secret presented for an unknown client id is compared with. Answering an unknown id
+/// then costs the same salted hash and comparison as answering a wrong secret for a known one,
+/// so the time of the answer does not tell which client ids exist. Made like every client's
+/// hash, from a random secret nobody knows.
+static UNKNOWN_CLIENT_SECRET_HASH: LazyLock<SecretHash> =
+    LazyLock::new(|| SecretHash::new(&super::generate_token()));
+
+/// The hash `secret` is compared with: the client's, or for an unknown client the stand-in.
+fn secret_hash_to_compare(client: Option<&OAuthClient>) -> &SecretHash {
+    client.map_or(&UNKNOWN_CLIENT_SECRET_HASH, |client| &client.secret_hash)
+}
+
+/// The client, if it exists and `secret` is its secret; the comparison is made either way.
+fn verify_secret(client: Option<OAuthClient>, secret: &str) -> Option<OAuthClient> {
+    // black_box: the result is unused for an unknown client, and the comparison must not be
+    // optimised away on that path.
+    let matches = std::hint::black_box(secret_hash_to_compare(client.as_ref()).matches(secret));
+    client.filter(|_| matches)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,6 +513,37 @@ mod tests {
                 .into_client()
                 .is_ok()
         );
+    }
+
+    /// The behaviour that keeps the timing even, not the timing itself: an unknown client id
+    /// gets its secret compared with a stand-in hash that `matches` works through in full,
+    /// exactly as with a known client's hash, and is refused whatever the secret.
+    #[test]
+    fn an_unknown_client_id_gets_a_full_secret_comparison_and_is_refused() {
+        let secret = "a-long-enough-client-secret";
+        let known = configured(secret).into_client().unwrap();
+        assert!(std::ptr::eq(
+            secret_hash_to_compare(Some(&known)),
+            &known.secret_hash
+        ));
+        assert!(std::ptr::eq(
+            secret_hash_to_compare(None),
+            &*UNKNOWN_CLIENT_SECRET_HASH
+        ));
+        let stand_in = UNKNOWN_CLIENT_SECRET_HASH
+            .salt_and_digest()
+            .expect("the stand-in is in our format, so matches hashes the secret");
+        let (salt, digest) = known.secret_hash.salt_and_digest().unwrap();
+        assert_eq!(
+            (stand_in.0.len(), stand_in.1.len()),
+            (salt.len(), digest.len()),
+            "as much to hash and compare as for a known client"
+        );
+
+        assert_eq!(verify_secret(None, secret), None);
+        assert_eq!(verify_secret(None, ""), None);
+        assert_eq!(verify_secret(Some(known.clone()), "wrong"), None);
+        assert_eq!(verify_secret(Some(known.clone()), secret), Some(known));
     }
 
     #[test]
