@@ -18,7 +18,7 @@ use shared::auth::oauth::{
 use shared::auth::{Authenticator, StaticTokens};
 use shared::http::oauth::token_endpoint;
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
-use shared::http::{Body, Request};
+use shared::http::{Body, Request, unreadable_body};
 use shared::store::embedded::EmbeddedStore;
 use shared::store::{ClientStore, RefreshGrant, StoreError, StoreFuture};
 
@@ -312,6 +312,76 @@ async fn every_rfc_6749_error_case() {
             !String::from_utf8_lossy(response.body()).contains("secret-long-enough"),
             "case {n}"
         );
+    }
+}
+
+/// RFC 6749 5.1 asks it of token responses; we answer so on every route of the endpoint, and
+/// for bodies refused before it runs.
+#[tokio::test]
+async fn every_oauth_answer_forbids_caching() {
+    let (service, _dir) = service();
+    let form_to = |method: &str, path: &str, body: String| {
+        http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let granted = token_endpoint(
+        &service,
+        form_to(
+            "POST",
+            "/oauth/token",
+            format!("grant_type=client_credentials&{FULL_CLIENT}"),
+        ),
+    )
+    .await;
+    assert_eq!(granted.status(), StatusCode::OK);
+    let refresh = serde_json::from_slice::<Value>(granted.body()).unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answers = [
+        ("token granted", StatusCode::OK, granted),
+        (
+            "token revoked",
+            StatusCode::OK,
+            token_endpoint(
+                &service,
+                form_to(
+                    "POST",
+                    "/oauth/revoke",
+                    format!("token={refresh}&{FULL_CLIENT}"),
+                ),
+            )
+            .await,
+        ),
+        (
+            "token refused",
+            StatusCode::BAD_REQUEST,
+            token_endpoint(&service, form_to("POST", "/oauth/token", String::new())).await,
+        ),
+        (
+            "unknown route",
+            StatusCode::NOT_FOUND,
+            token_endpoint(&service, form_to("POST", "/oauth/authorize", String::new())).await,
+        ),
+        (
+            "wrong method",
+            StatusCode::METHOD_NOT_ALLOWED,
+            token_endpoint(&service, form_to("GET", "/oauth/token", String::new())).await,
+        ),
+        (
+            "unreadable body",
+            StatusCode::BAD_REQUEST,
+            unreadable_body("/oauth/token", "the body was cut short"),
+        ),
+    ];
+    for (what, status, response) in answers {
+        assert_eq!(response.status(), status, "{what}");
+        assert_eq!(response.headers()["cache-control"], "no-store", "{what}");
+        assert_eq!(response.headers()["pragma"], "no-cache", "{what}");
     }
 }
 
