@@ -148,12 +148,12 @@ impl ConfiguredClient {
         if self.client_id.trim().is_empty() {
             return Err("a configured OAuth client has an empty client_id".into());
         }
-        if self.client_secret.chars().count() < MIN_SECRET_CHARS {
-            return Err(format!(
-                "the secret of OAuth client {} is shorter than {MIN_SECRET_CHARS} characters",
+        SecretTooShort::check(&self.client_secret).map_err(|short| {
+            format!(
+                "the secret of OAuth client {} is too short: {short}",
                 self.client_id
-            ));
-        }
+            )
+        })?;
         if self.grants.is_empty() || self.token_lifetime_secs == 0 {
             return Err(format!(
                 "OAuth client {} needs at least one grant and a token lifetime above 0",
@@ -168,6 +168,25 @@ impl ConfiguredClient {
             token_lifetime_secs: self.token_lifetime_secs,
             rotate_refresh_tokens: self.rotate_refresh_tokens,
         })
+    }
+}
+
+/// A configured client secret shorter than [`MIN_SECRET_CHARS`]; says how to make a good one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "it has {chars} characters, fewer than the {MIN_SECRET_CHARS} needed: use a random secret, e.g. `openssl rand -hex 32`"
+)]
+pub struct SecretTooShort {
+    pub chars: usize,
+}
+
+impl SecretTooShort {
+    pub fn check(secret: &str) -> Result<(), Self> {
+        let chars = secret.chars().count();
+        if chars < MIN_SECRET_CHARS {
+            return Err(Self { chars });
+        }
+        Ok(())
     }
 }
 
@@ -507,7 +526,11 @@ mod tests {
 
     #[test]
     fn configured_clients_need_strong_secrets() {
-        assert!(configured("short").into_client().is_err());
+        let refused = configured("short").into_client().unwrap_err();
+        assert!(
+            refused.contains("5 characters") && refused.contains("openssl rand"),
+            "the error says what is wrong and what to do: {refused}"
+        );
         assert!(
             configured("a-secret-of-twenty-four-c")
                 .into_client()
