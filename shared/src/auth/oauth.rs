@@ -301,6 +301,10 @@ impl TokenService {
         let (scopes, refresh_token) = match grant {
             GrantType::ClientCredentials => {
                 let scopes = granted_scopes(asked, &client, None)?;
+                // RFC 6749 4.4.3 says this grant SHOULD NOT return a refresh token. We return one
+                // to clients allowed the refresh grant all the same: it is how a configured
+                // client gets the refresh token that Insider One's `refresh_token` webhooks
+                // are registered with (README, "OAuth 2.0 for V2 webhooks", says what it costs).
                 let refresh_token = if client.grants.contains(&GrantType::RefreshToken) {
                     Some(self.issue_refresh_token(&client, &scopes).await?)
                 } else {
