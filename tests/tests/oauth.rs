@@ -386,7 +386,7 @@ async fn every_oauth_answer_forbids_caching() {
 }
 
 #[tokio::test]
-async fn rotating_refresh_tokens_are_single_use_and_scopes_only_narrow() {
+async fn rotating_refresh_tokens_are_single_use_and_keep_their_scope() {
     let (service, _dir) = service();
     let grant = |body: String| token_endpoint(&service, token_request(FORM, None, &body));
     let full = "client_id=full&client_secret=full-secret-long-enough-0123456789";
@@ -416,7 +416,10 @@ async fn rotating_refresh_tokens_are_single_use_and_scopes_only_narrow() {
     ))
     .await;
     let narrowed: Value = serde_json::from_slice(narrowed.body()).unwrap();
-    assert_eq!(narrowed["scope"], "webhook.write");
+    assert_eq!(
+        narrowed["scope"], "webhook.write",
+        "the access token has the narrowed scope"
+    );
     let next = narrowed["refresh_token"].as_str().unwrap();
     assert_ne!(next, refresh, "a rotating client gets a new refresh token");
     let reused = grant(format!(
@@ -428,14 +431,61 @@ async fn rotating_refresh_tokens_are_single_use_and_scopes_only_narrow() {
         reused["error"], "invalid_grant",
         "a rotated-out refresh token is refused"
     );
+    // RFC 6749 6: the new refresh token's scope is identical to the old one's, not the narrowed
+    // scope of the access token, so it obtains the full original scope again.
+    let restored = grant(format!(
+        "grant_type=refresh_token&refresh_token={next}&{full}"
+    ))
+    .await;
+    assert_eq!(restored.status(), StatusCode::OK);
+    let restored: Value = serde_json::from_slice(restored.body()).unwrap();
+    assert_eq!(
+        restored["scope"], "webhook.write whatsapp.read",
+        "the rotated refresh token keeps the original scope"
+    );
+    let after = restored["refresh_token"].as_str().unwrap();
+    let asked_in_full = grant(format!(
+        "grant_type=refresh_token&refresh_token={after}&scope=whatsapp.read%20webhook.write&{full}"
+    ))
+    .await;
+    let asked_in_full: Value = serde_json::from_slice(asked_in_full.body()).unwrap();
+    assert_eq!(asked_in_full["scope"], "whatsapp.read webhook.write");
+
+    // A refresh never widens the grant: a refresh token granted only webhook.write, also one
+    // rotated from it, cannot obtain whatsapp.read, though the client is allowed it.
+    let narrow = grant(format!(
+        "grant_type=client_credentials&scope=webhook.write&{full}"
+    ))
+    .await;
+    let narrow: Value = serde_json::from_slice(narrow.body()).unwrap();
+    let narrow = narrow["refresh_token"].as_str().unwrap();
     let widened = grant(format!(
-        "grant_type=refresh_token&refresh_token={next}&scope=whatsapp.read&{full}"
+        "grant_type=refresh_token&refresh_token={narrow}&scope=whatsapp.read&{full}"
     ))
     .await;
     let widened: Value = serde_json::from_slice(widened.body()).unwrap();
     assert_eq!(
         widened["error"], "invalid_scope",
         "a refresh never widens the grant"
+    );
+    let same = grant(format!(
+        "grant_type=refresh_token&refresh_token={narrow}&{full}"
+    ))
+    .await;
+    let same: Value = serde_json::from_slice(same.body()).unwrap();
+    assert_eq!(
+        same["scope"], "webhook.write",
+        "the refused request used nothing up"
+    );
+    let narrow_next = same["refresh_token"].as_str().unwrap();
+    let widened = grant(format!(
+        "grant_type=refresh_token&refresh_token={narrow_next}&scope=webhook.write%20whatsapp.read&{full}"
+    ))
+    .await;
+    let widened: Value = serde_json::from_slice(widened.body()).unwrap();
+    assert_eq!(
+        widened["error"], "invalid_scope",
+        "nor does a rotation widen it"
     );
 
     // JSON bodies are accepted too, with the scope as a list.
@@ -657,6 +707,20 @@ async fn a_narrowed_client_gets_only_what_it_is_allowed_now_with_its_old_refresh
     assert_eq!(
         (status, answer["scope"].as_str()),
         (StatusCode::OK, Some("webhook.write"))
+    );
+    let rotated = answer["refresh_token"].as_str().unwrap();
+
+    // The rotated token kept the old one's scope, less what the client had lost: given
+    // whatsapp.read back, the client does not get it through that token.
+    let (status, answer) = post_token(
+        &before,
+        &format!("grant_type=refresh_token&refresh_token={rotated}&{FULL_CLIENT}"),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["scope"].as_str()),
+        (StatusCode::OK, Some("webhook.write")),
+        "{answer}"
     );
     let rotated = answer["refresh_token"].as_str().unwrap();
 

@@ -9,7 +9,8 @@
 //! registration and presents it again at every refresh, so consuming it on use would stop
 //! deliveries after the first refresh. A client may opt in to rotation (`rotate_refresh_tokens`):
 //! then using a token replaces it with a new one, returned in the answer, in one atomic store
-//! write, so a token is used at most once and a failed write never loses it.
+//! write, so a token is used at most once and a failed write never loses it. The new token has
+//! the scope of the old one (RFC 6749 6), also when the request narrowed its access token.
 
 use std::sync::{Arc, LazyLock};
 
@@ -319,12 +320,12 @@ impl TokenService {
                     .ok_or_else(|| OAuthError::new(InvalidRequest, "refresh_token is missing"))?;
                 let redeemed = self.redeem(&client, token).await?;
                 let scopes = granted_scopes(asked, &client, Some(&redeemed))?;
-                // A client that does not rotate keeps the refresh token it already has.
+                // A client that does not rotate keeps the refresh token it already has. A
+                // rotating one gets a new token with the scope of the old one, not the narrower
+                // scope of this access token (RFC 6749 6: "MUST be identical").
                 let refresh_token = if client.rotate_refresh_tokens {
-                    Some(
-                        self.rotate_refresh_token(&client, &redeemed, &scopes)
-                            .await?,
-                    )
+                    let kept = rotated_scopes(&client, &redeemed);
+                    Some(self.rotate_refresh_token(&client, &redeemed, &kept).await?)
                 } else {
                     None
                 };
@@ -444,7 +445,8 @@ fn new_refresh_grant(client: &OAuthClient, scopes: &[String]) -> (String, Refres
 ///
 /// Every scope must be allowed to the client *now*, so narrowing a client narrows the refresh
 /// tokens it already holds too; on a refresh, it must also have been granted to the token, so a
-/// refresh narrows a grant, never widens it. Anything else is `invalid_scope` (5.2: the requested
+/// refresh may narrow the access token it gives, never widen it (the refresh token itself keeps
+/// its scope, see [`rotated_scopes`]). Anything else is `invalid_scope` (5.2: the requested
 /// scope "exceeds the scope granted by the resource owner", here the client's configuration),
 /// also when it is only implied by a left-out `scope`. Not `invalid_grant`: the refresh token is
 /// still good for the scopes the client keeps, and a request naming those succeeds.
@@ -480,6 +482,22 @@ fn granted_scopes(
         )));
     }
     Ok(scopes)
+}
+
+/// The scope of the refresh token that replaces `redeemed` on a rotation: RFC 6749 6 says it
+/// "MUST be identical" to the scope of the refresh token presented, whatever narrower scope the
+/// access token of the same answer was asked for, so a narrowed refresh does not narrow the
+/// grant for good. Only the scopes the client is no longer allowed are left out (it can no
+/// longer be granted them anyway, see [`granted_scopes`]), so a rotation never makes a token
+/// worth more than the client is allowed now; for a client not narrowed since, this is the
+/// scope of `redeemed` exactly.
+fn rotated_scopes(client: &OAuthClient, redeemed: &RefreshGrant) -> Vec<String> {
+    redeemed
+        .scopes
+        .iter()
+        .filter(|scope| client.scopes.contains(scope))
+        .cloned()
+        .collect()
 }
 
 /// What the secret presented for an unknown client id is compared with. Answering an unknown id
@@ -611,6 +629,38 @@ mod tests {
         assert_eq!(
             granted(Some("a b"), Some(&outlived)),
             Ok(vec!["a".into(), "b".into()])
+        );
+    }
+
+    #[test]
+    fn a_rotated_refresh_token_keeps_the_scope_of_the_old_one_that_the_client_still_has() {
+        let client = OAuthClient {
+            scopes: vec!["a".into(), "b".into()],
+            ..configured("a-long-enough-client-secret")
+                .into_client()
+                .unwrap()
+        };
+        let redeemed = |scopes: &[&str]| RefreshGrant {
+            digest: "d".into(),
+            client_id: "c".into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            expires_at: i64::MAX,
+        };
+        assert_eq!(
+            rotated_scopes(&client, &redeemed(&["b", "a"])),
+            vec!["b".to_owned(), "a".to_owned()],
+            "identical, whatever the access token was narrowed to"
+        );
+        assert_eq!(
+            rotated_scopes(&client, &redeemed(&["a"])),
+            vec!["a".to_owned()],
+            "never wider than the old token"
+        );
+        // The client was narrowed to a and b after this token was granted a, b and c.
+        assert_eq!(
+            rotated_scopes(&client, &redeemed(&["a", "c", "b"])),
+            vec!["a".to_owned(), "b".to_owned()],
+            "never more than the client is allowed now"
         );
     }
 }
