@@ -2,6 +2,7 @@
 //! receiver's checks on access tokens.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use e2e_tests::oauth::deliver_with;
 use e2e_tests::payloads::status;
@@ -11,11 +12,15 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::auth::access_tokens::{AccessTokens, SigningKey};
-use shared::auth::oauth::{ConfiguredClient, GrantType, TokenService};
+use shared::auth::oauth::{
+    ConfiguredClient, GrantType, OAuthClient, TokenService, refresh_token_digest,
+};
 use shared::auth::{Authenticator, StaticTokens};
 use shared::http::oauth::token_endpoint;
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
-use shared::http::{Body, Request};
+use shared::http::{Body, Request, unreadable_body};
+use shared::store::embedded::EmbeddedStore;
+use shared::store::{ClientStore, RefreshGrant, StoreError, StoreFuture};
 
 const T0: i64 = 1_700_000_000;
 
@@ -95,6 +100,10 @@ async fn the_receiver_refuses_wrongly_scoped_and_tampered_tokens() {
 /// allowed only client_credentials.
 fn service() -> (TokenService, tempfile::TempDir) {
     let (store, dir) = stores::embedded();
+    (service_on(Arc::new(store)), dir)
+}
+
+fn service_on(store: Arc<dyn ClientStore>) -> TokenService {
     let client = |id: &str, grants: Vec<GrantType>| {
         ConfiguredClient {
             client_id: id.into(),
@@ -107,7 +116,7 @@ fn service() -> (TokenService, tempfile::TempDir) {
         .into_client()
         .unwrap()
     };
-    let service = TokenService {
+    TokenService {
         configured: vec![
             client(
                 "full",
@@ -115,10 +124,9 @@ fn service() -> (TokenService, tempfile::TempDir) {
             ),
             client("cc-only", vec![GrantType::ClientCredentials]),
         ],
-        store: Arc::new(store),
+        store,
         tokens: AccessTokens::new(vec![SigningKey::generate("k")], "iss", "aud").unwrap(),
-    };
-    (service, dir)
+    }
 }
 
 fn token_request(content_type: Option<&str>, authorization: Option<String>, body: &str) -> Request {
@@ -307,8 +315,78 @@ async fn every_rfc_6749_error_case() {
     }
 }
 
+/// RFC 6749 5.1 asks it of token responses; we answer so on every route of the endpoint, and
+/// for bodies refused before it runs.
 #[tokio::test]
-async fn rotating_refresh_tokens_are_single_use_and_scopes_only_narrow() {
+async fn every_oauth_answer_forbids_caching() {
+    let (service, _dir) = service();
+    let form_to = |method: &str, path: &str, body: String| {
+        http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let granted = token_endpoint(
+        &service,
+        form_to(
+            "POST",
+            "/oauth/token",
+            format!("grant_type=client_credentials&{FULL_CLIENT}"),
+        ),
+    )
+    .await;
+    assert_eq!(granted.status(), StatusCode::OK);
+    let refresh = serde_json::from_slice::<Value>(granted.body()).unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answers = [
+        ("token granted", StatusCode::OK, granted),
+        (
+            "token revoked",
+            StatusCode::OK,
+            token_endpoint(
+                &service,
+                form_to(
+                    "POST",
+                    "/oauth/revoke",
+                    format!("token={refresh}&{FULL_CLIENT}"),
+                ),
+            )
+            .await,
+        ),
+        (
+            "token refused",
+            StatusCode::BAD_REQUEST,
+            token_endpoint(&service, form_to("POST", "/oauth/token", String::new())).await,
+        ),
+        (
+            "unknown route",
+            StatusCode::NOT_FOUND,
+            token_endpoint(&service, form_to("POST", "/oauth/authorize", String::new())).await,
+        ),
+        (
+            "wrong method",
+            StatusCode::METHOD_NOT_ALLOWED,
+            token_endpoint(&service, form_to("GET", "/oauth/token", String::new())).await,
+        ),
+        (
+            "unreadable body",
+            StatusCode::BAD_REQUEST,
+            unreadable_body("/oauth/token", "the body was cut short"),
+        ),
+    ];
+    for (what, status, response) in answers {
+        assert_eq!(response.status(), status, "{what}");
+        assert_eq!(response.headers()["cache-control"], "no-store", "{what}");
+        assert_eq!(response.headers()["pragma"], "no-cache", "{what}");
+    }
+}
+
+#[tokio::test]
+async fn rotating_refresh_tokens_are_single_use_and_keep_their_scope() {
     let (service, _dir) = service();
     let grant = |body: String| token_endpoint(&service, token_request(FORM, None, &body));
     let full = "client_id=full&client_secret=full-secret-long-enough-0123456789";
@@ -338,7 +416,10 @@ async fn rotating_refresh_tokens_are_single_use_and_scopes_only_narrow() {
     ))
     .await;
     let narrowed: Value = serde_json::from_slice(narrowed.body()).unwrap();
-    assert_eq!(narrowed["scope"], "webhook.write");
+    assert_eq!(
+        narrowed["scope"], "webhook.write",
+        "the access token has the narrowed scope"
+    );
     let next = narrowed["refresh_token"].as_str().unwrap();
     assert_ne!(next, refresh, "a rotating client gets a new refresh token");
     let reused = grant(format!(
@@ -350,14 +431,61 @@ async fn rotating_refresh_tokens_are_single_use_and_scopes_only_narrow() {
         reused["error"], "invalid_grant",
         "a rotated-out refresh token is refused"
     );
+    // RFC 6749 6: the new refresh token's scope is identical to the old one's, not the narrowed
+    // scope of the access token, so it obtains the full original scope again.
+    let restored = grant(format!(
+        "grant_type=refresh_token&refresh_token={next}&{full}"
+    ))
+    .await;
+    assert_eq!(restored.status(), StatusCode::OK);
+    let restored: Value = serde_json::from_slice(restored.body()).unwrap();
+    assert_eq!(
+        restored["scope"], "webhook.write whatsapp.read",
+        "the rotated refresh token keeps the original scope"
+    );
+    let after = restored["refresh_token"].as_str().unwrap();
+    let asked_in_full = grant(format!(
+        "grant_type=refresh_token&refresh_token={after}&scope=whatsapp.read%20webhook.write&{full}"
+    ))
+    .await;
+    let asked_in_full: Value = serde_json::from_slice(asked_in_full.body()).unwrap();
+    assert_eq!(asked_in_full["scope"], "whatsapp.read webhook.write");
+
+    // A refresh never widens the grant: a refresh token granted only webhook.write, also one
+    // rotated from it, cannot obtain whatsapp.read, though the client is allowed it.
+    let narrow = grant(format!(
+        "grant_type=client_credentials&scope=webhook.write&{full}"
+    ))
+    .await;
+    let narrow: Value = serde_json::from_slice(narrow.body()).unwrap();
+    let narrow = narrow["refresh_token"].as_str().unwrap();
     let widened = grant(format!(
-        "grant_type=refresh_token&refresh_token={next}&scope=whatsapp.read&{full}"
+        "grant_type=refresh_token&refresh_token={narrow}&scope=whatsapp.read&{full}"
     ))
     .await;
     let widened: Value = serde_json::from_slice(widened.body()).unwrap();
     assert_eq!(
         widened["error"], "invalid_scope",
         "a refresh never widens the grant"
+    );
+    let same = grant(format!(
+        "grant_type=refresh_token&refresh_token={narrow}&{full}"
+    ))
+    .await;
+    let same: Value = serde_json::from_slice(same.body()).unwrap();
+    assert_eq!(
+        same["scope"], "webhook.write",
+        "the refused request used nothing up"
+    );
+    let narrow_next = same["refresh_token"].as_str().unwrap();
+    let widened = grant(format!(
+        "grant_type=refresh_token&refresh_token={narrow_next}&scope=webhook.write%20whatsapp.read&{full}"
+    ))
+    .await;
+    let widened: Value = serde_json::from_slice(widened.body()).unwrap();
+    assert_eq!(
+        widened["error"], "invalid_scope",
+        "nor does a rotation widen it"
     );
 
     // JSON bodies are accepted too, with the scope as a list.
@@ -369,6 +497,246 @@ async fn rotating_refresh_tokens_are_single_use_and_scopes_only_narrow() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// The answer of the token endpoint to a form body without client authentication headers.
+async fn post_token(service: &TokenService, body: &str) -> (StatusCode, Value) {
+    let response = token_endpoint(service, token_request(FORM, None, body)).await;
+    let answer = serde_json::from_slice(response.body()).unwrap();
+    (response.status(), answer)
+}
+
+const FULL_CLIENT: &str = "client_id=full&client_secret=full-secret-long-enough-0123456789";
+
+/// The embedded store, except that writing a refresh token fails while `failing` is set, as when
+/// DynamoDB stops answering between reading the old token and writing the new one. A rotation
+/// fails as a whole, as the store contract promises (`client_store_contract.rs` checks it).
+struct RefreshTokenWritesFail {
+    store: EmbeddedStore,
+    failing: AtomicBool,
+}
+
+impl RefreshTokenWritesFail {
+    fn refuse(&self) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("injected failure".into()));
+        }
+        Ok(())
+    }
+}
+
+impl ClientStore for RefreshTokenWritesFail {
+    fn find_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<OAuthClient>> {
+        self.store.find_client(client_id)
+    }
+
+    fn create_client<'a>(&'a self, client: &'a OAuthClient) -> StoreFuture<'a, bool> {
+        self.store.create_client(client)
+    }
+
+    fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.store.save_refresh_token(grant).await
+        })
+    }
+
+    fn find_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>> {
+        self.store.find_refresh_token(digest, client_id)
+    }
+
+    fn take_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>> {
+        self.store.take_refresh_token(digest, client_id)
+    }
+
+    fn rotate_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+        replacement: &'a RefreshGrant,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.store
+                .rotate_refresh_token(digest, client_id, replacement)
+                .await
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_rotation_that_cannot_be_stored_leaves_the_refresh_token_usable() {
+    let (store, _dir) = stores::embedded();
+    let store = Arc::new(RefreshTokenWritesFail {
+        store,
+        failing: AtomicBool::new(false),
+    });
+    let service = service_on(store.clone());
+    let (_, first) = post_token(
+        &service,
+        &format!("grant_type=client_credentials&{FULL_CLIENT}"),
+    )
+    .await;
+    let refresh = first["refresh_token"].as_str().unwrap();
+    let refresh_request = format!("grant_type=refresh_token&refresh_token={refresh}&{FULL_CLIENT}");
+
+    store.failing.store(true, Ordering::SeqCst);
+    let (status, failed) = post_token(&service, &refresh_request).await;
+    assert_eq!(
+        (status, failed["error"].as_str()),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("temporarily_unavailable")
+        ),
+        "{failed}"
+    );
+
+    store.failing.store(false, Ordering::SeqCst);
+    let (status, retried) = post_token(&service, &refresh_request).await;
+    assert_eq!(status, StatusCode::OK, "the retry succeeds: {retried}");
+    let next = retried["refresh_token"].as_str().unwrap();
+    assert_ne!(next, refresh, "and rotates the token");
+    let (_, reused) = post_token(&service, &refresh_request).await;
+    assert_eq!(
+        reused["error"], "invalid_grant",
+        "the old one is then used up"
+    );
+}
+
+/// The refresh token of a client_credentials answer.
+async fn refresh_token_of(service: &TokenService, client: &str) -> String {
+    let (status, answer) =
+        post_token(service, &format!("grant_type=client_credentials&{client}")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer["refresh_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn expired_and_other_clients_refresh_tokens_are_invalid_grants() {
+    let (service, _dir) = service();
+    let refresh = |token: &str, client: &str| {
+        format!("grant_type=refresh_token&refresh_token={token}&{client}")
+    };
+    // Expired, but not deleted yet: the table's TTL deletes expired items only eventually.
+    let expired = "an-expired-refresh-token-of-the-full-client";
+    service
+        .store
+        .save_refresh_token(&RefreshGrant {
+            digest: refresh_token_digest(expired),
+            client_id: "full".into(),
+            scopes: vec!["webhook.write".into()],
+            expires_at: shared::clock::now_millis() / 1000 - 1,
+        })
+        .await
+        .unwrap();
+    let (status, answer) = post_token(&service, &refresh(expired, FULL_CLIENT)).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "expired: {answer}"
+    );
+
+    // A second client allowed the refresh grant, minted at run time.
+    let other = ConfiguredClient {
+        client_id: "other".into(),
+        client_secret: "other-secret-long-enough-0123456789".into(),
+        grants: vec![GrantType::ClientCredentials, GrantType::RefreshToken],
+        scopes: vec!["webhook.write".into()],
+        token_lifetime_secs: 600,
+        rotate_refresh_tokens: false,
+    }
+    .into_client()
+    .unwrap();
+    assert!(service.store.create_client(&other).await.unwrap());
+    let other_client = "client_id=other&client_secret=other-secret-long-enough-0123456789";
+    let others = refresh_token_of(&service, other_client).await;
+    let (status, answer) = post_token(&service, &refresh(&others, FULL_CLIENT)).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "another client's: {answer}"
+    );
+    let fulls = refresh_token_of(&service, FULL_CLIENT).await;
+    let (_, answer) = post_token(&service, &refresh(&fulls, other_client)).await;
+    assert_eq!(answer["error"], "invalid_grant", "and the other way round");
+    let (status, _) = post_token(&service, &refresh(&others, other_client)).await;
+    assert_eq!(status, StatusCode::OK, "its own client still uses it");
+}
+
+#[tokio::test]
+async fn a_narrowed_client_gets_only_what_it_is_allowed_now_with_its_old_refresh_tokens() {
+    let (store, _dir) = stores::embedded();
+    let store: Arc<dyn ClientStore> = Arc::new(store);
+    let before = service_on(Arc::clone(&store));
+    let refresh = refresh_token_of(&before, FULL_CLIENT).await;
+    let refresh_request = |scope: &str| {
+        format!("grant_type=refresh_token&refresh_token={refresh}{scope}&{FULL_CLIENT}")
+    };
+
+    // The operators take whatsapp.read away from the client; the token keeps what it was granted.
+    let mut narrowed = service_on(Arc::clone(&store));
+    narrowed.configured[0].scopes = vec!["webhook.write".into()];
+    for scope in [
+        "",
+        "&scope=whatsapp.read",
+        "&scope=webhook.write%20whatsapp.read",
+    ] {
+        let (status, answer) = post_token(&narrowed, &refresh_request(scope)).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_scope")),
+            "scope {scope:?}: {answer}"
+        );
+        assert!(
+            answer["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("whatsapp.read")
+        );
+    }
+    // The refused requests used nothing up: the scopes the client keeps are still granted.
+    let (status, answer) = post_token(&narrowed, &refresh_request("&scope=webhook.write")).await;
+    assert_eq!(
+        (status, answer["scope"].as_str()),
+        (StatusCode::OK, Some("webhook.write"))
+    );
+    let rotated = answer["refresh_token"].as_str().unwrap();
+
+    // The rotated token kept the old one's scope, less what the client had lost: given
+    // whatsapp.read back, the client does not get it through that token.
+    let (status, answer) = post_token(
+        &before,
+        &format!("grant_type=refresh_token&refresh_token={rotated}&{FULL_CLIENT}"),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["scope"].as_str()),
+        (StatusCode::OK, Some("webhook.write")),
+        "{answer}"
+    );
+    let rotated = answer["refresh_token"].as_str().unwrap();
+
+    // Then the refresh grant itself is taken away.
+    let mut without_refresh = service_on(Arc::clone(&store));
+    without_refresh.configured[0].grants = vec![GrantType::ClientCredentials];
+    let (status, answer) = post_token(
+        &without_refresh,
+        &format!("grant_type=refresh_token&refresh_token={rotated}&{FULL_CLIENT}"),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client")),
+        "{answer}"
+    );
 }
 
 async fn deliver_jwt(receiver: &Receiver, token: String, n: usize) -> (StatusCode, String) {

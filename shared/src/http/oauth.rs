@@ -11,7 +11,16 @@ use super::error::oauth_error_response;
 use super::{ApiError, Request, Response, authorization, header_str, json_response, path_segments};
 use crate::auth::oauth::{OAuthError, OAuthErrorCode, TokenRequest, TokenService};
 
+/// Every answer carries `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 5.1), errors
+/// and routing failures included: a success holds credentials, and no answer of this endpoint
+/// is worth serving again from a cache.
 pub async fn token_endpoint(service: &TokenService, request: Request) -> Response {
+    let mut response = answer(service, request).await;
+    no_store(&mut response);
+    response
+}
+
+async fn answer(service: &TokenService, request: Request) -> Response {
     let segments = path_segments(&request);
     let route = match segments
         .iter()
@@ -31,11 +40,10 @@ pub async fn token_endpoint(service: &TokenService, request: Request) -> Respons
     let basic = basic_credentials_header(&request).is_some();
     let outcome = match (parse(&request), route) {
         (Err(error), _) => Err(error),
-        (Ok(parsed), Route::Token) => service.grant(parsed.request).await.map(|token| {
-            let mut response = json_response(StatusCode::OK, &token);
-            no_store(&mut response);
-            response
-        }),
+        (Ok(parsed), Route::Token) => service
+            .grant(parsed.request)
+            .await
+            .map(|token| json_response(StatusCode::OK, &token)),
         // RFC 7009 2.1: `token` is required.
         (Ok(Parsed { token: None, .. }), Route::Revoke) => Err(OAuthError::new(
             OAuthErrorCode::InvalidRequest,
@@ -54,9 +62,7 @@ pub async fn token_endpoint(service: &TokenService, request: Request) -> Respons
     };
     outcome.unwrap_or_else(|error| {
         tracing::warn!(error = error.code.as_str(), "token request refused");
-        let mut response = oauth_error_response(&error, basic);
-        no_store(&mut response);
-        response
+        oauth_error_response(&error, basic)
     })
 }
 
@@ -211,7 +217,7 @@ fn basic_credentials(encoded: &str) -> Option<(String, String)> {
     Some((unescape(id), unescape(secret)))
 }
 
-fn no_store(response: &mut Response) {
+pub(super) fn no_store(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(
         header::CACHE_CONTROL,

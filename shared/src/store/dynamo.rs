@@ -76,7 +76,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
+    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction, Delete,
     GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType,
     Projection, ProjectionType, Put, ReturnConsumedCapacity, ReturnValue, ScalarAttributeType,
     TableStatus, TransactWriteItem, Update,
@@ -1073,14 +1073,7 @@ impl ClientStore for DynamoStore {
             self.client
                 .put_item()
                 .table_name(&self.table)
-                .item("PK", s(&format!("REFRESH#{}", grant.digest)))
-                .item("SK", s(REFRESH_SK))
-                .item("client_id", s(&grant.client_id))
-                .item(
-                    "scopes",
-                    AttributeValue::L(grant.scopes.iter().map(|x| s(x)).collect()),
-                )
-                .item("expires_at", n(grant.expires_at))
+                .set_item(Some(refresh_token_item(grant)))
                 .send()
                 .await
                 .map_err(classify)?;
@@ -1141,6 +1134,78 @@ impl ClientStore for DynamoStore {
             Ok(old.map(|item| refresh_grant(digest, client_id, &item)))
         })
     }
+
+    /// One `TransactWriteItems`: the conditional delete of the old token and the put of the new
+    /// one, so either both happen or neither.
+    fn rotate_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+        replacement: &'a RefreshGrant,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let take_old = Delete::builder()
+                .table_name(&self.table)
+                .key("PK", s(&format!("REFRESH#{digest}")))
+                .key("SK", s(REFRESH_SK))
+                .condition_expression("client_id = :client_id")
+                .expression_attribute_values(":client_id", s(client_id))
+                .build()
+                .map_err(rejected)?;
+            let put_new = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(refresh_token_item(replacement)))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .map_err(rejected)?;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().delete(take_old).build())
+                .transact_items(TransactWriteItem::builder().put(put_new).build())
+                .send()
+                .await;
+            let cancelled = match result {
+                Ok(_) => return Ok(true),
+                Err(SdkError::ServiceError(e)) => match e.into_err() {
+                    TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled,
+                    other => return Err(service_error(other)),
+                },
+                Err(e) => return Err(classify(e)),
+            };
+            let reasons: Vec<&str> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or("None"))
+                .collect();
+            match reasons.as_slice() {
+                // Missing, or another client's: nothing to rotate.
+                ["ConditionalCheckFailed", _] => Ok(false),
+                [_, "ConditionalCheckFailed"] => Err(StoreError::Rejected(
+                    "a refresh token with this digest is already stored".into(),
+                )),
+                // A racing rotation of the same token (TransactionConflict) or throttling: the
+                // caller may retry, and then learns whether the token is still there.
+                _ => Err(StoreError::Unavailable(format!(
+                    "the refresh token rotation was cancelled: {reasons:?}"
+                ))),
+            }
+        })
+    }
+}
+
+/// A refresh grant as the table keeps it, keyed by its digest.
+fn refresh_token_item(grant: &RefreshGrant) -> Item {
+    HashMap::from([
+        ("PK".to_owned(), s(&format!("REFRESH#{}", grant.digest))),
+        ("SK".to_owned(), s(REFRESH_SK)),
+        ("client_id".to_owned(), s(&grant.client_id)),
+        (
+            "scopes".to_owned(),
+            AttributeValue::L(grant.scopes.iter().map(|x| s(x)).collect()),
+        ),
+        ("expires_at".to_owned(), n(grant.expires_at)),
+    ])
 }
 
 fn refresh_grant(digest: &str, client_id: &str, item: &Item) -> RefreshGrant {

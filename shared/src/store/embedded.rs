@@ -420,16 +420,12 @@ impl ClientStore for EmbeddedStore {
     fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()> {
         let grant = grant.clone();
         Box::pin(self.with_connection(move |connection| {
-            let scopes = serde_json::to_string(&grant.scopes)
-                .map_err(|e| StoreError::Rejected(e.to_string()))?;
-            connection
-                .execute(
-                    "INSERT OR REPLACE INTO refresh_tokens (digest, client_id, scopes, expires_at)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![grant.digest, grant.client_id, scopes, grant.expires_at],
-                )
-                .map_err(unavailable)?;
-            Ok(())
+            write_refresh_grant(
+                connection,
+                "INSERT OR REPLACE INTO refresh_tokens (digest, client_id, scopes, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                &grant,
+            )
         }))
     }
 
@@ -457,6 +453,62 @@ impl ClientStore for EmbeddedStore {
             client_id,
         )
     }
+
+    fn rotate_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+        replacement: &'a RefreshGrant,
+    ) -> StoreFuture<'a, bool> {
+        let (digest, client_id, replacement) =
+            (digest.to_owned(), client_id.to_owned(), replacement.clone());
+        Box::pin(self.with_connection(move |connection| {
+            // One transaction: dropped uncommitted on any early return, which rolls the delete
+            // back, so the old token survives a failed insert.
+            let tx = connection.transaction().map_err(unavailable)?;
+            let taken = tx
+                .execute(
+                    "DELETE FROM refresh_tokens WHERE digest = ?1 AND client_id = ?2",
+                    params![digest, client_id],
+                )
+                .map_err(unavailable)?;
+            if taken == 0 {
+                return Ok(false);
+            }
+            // A plain INSERT: a digest already stored is refused, never overwritten.
+            write_refresh_grant(
+                &tx,
+                "INSERT INTO refresh_tokens (digest, client_id, scopes, expires_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                &replacement,
+            )?;
+            tx.commit().map_err(unavailable)?;
+            Ok(true)
+        }))
+    }
+}
+
+/// Writes a refresh grant with `statement`, an insert of `(digest, client_id, scopes,
+/// expires_at)`; a digest the statement may not overwrite is [`StoreError::Rejected`].
+fn write_refresh_grant(
+    connection: &Connection,
+    statement: &str,
+    grant: &RefreshGrant,
+) -> Result<(), StoreError> {
+    let scopes =
+        serde_json::to_string(&grant.scopes).map_err(|e| StoreError::Rejected(e.to_string()))?;
+    connection
+        .execute(
+            statement,
+            params![grant.digest, grant.client_id, scopes, grant.expires_at],
+        )
+        .map_err(|error| match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                StoreError::Rejected("a refresh token with this digest is already stored".into())
+            }
+            _ => unavailable(error),
+        })?;
+    Ok(())
 }
 
 /// Brings a file an older version wrote to the current schema, in one transaction.

@@ -152,12 +152,24 @@ pub trait ClientStore: Send + Sync {
         client_id: &'a str,
     ) -> StoreFuture<'a, Option<RefreshGrant>>;
     /// Removes the grant and returns it, atomically, if it exists and belongs to `client_id`;
-    /// so a refresh token is used at most once even when presented twice at the same time.
+    /// so a refresh token is revoked at most once even when presented twice at the same time.
     fn take_refresh_token<'a>(
         &'a self,
         digest: &'a str,
         client_id: &'a str,
     ) -> StoreFuture<'a, Option<RefreshGrant>>;
+    /// Replaces the grant `digest` of `client_id` with `replacement` in one atomic write, so a
+    /// rotating refresh token is used at most once and is never lost: `true` when it was
+    /// replaced; `false` when there was no such grant (used, revoked, or another client's) and
+    /// nothing was written. On an error nothing changed either, and the old token still works;
+    /// a `replacement` whose digest is already stored is refused that way
+    /// ([`StoreError::Rejected`]) rather than overwriting another token.
+    fn rotate_refresh_token<'a>(
+        &'a self,
+        digest: &'a str,
+        client_id: &'a str,
+        replacement: &'a RefreshGrant,
+    ) -> StoreFuture<'a, bool>;
 }
 
 /// Everything the read-back routes need, for handlers that take one store.

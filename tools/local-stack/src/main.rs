@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use local_stack::{Config, Downstream, ManagementConfig, StoreChoice};
 use shared::auth::generate_token;
+use shared::auth::oauth::SecretTooShort;
 
 #[derive(Parser)]
 #[command(about = "Runs the Insider One webhook receiver and its read-back routes locally")]
@@ -65,10 +66,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let webhook_token = Credential::from_env("WEBHOOK_BEARER_TOKEN");
     let admin_token = Credential::from_env("LOCAL_ADMIN_TOKEN");
     let oauth_secret = Credential::from_env("LOCAL_OAUTH_CLIENT_SECRET");
-    let oauth_client_id = std::env::var("LOCAL_OAUTH_CLIENT_ID")
-        .ok()
-        .filter(|id| !id.trim().is_empty())
-        .unwrap_or_else(|| "local-insider".to_owned());
+    // Checked before anything starts, so that the message names the variable to change.
+    if let (false, Err(short)) = (
+        oauth_secret.generated,
+        SecretTooShort::check(&oauth_secret.value),
+    ) {
+        eprintln!(
+            "local-stack: LOCAL_OAUTH_CLIENT_SECRET is too short: {short}; or unset it to have one generated"
+        );
+        std::process::exit(2);
+    }
+    // Generated when unset, like the secret: a fixed default would make the id a known half of
+    // the credentials.
+    let oauth_client_id = Credential::from_env_or("LOCAL_OAUTH_CLIENT_ID", || {
+        format!("local-{}", &generate_token()[..8])
+    });
     let store = match &args.dynamodb_endpoint {
         Some(endpoint) => StoreChoice::Dynamo {
             endpoint: endpoint.clone(),
@@ -94,7 +106,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             max_body_bytes: args.max_body_bytes,
             webhook_tokens: vec![webhook_token.value.clone()],
             admin_token: admin_token.value.clone(),
-            oauth_client_id: oauth_client_id.clone(),
+            oauth_client_id: oauth_client_id.value.clone(),
             oauth_client_secret: oauth_secret.value.clone(),
             downstream: Downstream {
                 print: args.print_events,
@@ -155,7 +167,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("  webhook token:       {}", webhook_token.shown());
     println!("  admin token:         {}", admin_token.shown());
-    println!("  OAuth client id:     {oauth_client_id}  (LOCAL_OAUTH_CLIENT_ID)");
+    println!(
+        "  OAuth client id:     {}  {}",
+        oauth_client_id.value,
+        oauth_client_id.origin()
+    );
     println!("  OAuth client secret: {}\n", oauth_secret.shown());
     println!("Try it:");
     println!(
@@ -167,7 +183,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         admin_token.in_shell()
     );
     println!(
-        "  curl -s {url}/oauth/token -u \"{oauth_client_id}:{}\" -d grant_type=client_credentials",
+        "  curl -s {url}/oauth/token -u \"{}:{}\" -d grant_type=client_credentials",
+        oauth_client_id.in_shell(),
         oauth_secret.in_shell()
     );
     println!(
@@ -179,7 +196,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// A secret from the environment, or a fresh one when the variable is unset.
+/// A credential from the environment, or a fresh one when the variable is unset.
 struct Credential {
     value: String,
     variable: &'static str,
@@ -187,7 +204,12 @@ struct Credential {
 }
 
 impl Credential {
+    /// A secret: a random token unless `variable` is set.
     fn from_env(variable: &'static str) -> Self {
+        Self::from_env_or(variable, generate_token)
+    }
+
+    fn from_env_or(variable: &'static str, generate: impl FnOnce() -> String) -> Self {
         match std::env::var(variable) {
             Ok(value) if !value.trim().is_empty() => Self {
                 value: value.trim().to_owned(),
@@ -195,7 +217,7 @@ impl Credential {
                 generated: false,
             },
             _ => Self {
-                value: generate_token(),
+                value: generate(),
                 variable,
                 generated: true,
             },
@@ -205,17 +227,20 @@ impl Credential {
     /// A generated secret is shown in full, since nobody else knows it; one the user chose is
     /// masked the way Insider One masks secrets.
     fn shown(&self) -> String {
-        if self.generated {
-            format!(
-                "{}  (generated; set {} to choose one)",
-                self.value, self.variable
-            )
+        let value = if self.generated {
+            self.value.clone()
         } else {
-            format!(
-                "{}  (from {})",
-                shared::auth::mask_secret(&self.value),
-                self.variable
-            )
+            shared::auth::mask_secret(&self.value)
+        };
+        format!("{value}  {}", self.origin())
+    }
+
+    /// Where the value came from, and how to choose another.
+    fn origin(&self) -> String {
+        if self.generated {
+            format!("(generated; set {} to choose one)", self.variable)
+        } else {
+            format!("(from {})", self.variable)
         }
     }
 

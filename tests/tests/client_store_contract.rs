@@ -1,0 +1,372 @@
+//! One client-store contract, two adapters: every test below runs against the embedded store and
+//! against the DynamoDB adapter on real DynamoDB Local, as `store_contract.rs` does for events.
+//! The token endpoint relies on all of it: clients minted at run time, and refresh tokens kept by
+//! digest, each client's own, used or revoked at most once, and rotated in one atomic write.
+
+use std::sync::Arc;
+
+use shared::auth::oauth::{GrantType, OAuthClient, SecretHash, refresh_token_digest};
+use shared::clock::now_millis;
+use shared::store::{ClientStore, RefreshGrant, StoreError};
+
+fn client(client_id: &str, secret: &str) -> OAuthClient {
+    OAuthClient {
+        client_id: client_id.to_owned(),
+        secret_hash: SecretHash::new(secret),
+        grants: vec![GrantType::ClientCredentials, GrantType::RefreshToken],
+        scopes: vec!["webhook.write".into(), "whatsapp.read".into()],
+        token_lifetime_secs: 600,
+        rotate_refresh_tokens: true,
+    }
+}
+
+/// A grant of `client_id` for the refresh token `token`, expiring `lifetime_secs` from now
+/// (negative: already expired).
+fn grant(token: &str, client_id: &str, lifetime_secs: i64) -> RefreshGrant {
+    RefreshGrant {
+        digest: refresh_token_digest(token),
+        client_id: client_id.to_owned(),
+        scopes: vec!["webhook.write".into()],
+        expires_at: now_millis() / 1000 + lifetime_secs,
+    }
+}
+
+const DAY: i64 = 86_400;
+
+async fn a_created_client_is_found_as_created(store: Arc<dyn ClientStore>) {
+    let created = client("insider-0a1b2c3d", "a-long-enough-client-secret");
+    assert!(store.create_client(&created).await.unwrap());
+    let found = store
+        .find_client("insider-0a1b2c3d")
+        .await
+        .unwrap()
+        .expect("the client is found");
+    assert_eq!(found, created);
+    assert!(found.secret_hash.matches("a-long-enough-client-secret"));
+    assert_eq!(store.find_client("insider-unknown").await.unwrap(), None);
+}
+
+async fn a_taken_client_id_is_never_overwritten(store: Arc<dyn ClientStore>) {
+    let first = client("insider-taken", "the-first-client-secret-000");
+    assert!(store.create_client(&first).await.unwrap());
+    let second = client("insider-taken", "the-second-client-secret-00");
+    assert!(!store.create_client(&second).await.unwrap());
+    assert_eq!(
+        store.find_client("insider-taken").await.unwrap(),
+        Some(first),
+        "the first client keeps its secret"
+    );
+}
+
+async fn concurrent_creates_of_one_id_have_one_winner(store: Arc<dyn ClientStore>) {
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let candidate = client("insider-raced", &format!("secret-of-candidate-{n:04}"));
+                let created = store.create_client(&candidate).await.unwrap();
+                (created, candidate)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (created, candidate) = task.await.unwrap();
+        if created {
+            winners.push(candidate);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one create succeeds");
+    assert_eq!(
+        store.find_client("insider-raced").await.unwrap(),
+        winners.pop()
+    );
+}
+
+async fn a_refresh_token_is_found_only_by_its_client(store: Arc<dyn ClientStore>) {
+    let saved = grant("refresh-token-one", "client-a", 30 * DAY);
+    store.save_refresh_token(&saved).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            store
+                .find_refresh_token(&saved.digest, "client-a")
+                .await
+                .unwrap(),
+            Some(saved.clone()),
+            "finding leaves the token usable"
+        );
+    }
+    assert_eq!(
+        store
+            .find_refresh_token(&saved.digest, "client-b")
+            .await
+            .unwrap(),
+        None,
+        "another client's token is not found"
+    );
+    let unknown = refresh_token_digest("never-issued");
+    assert_eq!(
+        store
+            .find_refresh_token(&unknown, "client-a")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// The store returns an expired grant, with its expiry, until its TTL deletes it: the token
+/// endpoint refuses it by `expires_at`, so the expiry must come back exactly as saved.
+async fn an_expired_refresh_token_keeps_its_expiry(store: Arc<dyn ClientStore>) {
+    let expired = grant("refresh-token-expired", "client-a", -60);
+    store.save_refresh_token(&expired).await.unwrap();
+    let found = store
+        .find_refresh_token(&expired.digest, "client-a")
+        .await
+        .unwrap();
+    assert_eq!(found, Some(expired));
+}
+
+async fn a_refresh_token_is_taken_once_and_only_by_its_client(store: Arc<dyn ClientStore>) {
+    let saved = grant("refresh-token-taken", "client-a", 30 * DAY);
+    store.save_refresh_token(&saved).await.unwrap();
+    assert_eq!(
+        store
+            .take_refresh_token(&saved.digest, "client-b")
+            .await
+            .unwrap(),
+        None,
+        "another client cannot take it"
+    );
+    assert_eq!(
+        store
+            .take_refresh_token(&saved.digest, "client-a")
+            .await
+            .unwrap(),
+        Some(saved.clone()),
+        "another client's attempt left it in place"
+    );
+    assert_eq!(
+        store
+            .take_refresh_token(&saved.digest, "client-a")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&saved.digest, "client-a")
+            .await
+            .unwrap(),
+        None,
+        "a revoked token is gone"
+    );
+}
+
+async fn concurrent_takes_of_one_refresh_token_have_one_winner(store: Arc<dyn ClientStore>) {
+    let saved = grant("refresh-token-raced", "client-a", 30 * DAY);
+    store.save_refresh_token(&saved).await.unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, digest) = (Arc::clone(&store), saved.digest.clone());
+            tokio::spawn(async move { store.take_refresh_token(&digest, "client-a").await })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for task in tasks {
+        taken.extend(task.await.unwrap().expect("every take is answered"));
+    }
+    assert_eq!(taken, vec![saved], "exactly one take gets the grant");
+}
+
+async fn a_rotation_replaces_the_old_refresh_token_in_one_step(store: Arc<dyn ClientStore>) {
+    let old = grant("refresh-token-old", "client-a", 30 * DAY);
+    store.save_refresh_token(&old).await.unwrap();
+    let new = grant("refresh-token-new", "client-a", 30 * DAY);
+    assert!(
+        !store
+            .rotate_refresh_token(&old.digest, "client-b", &new)
+            .await
+            .unwrap(),
+        "another client cannot rotate it"
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&new.digest, "client-a")
+            .await
+            .unwrap(),
+        None,
+        "a refused rotation writes nothing"
+    );
+    assert!(
+        store
+            .rotate_refresh_token(&old.digest, "client-a", &new)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&old.digest, "client-a")
+            .await
+            .unwrap(),
+        None,
+        "the old token is gone"
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&new.digest, "client-a")
+            .await
+            .unwrap(),
+        Some(new.clone())
+    );
+    let again = grant("refresh-token-again", "client-a", 30 * DAY);
+    assert!(
+        !store
+            .rotate_refresh_token(&old.digest, "client-a", &again)
+            .await
+            .unwrap(),
+        "a rotated-out token cannot be rotated again"
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&again.digest, "client-a")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// The new token's write fails (its digest is taken, the one failure a test can cause on both
+/// adapters): the old token must be left in place, and the token in the way untouched.
+async fn a_failed_rotation_leaves_the_old_refresh_token_usable(store: Arc<dyn ClientStore>) {
+    let old = grant("refresh-token-kept", "client-a", 30 * DAY);
+    store.save_refresh_token(&old).await.unwrap();
+    let in_the_way = grant("refresh-token-in-the-way", "client-b", 7 * DAY);
+    store.save_refresh_token(&in_the_way).await.unwrap();
+    let colliding = RefreshGrant {
+        client_id: "client-a".into(),
+        scopes: vec!["whatsapp.read".into()],
+        ..in_the_way.clone()
+    };
+    let refused = store
+        .rotate_refresh_token(&old.digest, "client-a", &colliding)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Rejected(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&old.digest, "client-a")
+            .await
+            .unwrap(),
+        Some(old),
+        "the old token still works"
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&in_the_way.digest, "client-b")
+            .await
+            .unwrap(),
+        Some(in_the_way)
+    );
+}
+
+/// Rotates, trying again while the store answers that it is unavailable: DynamoDB cancels
+/// transactions that race on one item, and the token endpoint answers that with a 503 its
+/// client retries.
+async fn rotate_until_answered(
+    store: &dyn ClientStore,
+    digest: &str,
+    replacement: &RefreshGrant,
+) -> bool {
+    for _ in 0..20 {
+        match store
+            .rotate_refresh_token(digest, &replacement.client_id, replacement)
+            .await
+        {
+            Ok(rotated) => return rotated,
+            Err(StoreError::Unavailable(_)) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(other) => panic!("the rotation failed: {other}"),
+        }
+    }
+    panic!("the rotation was cancelled at every attempt");
+}
+
+async fn concurrent_rotations_of_one_refresh_token_have_one_winner(store: Arc<dyn ClientStore>) {
+    let old = grant("refresh-token-rotated-in-a-race", "client-a", 30 * DAY);
+    store.save_refresh_token(&old).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|n| {
+            let (store, digest) = (Arc::clone(&store), old.digest.clone());
+            tokio::spawn(async move {
+                let replacement = grant(&format!("replacement-{n}"), "client-a", 30 * DAY);
+                let rotated = rotate_until_answered(store.as_ref(), &digest, &replacement).await;
+                (rotated, replacement)
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    assert_eq!(
+        outcomes.iter().filter(|(rotated, _)| *rotated).count(),
+        1,
+        "exactly one rotation wins"
+    );
+    for (rotated, replacement) in outcomes {
+        let stored = store
+            .find_refresh_token(&replacement.digest, "client-a")
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.is_some(),
+            rotated,
+            "only the winner's token is stored"
+        );
+    }
+    assert_eq!(
+        store
+            .find_refresh_token(&old.digest, "client-a")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _dir) = e2e_tests::stores::embedded();
+                    super::$name(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+        mod dynamodb_local {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(std::sync::Arc::new(e2e_tests::stores::dynamo().await)).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    a_created_client_is_found_as_created,
+    a_taken_client_id_is_never_overwritten,
+    concurrent_creates_of_one_id_have_one_winner,
+    a_refresh_token_is_found_only_by_its_client,
+    an_expired_refresh_token_keeps_its_expiry,
+    a_refresh_token_is_taken_once_and_only_by_its_client,
+    concurrent_takes_of_one_refresh_token_have_one_winner,
+    a_rotation_replaces_the_old_refresh_token_in_one_step,
+    a_failed_rotation_leaves_the_old_refresh_token_usable,
+    concurrent_rotations_of_one_refresh_token_have_one_winner,
+);
