@@ -16,6 +16,7 @@
 //! | `INSIDER_GATEWAY_URL`, `INSIDER_WHATSAPP_URL` | Insider One's hosts | `https://gw.useinsider.com`, `https://whatsapp.useinsider.com` |
 //! | `INSIDER_TIMEOUT_MS`, `INSIDER_CONNECT_TIMEOUT_MS` | bound on one call to Insider One (one attempt), and on connecting | 10000, 3000 |
 //! | `INSIDER_MAX_ATTEMPTS` | attempts of an idempotent call (list, update, delete) on 429, 5xx or a dropped connection | 3 |
+//! | `INSIDER_REQUEST_BUDGET_MS` | bound on all the Insider One calls of one management request together | 25000 |
 //! | `PUBLIC_BASE_URL` | this deployment's public URL, which left-out webhook and token URLs default to | the request's own |
 //! | `EVENT_BUS_NAME` | the EventBridge bus (name or ARN) new events are published to | required by `event-publisher` |
 //! | `EVENT_SOURCE` | the `source` of the published events | `insider.webhooks` |
@@ -234,6 +235,13 @@ pub fn insider_settings(credentials: Credentials) -> Result<InsiderSettings, Con
             reason: "must be at least 1".into(),
         });
     }
+    let request_budget = millis("INSIDER_REQUEST_BUDGET_MS")?.unwrap_or(defaults.request_budget);
+    if request_budget.is_zero() {
+        return Err(ConfigError::Invalid {
+            name: "INSIDER_REQUEST_BUDGET_MS",
+            reason: "must be at least 1".into(),
+        });
+    }
     Ok(InsiderSettings {
         gateway_url: non_empty_env("INSIDER_GATEWAY_URL").unwrap_or(defaults.gateway_url),
         whatsapp_url: non_empty_env("INSIDER_WHATSAPP_URL").unwrap_or(defaults.whatsapp_url),
@@ -244,6 +252,7 @@ pub fn insider_settings(credentials: Credentials) -> Result<InsiderSettings, Con
             max_attempts,
             ..defaults.retry
         },
+        request_budget,
     })
 }
 

@@ -36,6 +36,7 @@ pub fn insider_settings(sim_url: &str) -> InsiderSettings {
             base_delay: Duration::from_millis(20),
             max_delay: Duration::from_secs(2),
         },
+        request_budget: Duration::from_secs(25),
     }
 }
 

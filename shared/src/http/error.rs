@@ -226,7 +226,9 @@ impl From<InsiderError> for ApiError {
             }
             InsiderError::AuthFailed { .. } => (StatusCode::BAD_GATEWAY, "vendor_auth_failed"),
             InsiderError::Unreachable(_) => (StatusCode::BAD_GATEWAY, "vendor_unreachable"),
-            InsiderError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "vendor_timeout"),
+            InsiderError::Timeout(_) | InsiderError::DeadlineExceeded(_) => {
+                (StatusCode::GATEWAY_TIMEOUT, "vendor_timeout")
+            }
             InsiderError::NotConfigured(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "insider_not_configured")
             }

@@ -1,8 +1,9 @@
 //! Us -> Insider One: the management calls that register, list, change and delete the webhook
 //! URLs Insider One delivers to.
 //!
-//! - [`InsiderApi`] is the port the management service talks to: one method, one
-//!   [`VendorCall`] per documented call. Handlers and the service never see HTTP details.
+//! - [`InsiderApi`] is the port the management service talks to: one [`VendorCall`] per
+//!   documented call, made within the request's [`Deadline`]. Handlers and the service never
+//!   see HTTP details.
 //! - [`InsiderClient`] is the production adapter: reqwest with rustls, one connection pool per
 //!   cold start, bounded waits, retries with backoff for idempotent calls only, and the gateway
 //!   token cached per scope.
@@ -16,8 +17,10 @@ mod tokens;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use serde_json::Value;
+use tokio::time::Instant;
 
 pub use client::{
     Credentials, InsiderClient, InsiderSettings, PRODUCTION_GATEWAY_URL, PRODUCTION_WHATSAPP_URL,
@@ -97,10 +100,57 @@ pub struct VendorReply {
 
 pub type InsiderFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, InsiderError>> + Send + 'a>>;
 
+/// When one management request must be done with Insider One. Every call the request makes
+/// (gateway tokens, attempts, the waits between them, the list before an update) draws on the
+/// same budget, so that the function answers `vendor_timeout` itself well before its own
+/// timeout, and API Gateway's, would cut it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    at: Instant,
+    budget: Duration,
+}
+
+impl Deadline {
+    /// The deadline of a request starting now.
+    pub fn after(budget: Duration) -> Self {
+        Self {
+            at: Instant::now() + budget,
+            budget,
+        }
+    }
+
+    pub fn at(self) -> Instant {
+        self.at
+    }
+
+    /// Whether a wait of `wait`, starting now, ends before the deadline.
+    pub fn leaves_room_for(self, wait: Duration) -> bool {
+        Instant::now() + wait < self.at
+    }
+
+    /// What a call that ran into the deadline fails with.
+    pub fn exceeded(self) -> InsiderError {
+        InsiderError::DeadlineExceeded(self.budget)
+    }
+}
+
 /// The port in front of Insider One's management API.
 pub trait InsiderApi: Send + Sync {
-    /// Makes the call; any answer other than 2xx is an [`InsiderError`].
-    fn call<'a>(&'a self, call: &'a VendorCall) -> InsiderFuture<'a, VendorReply>;
+    /// Makes the call, giving up with [`InsiderError::DeadlineExceeded`] once `deadline` has
+    /// passed; any answer other than 2xx is an [`InsiderError`].
+    fn call_within<'a>(
+        &'a self,
+        call: &'a VendorCall,
+        deadline: Deadline,
+    ) -> InsiderFuture<'a, VendorReply>;
+
+    /// How long one management request may spend on Insider One, all its calls together.
+    fn request_budget(&self) -> Duration;
+
+    /// Makes the call as a request of its own, with the whole budget.
+    fn call<'a>(&'a self, call: &'a VendorCall) -> InsiderFuture<'a, VendorReply> {
+        self.call_within(call, Deadline::after(self.request_budget()))
+    }
 }
 
 /// Masks every credential field in a vendor body, as the vendor masks them in its lists
