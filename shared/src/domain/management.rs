@@ -6,7 +6,9 @@
 //! serialized back as the vendor's request once defaults are filled in. Unknown fields are
 //! refused: a misspelt `webhookURL` must not silently become "use the default URL".
 
+use std::borrow::Cow;
 use std::net::IpAddr;
+use std::ops::Range;
 
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
@@ -213,14 +215,39 @@ pub fn check_phone_number(value: &str) -> Result<String, String> {
 
 /// An https URL, or plain http to a loopback host (local development and tests).
 pub fn check_url(value: &str) -> Result<(), String> {
-    let uri: http::Uri = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("{LOOPBACK_RULE}, got {value:?}"))?;
+    let refused = || format!("{LOOPBACK_RULE}, got {:?}", without_userinfo(value));
+    let uri: http::Uri = value.trim().parse().map_err(|_| refused())?;
     match (uri.scheme_str(), uri.host()) {
         (Some("https"), Some(host)) if !host.is_empty() => Ok(()),
         (Some("http"), Some(host)) if is_loopback(host) => Ok(()),
-        _ => Err(format!("{LOOPBACK_RULE}, got {value:?}")),
+        _ => Err(refused()),
+    }
+}
+
+/// Where the `user:password` of a URL's authority is, if it has one. Read from the text rather
+/// than parsed, so that it is found in URLs that do not parse too.
+fn userinfo_range(url: &str) -> Option<Range<usize>> {
+    let start = url.find("://")? + 3;
+    let authority = &url[start..];
+    let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
+    let end = start + authority.rfind('@')?;
+    (end > start).then_some(start..end)
+}
+
+/// The `user:password` of a URL, which is a credential wherever it is quoted.
+pub fn userinfo(url: &str) -> Option<&str> {
+    userinfo_range(url).map(|range| &url[range])
+}
+
+/// A URL as our messages quote it: its `user:password`, if any, masked.
+pub fn without_userinfo(url: &str) -> Cow<'_, str> {
+    match userinfo_range(url) {
+        Some(range) => Cow::Owned(format!(
+            "{}********{}",
+            &url[..range.start],
+            &url[range.end..]
+        )),
+        None => Cow::Borrowed(url),
     }
 }
 
@@ -276,7 +303,10 @@ impl OwnEndpoints {
             return None;
         };
         let checked = check_url(&url).map(|()| url.clone()).map_err(|message| {
-            format!("was left out and defaults to {url}, which is not allowed: it {message}")
+            format!(
+                "was left out and defaults to this deployment's {}, which is not allowed: it {message}",
+                without_userinfo(&url)
+            )
         });
         problems.check(field, checked)
     }
@@ -440,8 +470,9 @@ fn check_oauth2(
             fields.token_url = own.default_url(problems, &name("token_url"), own.token_url());
             if let Some(url) = &fields.token_url {
                 notes.push(format!(
-                    "{} was left out: Insider One will get tokens from this deployment's token endpoint {url}",
-                    name("token_url")
+                    "{} was left out: Insider One will get tokens from this deployment's token endpoint {}",
+                    name("token_url"),
+                    without_userinfo(url)
                 ));
             }
             true
@@ -963,7 +994,8 @@ fn default_webhook_url(
             *url = own.default_url(problems, field, receiver);
             if let Some(url) = url {
                 notes.push(format!(
-                    "{field} was left out: Insider One will deliver to this deployment's receiver {url}"
+                    "{field} was left out: Insider One will deliver to this deployment's receiver {}",
+                    without_userinfo(url)
                 ));
             }
         }
@@ -1062,6 +1094,20 @@ mod tests {
         assert!(plan.events.contains(&EventName::Reply));
         let body = serde_json::to_value(plan.into_body(None, false)).unwrap();
         assert!(body.get("subProduct").is_none());
+    }
+
+    #[test]
+    fn credentials_in_urls_are_never_quoted() {
+        assert_eq!(userinfo("https://u:p@a.example/x@y"), Some("u:p"));
+        assert_eq!(userinfo("https://a.example/x@y"), None);
+        assert_eq!(userinfo("not a url u:p@x"), None);
+        assert_eq!(
+            without_userinfo("http://user:pa ss@10.0.0.1/x"),
+            "http://********@10.0.0.1/x"
+        );
+        let message = check_url("http://user:secret-password@partner.example.com/h").unwrap_err();
+        assert!(!message.contains("secret-password"), "{message}");
+        assert!(message.contains("partner.example.com"), "{message}");
     }
 
     #[test]

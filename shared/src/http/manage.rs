@@ -24,6 +24,7 @@ use crate::domain::management::{
     OwnEndpoints, decode, is_loopback, validate_settings, validate_target, validate_v1,
     validate_webhook,
 };
+use crate::insider::SecretValues;
 use crate::insider::service::{ManageError, Outcome};
 
 pub use crate::insider::Management;
@@ -169,9 +170,18 @@ async fn handle(management: &Management, request: Request, only: Option<Operatio
                 vendor_status,
                 elapsed_ms
             );
-            error.into_response()
+            // An error may quote what the request carried (a vendor's message, a problem
+            // naming a value): its secrets are masked wherever they appear.
+            error.masking(&request_secrets(&request)).into_response()
         }
     }
+}
+
+/// The secret values of a request's body; none when it is not JSON (it then reached no one).
+fn request_secrets(request: &Request) -> SecretValues {
+    serde_json::from_slice(request.body().as_ref())
+        .map(|body| SecretValues::of(&body))
+        .unwrap_or_default()
 }
 
 async fn run(
@@ -246,8 +256,17 @@ fn request_base_url(request: &Request) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
     use super::*;
     use crate::http::Body;
+    use crate::insider::{
+        Deadline, InsiderApi, InsiderError, InsiderFuture, VendorCall, VendorReply,
+    };
+    use crate::store::embedded::EmbeddedStore;
 
     fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request {
         let mut builder = http::Request::builder().method(method).uri(uri);
@@ -255,6 +274,70 @@ mod tests {
             builder = builder.header(*name, *value);
         }
         builder.body(Body::Empty).unwrap()
+    }
+
+    /// An Insider One that answers every call alike.
+    struct Answering(Result<VendorReply, InsiderError>);
+
+    impl InsiderApi for Answering {
+        fn call_within<'a>(
+            &'a self,
+            _call: &'a VendorCall,
+            _deadline: Deadline,
+        ) -> InsiderFuture<'a, VendorReply> {
+            Box::pin(std::future::ready(self.0.clone()))
+        }
+
+        fn request_budget(&self) -> Duration {
+            Duration::from_secs(1)
+        }
+    }
+
+    fn management(answer: Result<VendorReply, InsiderError>) -> Management {
+        Management {
+            insider: Arc::new(Answering(answer)),
+            clients: Arc::new(EmbeddedStore::in_memory(Duration::from_secs(60)).unwrap()),
+            public_base_url: Some("https://hooks.example.com".into()),
+        }
+    }
+
+    async fn post(management: &Management, uri: &str, body: &Value) -> (StatusCode, String) {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(uri)
+            .body(Body::Text(body.to_string()))
+            .unwrap();
+        let response = manage(management, request).await;
+        let body = String::from_utf8(response.body().to_vec()).unwrap();
+        (response.status(), body)
+    }
+
+    #[tokio::test]
+    async fn what_the_request_carried_is_masked_wherever_it_is_quoted() {
+        let echoing = management(Err(InsiderError::Rejected {
+            status: 400,
+            body: json!({"errorCode": "2011", "message":
+                "api_key k-quoted-secret-value refused for https://hook:hook-password@a.example/h"}),
+        }));
+        let body = json!({"auth_type": "bearer", "api_key": "k-quoted-secret-value",
+                          "webhook_url": "https://hook:hook-password@a.example/h"});
+        let (status, answer) = post(&echoing, "/manage/settings/conversational", &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(!answer.contains("k-quoted-secret-value"), "{answer}");
+        assert!(!answer.contains("hook-password"), "{answer}");
+        assert!(answer.contains("\"errorCode\":\"2011\""), "{answer}");
+
+        // A secret the caller also put where a problem quotes it.
+        let misplaced = json!({"authType": "oauth2", "subProduct": "verify",
+                               "events": ["sent", "partner-whatsapp-secret"],
+                               "oauth2": {"grantType": "client_credentials", "expiresIn": 60,
+                                          "tokenUrl": "ftp://user:url-password@a.example/t",
+                                          "clientId": "c", "clientSecret": "partner-whatsapp-secret"}});
+        let (status, answer) = post(&echoing, "/manage/webhooks?phoneNumber=15551234567", &misplaced).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(answer.contains("oauth2.tokenUrl"), "{answer}");
+        assert!(!answer.contains("partner-whatsapp-secret"), "{answer}");
+        assert!(!answer.contains("url-password"), "{answer}");
     }
 
     #[test]

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::tokens::{GatewayScope, GatewayTokens};
 use super::{
-    Deadline, InsiderApi, InsiderError, InsiderFuture, VendorCall, VendorReply, mask_secrets,
+    Deadline, InsiderApi, InsiderError, InsiderFuture, SecretValues, VendorCall, VendorReply,
+    mask_secrets,
 };
 
 pub const PRODUCTION_GATEWAY_URL: &str = "https://gw.useinsider.com";
@@ -35,6 +36,15 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// The values no answer or log of ours may repeat (the client id is no secret).
+    fn secret_values(&self) -> SecretValues {
+        [&self.client_secret, &self.ins_auth_key]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
     /// Blank values, as in the placeholder secret the template creates, count as unset, so the
     /// caller hears "not configured" instead of Insider One refusing empty credentials.
     pub fn blank_as_unset(self) -> Self {
@@ -138,6 +148,8 @@ pub struct InsiderClient {
     http: reqwest::Client,
     settings: InsiderSettings,
     tokens: GatewayTokens,
+    /// Our credentials' values, masked in whatever the vendor answers, should it quote them.
+    own_secrets: SecretValues,
 }
 
 enum Auth<'a> {
@@ -176,6 +188,7 @@ impl InsiderClient {
             .build()?;
         Ok(Self {
             http,
+            own_secrets: settings.credentials.secret_values(),
             settings,
             tokens: GatewayTokens::default(),
         })
@@ -430,9 +443,11 @@ impl InsiderApi for InsiderClient {
         Box::pin(async move {
             // Attempts and waits keep to the deadline themselves; this also bounds the wait for
             // a gateway token that a concurrent request is fetching.
-            tokio::time::timeout_at(deadline.at(), self.perform(call, deadline))
+            let mut outcome = tokio::time::timeout_at(deadline.at(), self.perform(call, deadline))
                 .await
-                .unwrap_or_else(|_| Err(deadline.exceeded()))
+                .unwrap_or_else(|_| Err(deadline.exceeded()));
+            self.own_secrets.mask_outcome(&mut outcome);
+            outcome
         })
     }
 

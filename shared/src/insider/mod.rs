@@ -12,6 +12,7 @@
 
 mod client;
 mod error;
+mod masking;
 pub mod service;
 mod tokens;
 
@@ -27,10 +28,10 @@ pub use client::{
     RetryPolicy,
 };
 pub use error::InsiderError;
+pub use masking::{SecretValues, mask_secrets};
 pub use service::Management;
 
 use crate::domain::SubProduct;
-use crate::domain::management::SECRET_FIELDS;
 
 /// One documented management call with what it carries. Bodies are already in the vendor's
 /// casing (camelCase for webhook CRUD and V1, snake_case for V2 settings).
@@ -88,6 +89,17 @@ impl VendorCall {
             self,
             Self::ListWebhooks { .. } | Self::UpdateWebhook { .. } | Self::DeleteWebhook { .. }
         )
+    }
+
+    /// The body sent, for the calls that send one.
+    pub fn body(&self) -> Option<&Value> {
+        match self {
+            Self::CreateWebhook { body, .. }
+            | Self::UpdateWebhook { body, .. }
+            | Self::Settings { body, .. }
+            | Self::V1Settings { body } => Some(body),
+            Self::ListWebhooks { .. } | Self::DeleteWebhook { .. } => None,
+        }
     }
 }
 
@@ -150,48 +162,5 @@ pub trait InsiderApi: Send + Sync {
     /// Makes the call as a request of its own, with the whole budget.
     fn call<'a>(&'a self, call: &'a VendorCall) -> InsiderFuture<'a, VendorReply> {
         self.call_within(call, Deadline::after(self.request_budget()))
-    }
-}
-
-/// Masks every credential field in a vendor body, as the vendor masks them in its lists
-/// (`partner-whatsa********`). The vendor already does so; this is the defence for when it
-/// does not, so that no answer of ours ever carries a usable secret from Insider One.
-pub fn mask_secrets(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (key, field) in map.iter_mut() {
-                match field {
-                    Value::String(secret)
-                        if SECRET_FIELDS.contains(&key.as_str())
-                            && !secret.ends_with("********") =>
-                    {
-                        *secret = crate::auth::mask_secret(secret);
-                    }
-                    _ => mask_secrets(field),
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(mask_secrets),
-        _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    #[test]
-    fn secrets_are_masked_once_wherever_they_are() {
-        let mut body = json!({"webhooks": [{"oauth2": {
-            "clientId": "partner-whatsapp-client",
-            "clientSecret": "partner-whatsapp-secret",
-            "refreshToken": "partner-whatsa********",
-        }}], "api_key": "k-1234567890"});
-        super::mask_secrets(&mut body);
-        let oauth2 = &body["webhooks"][0]["oauth2"];
-        assert_eq!(oauth2["clientId"], "partner-whatsapp-client");
-        assert_eq!(oauth2["clientSecret"], "partner-wha********");
-        assert_eq!(oauth2["refreshToken"], "partner-whatsa********");
-        assert_eq!(body["api_key"], "k-1234********");
     }
 }

@@ -2,13 +2,14 @@
 //! vendor or on our client store (the API type of a webhook being updated, minted credentials),
 //! make the call, and compose our answer on the vendor's.
 //!
-//! Each public method is one request: its calls to Insider One share one [`Deadline`].
+//! Each public method is one request: its calls to Insider One share one [`Deadline`], and what
+//! they bring back has the secrets they carried masked.
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::{Deadline, InsiderApi, InsiderError, VendorCall, VendorReply};
+use super::{Deadline, InsiderApi, InsiderError, SecretValues, VendorCall, VendorReply};
 use crate::auth::generate_token;
 use crate::auth::oauth::{
     GrantType, OAuthClient, REGISTERED_REFRESH_TOKEN_LIFETIME_SECS, SecretHash,
@@ -159,13 +160,19 @@ impl Management {
         Deadline::after(self.insider.request_budget())
     }
 
-    /// A call to Insider One within `deadline`.
+    /// A call to Insider One within `deadline`. The vendor may quote what it was sent in its
+    /// messages, so the secrets the call carried (the caller's, and any minted for it) are
+    /// masked in whatever comes back.
     async fn vendor(
         &self,
         call: &VendorCall,
         deadline: Deadline,
     ) -> Result<VendorReply, InsiderError> {
-        self.insider.call_within(call, deadline).await
+        let mut outcome = self.insider.call_within(call, deadline).await;
+        if let Some(body) = call.body() {
+            SecretValues::of(body).mask_outcome(&mut outcome);
+        }
+        outcome
     }
 
     /// The shape every registration shares: mint what was left out, call, answer. Credentials
