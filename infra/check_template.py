@@ -23,8 +23,9 @@ Conventions that keep the template safe as functions are added:
 - a function behind the HTTP API stops before API Gateway's 30 s integration limit;
 - a function that calls Insider One (any INSIDER_* variable) sets INSIDER_REQUEST_BUDGET_MS,
   the deadline all the Insider One calls of one request share, and the function's timeout
-  exceeds it by a second at least, so that a slow vendor is answered with our 504
-  vendor_timeout rather than cut off by Lambda or API Gateway; one attempt
+  exceeds it by STORE_TIMEOUT_MS (withdrawing minted credentials after a failed call) and a
+  second, so that a slow vendor is answered with our 504 vendor_timeout rather than cut off
+  by Lambda or API Gateway; one attempt
   (INSIDER_TIMEOUT_MS) fits in the budget, and INSIDER_CONNECT_TIMEOUT_MS in one attempt;
 - every alarm is on the dashboard's alarm widget and every function on its Lambda widgets;
 - every global secondary index of a table is one some function may `dynamodb:Query` (an index
@@ -96,9 +97,12 @@ SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 # API Gateway HTTP APIs wait this long at most for an integration (a hard limit).
 API_GATEWAY_TIMEOUT_SECONDS = 30
-# What a function calling Insider One keeps for itself once its request budget is spent, to
-# answer (milliseconds).
+# What a function calling Insider One keeps for itself once its request budget is spent and
+# minted credentials are withdrawn (a DynamoDB call, STORE_TIMEOUT_MS): answering takes
+# milliseconds.
 INSIDER_HEADROOM_MS = 1000
+# STORE_TIMEOUT_MS when a function leaves it out (shared/src/config.rs).
+DEFAULT_STORE_TIMEOUT_MS = 3000
 # InsiderSettings::default() in shared/src/insider/client.rs, for variables a function leaves out.
 INSIDER_DEFAULT_ATTEMPT_MS = 10000
 INSIDER_DEFAULT_CONNECT_MS = 3000
@@ -302,19 +306,20 @@ def _insider_problems(where: str, env: dict, timeout) -> list[str]:
         budget_ms = int(env["INSIDER_REQUEST_BUDGET_MS"])
         attempt_ms = int(env.get("INSIDER_TIMEOUT_MS", INSIDER_DEFAULT_ATTEMPT_MS))
         connect_ms = int(env.get("INSIDER_CONNECT_TIMEOUT_MS", INSIDER_DEFAULT_CONNECT_MS))
+        store_ms = int(env.get("STORE_TIMEOUT_MS", DEFAULT_STORE_TIMEOUT_MS))
         timeout_ms = int(timeout) * 1000
     except (TypeError, ValueError):
         return [
-            f"{where}: INSIDER_REQUEST_BUDGET_MS, INSIDER_TIMEOUT_MS, INSIDER_CONNECT_TIMEOUT_MS and Timeout "
-            "must be literal numbers"
+            f"{where}: INSIDER_REQUEST_BUDGET_MS, INSIDER_TIMEOUT_MS, INSIDER_CONNECT_TIMEOUT_MS, "
+            "STORE_TIMEOUT_MS and Timeout must be literal numbers"
         ]
     problems = []
     if budget_ms < 1 or attempt_ms < 1:
         problems.append(f"{where}: INSIDER_REQUEST_BUDGET_MS and INSIDER_TIMEOUT_MS must be at least 1")
-    if budget_ms + INSIDER_HEADROOM_MS > timeout_ms:
+    if budget_ms + store_ms + INSIDER_HEADROOM_MS > timeout_ms:
         problems.append(
-            f"{where}: INSIDER_REQUEST_BUDGET_MS {budget_ms} ms is not {INSIDER_HEADROOM_MS} ms under the "
-            f"{timeout} s timeout"
+            f"{where}: INSIDER_REQUEST_BUDGET_MS {budget_ms} ms + STORE_TIMEOUT_MS {store_ms} ms (withdrawing "
+            f"minted credentials) is not {INSIDER_HEADROOM_MS} ms under the {timeout} s timeout"
         )
     if attempt_ms > budget_ms:
         problems.append(f"{where}: INSIDER_TIMEOUT_MS {attempt_ms} exceeds INSIDER_REQUEST_BUDGET_MS {budget_ms}")
@@ -557,7 +562,7 @@ def self_test(path: Path) -> int:
         "literal credential in the environment": lambda t: receiver(t)["Environment"]["Variables"].update(WEBHOOK_TOKEN="abc"),
         "store timeout near the function timeout": lambda t: receiver(t).update(Timeout=5),
         "function timeout beyond API Gateway's": lambda t: manage(t).update(Timeout=30),
-        "Insider One request budget up to the function's timeout": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_REQUEST_BUDGET_MS="28500"),
+        "Insider One request budget up to the function's timeout": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_REQUEST_BUDGET_MS="26000"),
         "Insider One calls without a request budget": lambda t: manage(t)["Environment"]["Variables"].pop("INSIDER_REQUEST_BUDGET_MS"),
         "Insider One attempt longer than the request budget": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_TIMEOUT_MS="26000"),
         "Insider One connect timeout above the attempt's": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_CONNECT_TIMEOUT_MS="9000"),

@@ -17,7 +17,7 @@ pub const PRODUCTION_GATEWAY_URL: &str = "https://gw.useinsider.com";
 pub const PRODUCTION_WHATSAPP_URL: &str = "https://whatsapp.useinsider.com";
 /// What one management request may spend on Insider One unless `INSIDER_REQUEST_BUDGET_MS`
 /// says otherwise: well inside the 29 s the management functions run, so that they answer
-/// `vendor_timeout` themselves.
+/// `vendor_timeout` themselves and still have time to withdraw minted credentials.
 const DEFAULT_REQUEST_BUDGET: Duration = Duration::from_secs(25);
 
 /// Vendor bodies that are not JSON are kept as text, this long at most, for the error answer.

@@ -2,8 +2,9 @@
 //! vendor or on our client store (the API type of a webhook being updated, minted credentials),
 //! make the call, and compose our answer on the vendor's.
 //!
-//! Each public method is one request: its calls to Insider One share one [`Deadline`], and what
-//! they bring back has the secrets they carried masked.
+//! Each public method is one request: its calls to Insider One share one [`Deadline`], what
+//! they bring back has the secrets they carried masked, and credentials minted for a
+//! registration that Insider One did not accept are withdrawn.
 
 use std::sync::Arc;
 
@@ -176,7 +177,9 @@ impl Management {
     }
 
     /// The shape every registration shares: mint what was left out, call, answer. Credentials
-    /// are minted before the call because Insider One uses them at once, to probe the URL.
+    /// are minted before the call because Insider One uses them at once, to probe the URL; when
+    /// the call fails they are withdrawn, so that no failed request leaves usable credentials
+    /// behind.
     async fn register(
         &self,
         oauth2: Option<&OAuth2Plan>,
@@ -189,8 +192,15 @@ impl Management {
             Some(plan) => Some(self.mint(plan).await?),
             None => None,
         };
-        let reply = self.vendor(&call(minted.as_ref()), deadline).await?;
-        Ok(Outcome::new(reply, minted.map(|m| m.to_json(case)), notes))
+        match self.vendor(&call(minted.as_ref()), deadline).await {
+            Ok(reply) => Ok(Outcome::new(reply, minted.map(|m| m.to_json(case)), notes)),
+            Err(error) => {
+                if let Some(minted) = &minted {
+                    self.withdraw(minted).await;
+                }
+                Err(error.into())
+            }
+        }
     }
 
     /// The API type of an existing webhook, from the vendor's list.
@@ -215,6 +225,36 @@ impl Management {
                 id,
                 phone_number: phone_number.to_owned(),
             })
+    }
+
+    /// Withdraws the credentials minted for a registration that Insider One did not accept
+    /// (refused, failed, or not answered in time). They were shown to nobody, yet Insider One
+    /// may have received them, so they must not stay usable. Taking the refresh token back
+    /// leaves a client minted for the refresh_token grant unable to get any token. The client
+    /// record itself stays, as the client store cannot delete clients: one minted for
+    /// client_credentials keeps working with its secret, and is logged for the operators.
+    async fn withdraw(&self, minted: &MintedCredentials) {
+        let client_id = minted.client_id.as_str();
+        let Some(refresh_token) = &minted.refresh_token else {
+            tracing::warn!(
+                client_id,
+                "the client minted for a registration Insider One did not accept stays in the client store, which cannot delete clients; remove it"
+            );
+            return;
+        };
+        let digest = refresh_token_digest(refresh_token);
+        match self.clients.take_refresh_token(&digest, client_id).await {
+            Ok(_) => tracing::info!(
+                client_id,
+                "withdrew the refresh token minted for a registration Insider One did not accept"
+            ),
+            // The vendor's failure stays the answer; the token ends with its lifetime.
+            Err(error) => tracing::error!(
+                client_id,
+                %error,
+                "could not withdraw the refresh token minted for a registration Insider One did not accept"
+            ),
+        }
     }
 
     /// A client of our token endpoint for Insider One: a 256-bit secret, the grant and scopes
