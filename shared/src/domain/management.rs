@@ -669,15 +669,28 @@ fn check_events(problems: &mut Problems, names: Option<&[String]>) -> Option<Vec
         return None;
     };
     let mut events = Vec::new();
+    let mut unknown = Vec::new();
     for name in names {
         match EventName::parse(name) {
             Some(event) if !events.contains(&event) => events.push(event),
             Some(_) => {}
-            None => {
-                problems.add("events", format!("{name:?} is not an event; use {choices}"));
-                return None;
-            }
+            None if !unknown.contains(&name) => unknown.push(name),
+            None => {}
         }
+    }
+    if !unknown.is_empty() {
+        // Every unknown name at once, so that one answer is enough to correct the list.
+        let what = if unknown.len() == 1 {
+            "is not an event"
+        } else {
+            "are not events"
+        };
+        let quoted: Vec<String> = unknown.iter().map(|name| format!("{name:?}")).collect();
+        problems.add(
+            "events",
+            format!("{} {what}; use {choices}", quoted.join(", ")),
+        );
+        return None;
     }
     Some(events)
 }
@@ -1108,6 +1121,24 @@ mod tests {
         let message = check_url("http://user:secret-password@partner.example.com/h").unwrap_err();
         assert!(!message.contains("secret-password"), "{message}");
         assert!(message.contains("partner.example.com"), "{message}");
+    }
+
+    #[test]
+    fn every_unknown_event_is_named_once() {
+        let mut body = vendor_example();
+        body.events = Some(
+            ["sent", "opened", "clicked", "opened"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let error = validate_webhook(Some("15551234567"), None, body, &own()).unwrap_err();
+        assert_eq!(fields(&error), ["events"]);
+        assert!(
+            error.fields[0]
+                .message
+                .starts_with(r#""opened", "clicked" are not events; use sent,"#),
+            "{error}"
+        );
     }
 
     #[test]
