@@ -310,6 +310,14 @@ impl OwnEndpoints {
         });
         problems.check(field, checked)
     }
+
+    /// Checks, before the vendor's list tells an updated webhook's API type, that a left-out
+    /// `field` can default to our receiver of that type: the type only adds a path segment to
+    /// this deployment's base URL, and whether a URL is allowed is decided by its scheme and
+    /// host, which are the base's.
+    fn check_receiver_base(&self, problems: &mut Problems, field: &str) {
+        self.default_url(problems, field, self.base.clone());
+    }
 }
 
 /// `oauth2` as the webhook CRUD calls spell it (camelCase) and as the settings calls do
@@ -696,8 +704,10 @@ fn check_events(problems: &mut Problems, names: Option<&[String]>) -> Option<Vec
 }
 
 impl WebhookPlan {
-    /// What depends on the API type of a webhook being updated (the existing one's, looked up
-    /// first): the reply rule and the default webhook URL.
+    /// What depends on the API type of a webhook being updated, known only once the vendor's
+    /// list has named the existing webhook's: the reply rule, which refuses `reply` on a verify
+    /// webhook (the one check [`validate_webhook`] cannot make), and the path of the default
+    /// webhook URL, whose base [`validate_webhook`] has checked.
     pub fn apply_sub_product(
         &mut self,
         sub_product: SubProduct,
@@ -711,14 +721,12 @@ impl WebhookPlan {
             &mut self.events,
             &mut self.notes,
         );
-        default_webhook_url(
-            &mut problems,
-            "webhookUrl",
-            &mut self.webhook_url,
-            own.receiver_url(sub_product),
-            own,
-            &mut self.notes,
-        );
+        if self.webhook_url.is_none() {
+            self.webhook_url = own.receiver_url(sub_product);
+            if let Some(url) = &self.webhook_url {
+                self.notes.push(receiver_note("webhookUrl", url));
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -781,12 +789,14 @@ pub fn validate_webhook(
             own,
             &mut notes,
         ),
-        // An update: the default depends on the existing webhook's type, looked up later.
-        None => {
-            if let Some(url) = &webhook_url {
+        // An update: the existing webhook's type, which the default URL's path names, is
+        // looked up later; everything that decides whether that URL is allowed is known now.
+        None => match &webhook_url {
+            Some(url) => {
                 problems.check("webhookUrl", check_url(url));
             }
-        }
+            None => own.check_receiver_base(&mut problems, "webhookUrl"),
+        },
     }
     let mut events = check_events(&mut problems, body.events.as_deref());
     if let (Some(sub_product), Some(events)) = (sub_product, events.as_mut()) {
@@ -1006,13 +1016,18 @@ fn default_webhook_url(
         None => {
             *url = own.default_url(problems, field, receiver);
             if let Some(url) = url {
-                notes.push(format!(
-                    "{field} was left out: Insider One will deliver to this deployment's receiver {}",
-                    without_userinfo(url)
-                ));
+                notes.push(receiver_note(field, url));
             }
         }
     }
+}
+
+/// What an answer says when a left-out webhook URL became our receiver's.
+fn receiver_note(field: &str, url: &str) -> String {
+    format!(
+        "{field} was left out: Insider One will deliver to this deployment's receiver {}",
+        without_userinfo(url)
+    )
 }
 
 #[cfg(test)]
@@ -1107,6 +1122,45 @@ mod tests {
         assert!(plan.events.contains(&EventName::Reply));
         let body = serde_json::to_value(plan.into_body(None, false)).unwrap();
         assert!(body.get("subProduct").is_none());
+    }
+
+    #[test]
+    fn every_unknown_event_is_named_once() {
+        let mut body = vendor_example();
+        body.events = Some(
+            ["sent", "opened", "clicked", "opened"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let error = validate_webhook(Some("15551234567"), None, body, &own()).unwrap_err();
+        assert_eq!(fields(&error), ["events"]);
+        assert!(
+            error.fields[0]
+                .message
+                .starts_with(r#""opened", "clicked" are not events; use sent,"#),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_update_without_url_is_refused_before_the_list_when_it_cannot_default() {
+        let mut body = vendor_example();
+        body.sub_product = None;
+        body.webhook_url = None;
+        for own in [
+            OwnEndpoints::new(None),
+            OwnEndpoints::new(Some("http://hooks.example.com".into())),
+        ] {
+            let error =
+                validate_webhook(Some("15551234567"), Some("84"), body.clone(), &own).unwrap_err();
+            assert_eq!(fields(&error), ["webhookUrl"], "{own:?}");
+        }
+        let mut plan = validate_webhook(Some("15551234567"), Some("84"), body, &own()).unwrap();
+        plan.apply_sub_product(SubProduct::Verify, &own()).unwrap();
+        assert_eq!(
+            plan.webhook_url.as_deref(),
+            Some("https://hooks.example.com/webhooks/verify")
+        );
     }
 
     #[test]

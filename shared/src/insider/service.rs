@@ -107,8 +107,8 @@ impl Management {
         let phone_number = plan.target.phone_number.clone();
         let id = plan.target.id;
         if let Some(id) = id {
-            // An update body has no subProduct, yet the reply rule and the default URL depend
-            // on it: the existing webhook's comes from the list.
+            // An update body has no subProduct, yet the reply rule and the path of the default
+            // URL depend on it: the existing webhook's comes from the list.
             let sub_product = self.sub_product_of(&phone_number, id, deadline).await?;
             plan.apply_sub_product(sub_product, own)?;
         }
