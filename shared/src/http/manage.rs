@@ -18,7 +18,10 @@ use std::time::Instant;
 
 use http::{StatusCode, header};
 
-use super::{ApiError, Request, Response, header_str, json_response, path_segments, query_param};
+use super::{
+    ApiError, Request, Response, empty_response, header_str, json_response, path_segments,
+    query_param,
+};
 use crate::domain::SubProduct;
 use crate::domain::management::{
     OwnEndpoints, decode, is_loopback, validate_settings, validate_target, validate_v1,
@@ -152,15 +155,16 @@ async fn handle(management: &Management, request: Request, only: Option<Operatio
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match outcome {
         Ok(outcome) => {
+            let vendor_status = outcome.vendor_status;
+            let response = success_response(outcome);
             tracing::info!(
                 operation,
                 outcome = "ok",
-                status = outcome.vendor_status,
-                vendor_status = outcome.vendor_status,
+                status = response.status().as_u16(),
+                vendor_status,
                 elapsed_ms
             );
-            let status = StatusCode::from_u16(outcome.vendor_status).unwrap_or(StatusCode::OK);
-            json_response(status, &outcome.body)
+            response
         }
         Err((error, vendor_status)) => {
             tracing::warn!(
@@ -174,6 +178,19 @@ async fn handle(management: &Management, request: Request, only: Option<Operatio
             // naming a value): its secrets are masked wherever they appear.
             error.masking(&request_secrets(&request)).into_response()
         }
+    }
+}
+
+/// The answer to a call Insider One accepted: its status, and its body with ours beside it. A
+/// 204 has no body, so it is passed on as it is when we have nothing to add, and becomes a 200
+/// when we have notes or minted credentials to show.
+fn success_response(outcome: Outcome) -> Response {
+    let status = StatusCode::from_u16(outcome.vendor_status).unwrap_or(StatusCode::OK);
+    let nothing_to_show = outcome.body.as_object().is_some_and(|body| body.is_empty());
+    match status {
+        StatusCode::NO_CONTENT if nothing_to_show => empty_response(StatusCode::NO_CONTENT),
+        StatusCode::NO_CONTENT => json_response(StatusCode::OK, &outcome.body),
+        _ => json_response(status, &outcome.body),
     }
 }
 
@@ -262,6 +279,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::domain::management::BLANK_FROM_NOTE;
     use crate::http::Body;
     use crate::insider::{
         Deadline, InsiderApi, InsiderError, InsiderFuture, VendorCall, VendorReply,
@@ -310,6 +328,25 @@ mod tests {
         let response = manage(management, request).await;
         let body = String::from_utf8(response.body().to_vec()).unwrap();
         (response.status(), body)
+    }
+
+    #[tokio::test]
+    async fn a_204_stays_bodiless_unless_there_is_something_to_show() {
+        let no_content = management(Ok(VendorReply {
+            status: 204,
+            body: Value::Null,
+        }));
+        let v1 = json!({"isActive": true, "url": "https://a.example/h", "apiKey": "k-123456"});
+        assert_eq!(
+            post(&no_content, "/manage/settings/conversational/v1", &v1).await,
+            (StatusCode::NO_CONTENT, String::new())
+        );
+        let noted = json!({"auth_type": "bearer", "api_key": "k-123456", "from": " ",
+                           "webhook_url": "https://a.example/h"});
+        let (status, body) = post(&no_content, "/manage/settings/transactional", &noted).await;
+        assert_eq!(status, StatusCode::OK);
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body, json!({"notes": [BLANK_FROM_NOTE]}));
     }
 
     #[tokio::test]
