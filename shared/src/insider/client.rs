@@ -46,9 +46,11 @@ impl Credentials {
     }
 
     /// Blank values, as in the placeholder secret the template creates, count as unset, so the
-    /// caller hears "not configured" instead of Insider One refusing empty credentials.
+    /// caller hears "not configured" instead of Insider One refusing empty credentials. Others
+    /// lose the whitespace around them, which a pasted value often brings along.
     pub fn blank_as_unset(self) -> Self {
-        let keep = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+        let keep =
+            |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         Self {
             client_id: keep(self.client_id),
             client_secret: keep(self.client_secret),
