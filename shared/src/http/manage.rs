@@ -370,7 +370,12 @@ mod tests {
                                "oauth2": {"grantType": "client_credentials", "expiresIn": 60,
                                           "tokenUrl": "ftp://user:url-password@a.example/t",
                                           "clientId": "c", "clientSecret": "partner-whatsapp-secret"}});
-        let (status, answer) = post(&echoing, "/manage/webhooks?phoneNumber=15551234567", &misplaced).await;
+        let (status, answer) = post(
+            &echoing,
+            "/manage/webhooks?phoneNumber=15551234567",
+            &misplaced,
+        )
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(answer.contains("oauth2.tokenUrl"), "{answer}");
         assert!(!answer.contains("partner-whatsapp-secret"), "{answer}");

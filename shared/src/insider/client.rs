@@ -210,8 +210,14 @@ impl InsiderClient {
                         "the Insider One V1 key (INSIDER_INS_AUTH_KEY or ins_auth_key in INSIDER_CREDENTIALS_SECRET)",
                     ),
                 )?;
-                self.send(call.name(), &target, &Auth::InsAuthKey(key), retry, deadline)
-                    .await?
+                self.send(
+                    call.name(),
+                    &target,
+                    &Auth::InsAuthKey(key),
+                    retry,
+                    deadline,
+                )
+                .await?
             }
             Some(scope) => {
                 let fetch = || self.fetch_token(scope, deadline);
