@@ -4,13 +4,16 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use insider_sim::server::{self, RunningSim, SimConfig};
 use local_stack::{LocalStack, ManagementConfig, StoreChoice};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::insider::{Credentials, InsiderSettings, RetryPolicy};
+use shared::http::manage::Management;
+use shared::insider::{Credentials, InsiderApi, InsiderSettings, RetryPolicy};
+use shared::store::embedded::EmbeddedStore;
 
 use crate::stack::{self, ADMIN_TOKEN, client};
 
@@ -258,4 +261,41 @@ pub fn closed_port_url() -> String {
     let addr = listener.local_addr().expect("a bound address");
     drop(listener);
     format!("http://{addr}")
+}
+
+impl Answer {
+    /// A handler's response as API Gateway receives it from the Lambda.
+    pub fn from_lambda(response: shared::http::Response) -> Answer {
+        let (status, headers, body) = crate::gateway::as_received(response);
+        Answer {
+            status: StatusCode::from_u16(status).expect("a valid status"),
+            retry_after: headers
+                .get("retry-after")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        }
+    }
+}
+
+impl Setup {
+    /// The management dependencies as a management Lambda builds them, in this process, to run
+    /// its handlers on: Insider One through `insider`, and the local stack's client store, so
+    /// that the stack's token endpoint (which the simulator's probe uses) knows the clients the
+    /// handlers mint. Leaked, as the Lambdas leak theirs, for the handlers' `&'static` borrow.
+    pub fn lambda_management(&self, insider: Arc<dyn InsiderApi>) -> &'static Management {
+        let clients = EmbeddedStore::open(self.store_dir(), crate::stores::RETENTION)
+            .expect("the stack's store opens a second time");
+        Box::leak(Box::new(Management {
+            insider,
+            clients: Arc::new(clients),
+            public_base_url: None,
+        }))
+    }
+
+    /// The `Host` under which the local stack is reached, for events that stand for requests to
+    /// this deployment.
+    pub fn host(&self) -> String {
+        self.stack.addr().to_string()
+    }
 }

@@ -129,13 +129,15 @@ pub async fn manage(management: &Management, request: Request) -> Response {
 }
 
 /// The one shape of every management route: route, run, one log line, answer. A handler bound
-/// to one operation answers 404 to any other route, as a Lambda behind a wrong route must.
+/// to one operation answers 404 to anything but that operation (another route, or another
+/// method on its path), as a Lambda behind a wrong route must: it serves no other route.
 async fn handle(management: &Management, request: Request, only: Option<Operation>) -> Response {
     let started = Instant::now();
-    let routed = Operation::of(&request).and_then(|(operation, id)| match only {
-        Some(only) if only != operation => Err(ApiError::not_found()),
-        _ => Ok((operation, id)),
-    });
+    let routed = match (Operation::of(&request), only) {
+        (routed, None) => routed,
+        (Ok((operation, id)), Some(only)) if operation == only => Ok((operation, id)),
+        (_, Some(_)) => Err(ApiError::not_found()),
+    };
     let (operation, outcome) = match routed {
         Ok((operation, id)) => (
             Some(operation),
