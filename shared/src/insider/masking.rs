@@ -49,11 +49,13 @@ impl SecretValues {
         Self::from_iter(found)
     }
 
-    /// Masks every occurrence of each secret in `text`.
+    /// Masks each secret where `text` quotes it: anywhere when it is long enough to be told
+    /// from ordinary text, else only as a whole word, so that a one-letter test secret does not
+    /// take every such letter of a message with it.
     pub fn mask_text(&self, text: &mut String) {
         for secret in &self.0 {
-            if text.contains(secret.as_str()) {
-                *text = text.replace(secret.as_str(), &mask_secret(secret));
+            if let Some(masked) = mask_quotes(text, secret) {
+                *text = masked;
             }
         }
     }
@@ -105,6 +107,29 @@ impl FromIterator<String> for SecretValues {
         values.dedup();
         Self(values)
     }
+}
+
+/// Secrets this long are masked wherever they appear; shorter ones only as whole words.
+const FOUND_ANYWHERE_CHARS: usize = 8;
+
+/// `text` with the quotes of `secret` masked, or `None` when it quotes none.
+fn mask_quotes(text: &str, secret: &str) -> Option<String> {
+    let anywhere = secret.chars().count() >= FOUND_ANYWHERE_CHARS;
+    let outside_word = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+    let mut masked = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, _) in text.match_indices(secret) {
+        let end = start + secret.len();
+        let quoted = anywhere
+            || (outside_word(text[..start].chars().next_back())
+                && outside_word(text[end..].chars().next()));
+        if quoted {
+            masked.push_str(&text[copied..start]);
+            masked.push_str(&mask_secret(secret));
+            copied = end;
+        }
+    }
+    (copied > 0).then(|| masked + &text[copied..])
 }
 
 fn collect(value: &Value, found: &mut Vec<String>) {
@@ -176,5 +201,16 @@ mod tests {
         assert!(!message.contains("hook-password"), "{message}");
         assert!(message.contains("partner-wha********"), "{message}");
         assert_eq!(body["errorCode"], "2011");
+    }
+
+    #[test]
+    fn a_short_secret_is_masked_only_as_a_whole_word() {
+        let secrets = SecretValues::from_iter(["s".to_owned(), "r".to_owned()]);
+        let mut text = "oauth2.refreshToken is required: s, (r) refused".to_owned();
+        secrets.mask_text(&mut text);
+        assert_eq!(
+            text,
+            "oauth2.refreshToken is required: ********, (********) refused"
+        );
     }
 }
