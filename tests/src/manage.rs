@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use insider_sim::server::{self, RunningSim, SimConfig};
@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use shared::http::manage::Management;
 use shared::insider::{Credentials, InsiderApi, InsiderSettings, RetryPolicy};
 use shared::store::embedded::EmbeddedStore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::stack::{self, ADMIN_TOKEN, client};
 
@@ -297,5 +299,117 @@ impl Setup {
     /// this deployment.
     pub fn host(&self) -> String {
         self.stack.addr().to_string()
+    }
+}
+
+/// A TCP proxy in front of the simulator that hangs up on the next requests whose first line
+/// starts with a given prefix (`"GET /api/wa/v2/webhooks"`), as a load balancer being replaced
+/// does: the connection closes with no answer. Everything else is forwarded. Dropping it stops
+/// it.
+pub struct HangUpProxy {
+    addr: std::net::SocketAddr,
+    rules: Arc<HangUps>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Prefixes with the hang-ups left for each, and the hang-ups made.
+#[derive(Default)]
+struct HangUps {
+    left: Mutex<Vec<(String, usize)>>,
+    made: std::sync::atomic::AtomicUsize,
+}
+
+impl HangUps {
+    /// Uses up one hang-up of a prefix `chunk` starts with, if any is left.
+    fn take(&self, chunk: &[u8]) -> bool {
+        let mut left = self.left.lock().expect("the proxy's rules");
+        let Some((_, count)) = left
+            .iter_mut()
+            .find(|(prefix, count)| *count > 0 && chunk.starts_with(prefix.as_bytes()))
+        else {
+            return false;
+        };
+        *count -= 1;
+        self.made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        true
+    }
+}
+
+impl HangUpProxy {
+    /// Starts on a free loopback port; call it within a tokio runtime, which serves it.
+    pub fn start(upstream: std::net::SocketAddr) -> HangUpProxy {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .expect("a loopback port for the proxy");
+        let addr = listener.local_addr().expect("a bound address");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let listener = TcpListener::from_std(listener).expect("a tokio listener");
+        let rules = Arc::new(HangUps::default());
+        let shared_rules = Arc::clone(&rules);
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(forward_or_hang_up(
+                    client,
+                    upstream,
+                    Arc::clone(&shared_rules),
+                ));
+            }
+        });
+        HangUpProxy { addr, rules, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Hangs up on the next `count` requests starting with `prefix`.
+    pub fn hang_up_on(&self, prefix: &str, count: usize) {
+        self.rules
+            .left
+            .lock()
+            .expect("the proxy's rules")
+            .push((prefix.to_owned(), count));
+    }
+
+    /// How many requests it has hung up on.
+    pub fn hung_up(&self) -> usize {
+        self.rules.made.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for HangUpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Forwards one connection. Each read from the client that begins a matching request line ends
+/// the connection instead (requests are small, so a request's head comes in one read).
+async fn forward_or_hang_up(
+    client: TcpStream,
+    upstream: std::net::SocketAddr,
+    rules: Arc<HangUps>,
+) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let requests = async {
+        let mut buffer = vec![0; 16 * 1024];
+        loop {
+            let read = client_read.read(&mut buffer).await?;
+            if read == 0 || rules.take(&buffer[..read]) {
+                return Ok::<_, std::io::Error>(());
+            }
+            server_write.write_all(&buffer[..read]).await?;
+        }
+    };
+    let answers = tokio::io::copy(&mut server_read, &mut client_write);
+    // Whichever side ends first ends the connection: dropping both halves closes it.
+    tokio::select! {
+        _ = requests => {}
+        _ = answers => {}
     }
 }
