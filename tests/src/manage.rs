@@ -12,7 +12,10 @@ use local_stack::{LocalStack, ManagementConfig, StoreChoice};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use shared::http::manage::Management;
-use shared::insider::{Credentials, InsiderApi, InsiderSettings, RetryPolicy};
+use shared::insider::{
+    Credentials, Deadline, InsiderApi, InsiderClient, InsiderFuture, InsiderSettings, RetryPolicy,
+    VendorCall, VendorReply,
+};
 use shared::store::embedded::EmbeddedStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -299,6 +302,50 @@ impl Setup {
     /// this deployment.
     pub fn host(&self) -> String {
         self.stack.addr().to_string()
+    }
+}
+
+/// The production client in front of the simulator, remembering every call it is asked to make
+/// (bodies as sent, minted credentials included), so that tests can use what a failed call
+/// carried.
+pub struct RecordingInsider {
+    client: InsiderClient,
+    calls: Mutex<Vec<VendorCall>>,
+}
+
+impl RecordingInsider {
+    pub fn new(settings: InsiderSettings) -> Arc<RecordingInsider> {
+        Arc::new(RecordingInsider {
+            client: InsiderClient::new(settings).expect("the Insider One client builds"),
+            calls: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The `oauth2` object of the last call that sent one, as sent.
+    pub fn last_oauth2(&self) -> Value {
+        self.calls
+            .lock()
+            .expect("the call log")
+            .iter()
+            .rev()
+            .find_map(|call| call.body().map(|body| body["oauth2"].clone()))
+            .filter(|oauth2| oauth2.is_object())
+            .expect("a call that sent oauth2")
+    }
+}
+
+impl InsiderApi for RecordingInsider {
+    fn call_within<'a>(
+        &'a self,
+        call: &'a VendorCall,
+        deadline: Deadline,
+    ) -> InsiderFuture<'a, VendorReply> {
+        self.calls.lock().expect("the call log").push(call.clone());
+        self.client.call_within(call, deadline)
+    }
+
+    fn request_budget(&self) -> Duration {
+        self.client.request_budget()
     }
 }
 
