@@ -4,7 +4,8 @@
 //!
 //! Each public method is one request: its calls to Insider One share one [`Deadline`], what
 //! they bring back has the secrets they carried masked, and credentials minted for a
-//! registration that Insider One did not accept are withdrawn.
+//! registration that Insider One did not accept are withdrawn as far as the client store
+//! allows.
 
 use std::sync::Arc;
 
@@ -134,9 +135,9 @@ impl Management {
         sub_product: SubProduct,
         mut plan: SettingsPlan,
     ) -> Result<Outcome, ManageError> {
+        let deadline = self.deadline();
         let notes = std::mem::take(&mut plan.notes);
         let oauth2 = plan.oauth2.clone();
-        let deadline = self.deadline();
         self.register(oauth2.as_ref(), Case::Snake, notes, deadline, |minted| {
             VendorCall::Settings {
                 sub_product,
@@ -178,8 +179,7 @@ impl Management {
 
     /// The shape every registration shares: mint what was left out, call, answer. Credentials
     /// are minted before the call because Insider One uses them at once, to probe the URL; when
-    /// the call fails they are withdrawn, so that no failed request leaves usable credentials
-    /// behind.
+    /// the call fails they are withdrawn ([`Self::withdraw`]).
     async fn register(
         &self,
         oauth2: Option<&OAuth2Plan>,
