@@ -21,11 +21,12 @@ Conventions that keep the template safe as functions are added:
   callers themselves;
 - STORE_TIMEOUT_MS stays below half the function timeout;
 - a function behind the HTTP API stops before API Gateway's 30 s integration limit;
-- a function that calls Insider One (any INSIDER_* variable) sets INSIDER_TIMEOUT_MS and
-  INSIDER_MAX_ATTEMPTS, and its worst call (every attempt taking INSIDER_TIMEOUT_MS, the
-  longest wait between two, RetryPolicy's max_delay, read from shared/src/insider/client.rs)
-  ends a second before the function's timeout; INSIDER_CONNECT_TIMEOUT_MS is at most
-  INSIDER_TIMEOUT_MS;
+- a function that calls Insider One (any INSIDER_* variable) sets INSIDER_REQUEST_BUDGET_MS,
+  the deadline all the Insider One calls of one request share, and the function's timeout
+  exceeds it by STORE_TIMEOUT_MS (withdrawing minted credentials after a failed call) and a
+  second, so that a slow vendor is answered with our 504 vendor_timeout rather than cut off
+  by Lambda or API Gateway; one attempt
+  (INSIDER_TIMEOUT_MS) fits in the budget, and INSIDER_CONNECT_TIMEOUT_MS in one attempt;
 - every alarm is on the dashboard's alarm widget and every function on its Lambda widgets;
 - every global secondary index of a table is one some function may `dynamodb:Query` (an index
   the code reads without that permission fails only at run time, with AccessDenied).
@@ -96,10 +97,15 @@ SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 # API Gateway HTTP APIs wait this long at most for an integration (a hard limit).
 API_GATEWAY_TIMEOUT_SECONDS = 30
-# What a function calling Insider One keeps for itself after its worst vendor call: the gateway
-# token, a minted client's PutItems and the answer normally take milliseconds.
+# What a function calling Insider One keeps for itself once its request budget is spent and
+# minted credentials are withdrawn (a DynamoDB call, STORE_TIMEOUT_MS): answering takes
+# milliseconds.
 INSIDER_HEADROOM_MS = 1000
-INSIDER_CLIENT = ROOT / "shared" / "src" / "insider" / "client.rs"
+# STORE_TIMEOUT_MS when a function leaves it out (shared/src/config.rs).
+DEFAULT_STORE_TIMEOUT_MS = 3000
+# InsiderSettings::default() in shared/src/insider/client.rs, for variables a function leaves out.
+INSIDER_DEFAULT_ATTEMPT_MS = 10000
+INSIDER_DEFAULT_CONNECT_MS = 3000
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,49 +293,36 @@ def _workspace_binaries() -> set[str]:
     return names
 
 
-def _insider_max_delay_ms() -> int | None:
-    """RetryPolicy::default().max_delay in shared/src/insider/client.rs: the longest wait between
-    two attempts of one Insider One call (a longer Retry-After is not waited for)."""
-    try:
-        text = INSIDER_CLIENT.read_text(encoding="utf-8")
-    except OSError:
-        return None
-    block = re.search(r"impl Default for RetryPolicy \{(.*?)\n\}", text, re.S)
-    found = block and re.search(r"max_delay:\s*Duration::from_(secs|millis)\((\d+)\)", block.group(1))
-    if not found:
-        return None
-    return int(found.group(2)) * (1000 if found.group(1) == "secs" else 1)
-
-
 def _insider_problems(where: str, env: dict, timeout) -> list[str]:
     """The Insider One budget of a function whose environment has INSIDER_* variables."""
     if not any(variable.startswith("INSIDER_") for variable in env):
         return []
-    missing = [v for v in ("INSIDER_TIMEOUT_MS", "INSIDER_MAX_ATTEMPTS") if v not in env]
-    if missing:
+    if "INSIDER_REQUEST_BUDGET_MS" not in env:
         return [
-            f"{where}: calls Insider One without {' and '.join(missing)}; the code's defaults (3 x 10 s) "
-            "do not fit a function behind API Gateway, set both"
+            f"{where}: calls Insider One without INSIDER_REQUEST_BUDGET_MS; set it below the function's "
+            "timeout so that a slow vendor is answered with vendor_timeout, not by API Gateway"
         ]
     try:
-        attempt_ms = int(env["INSIDER_TIMEOUT_MS"])
-        attempts = int(env["INSIDER_MAX_ATTEMPTS"])
-        connect_ms = int(env.get("INSIDER_CONNECT_TIMEOUT_MS", 3000))
+        budget_ms = int(env["INSIDER_REQUEST_BUDGET_MS"])
+        attempt_ms = int(env.get("INSIDER_TIMEOUT_MS", INSIDER_DEFAULT_ATTEMPT_MS))
+        connect_ms = int(env.get("INSIDER_CONNECT_TIMEOUT_MS", INSIDER_DEFAULT_CONNECT_MS))
+        store_ms = int(env.get("STORE_TIMEOUT_MS", DEFAULT_STORE_TIMEOUT_MS))
         timeout_ms = int(timeout) * 1000
     except (TypeError, ValueError):
-        return [f"{where}: INSIDER_TIMEOUT_MS, INSIDER_MAX_ATTEMPTS, INSIDER_CONNECT_TIMEOUT_MS and Timeout must be literal numbers"]
-    max_delay_ms = _insider_max_delay_ms()
-    if max_delay_ms is None:
-        return [f"{where}: RetryPolicy's max_delay was not found in {INSIDER_CLIENT.relative_to(ROOT)}; update check_template.py"]
+        return [
+            f"{where}: INSIDER_REQUEST_BUDGET_MS, INSIDER_TIMEOUT_MS, INSIDER_CONNECT_TIMEOUT_MS, "
+            "STORE_TIMEOUT_MS and Timeout must be literal numbers"
+        ]
     problems = []
-    if attempts < 1 or attempt_ms < 1:
-        problems.append(f"{where}: INSIDER_MAX_ATTEMPTS and INSIDER_TIMEOUT_MS must be at least 1")
-    worst_ms = attempts * attempt_ms + max(attempts - 1, 0) * max_delay_ms
-    if worst_ms + INSIDER_HEADROOM_MS > timeout_ms:
+    if budget_ms < 1 or attempt_ms < 1:
+        problems.append(f"{where}: INSIDER_REQUEST_BUDGET_MS and INSIDER_TIMEOUT_MS must be at least 1")
+    if budget_ms + store_ms + INSIDER_HEADROOM_MS > timeout_ms:
         problems.append(
-            f"{where}: an Insider One call may take {attempts} x {attempt_ms} ms + {max(attempts - 1, 0)} x "
-            f"{max_delay_ms} ms of waits = {worst_ms} ms, not {INSIDER_HEADROOM_MS} ms under the {timeout} s timeout"
+            f"{where}: INSIDER_REQUEST_BUDGET_MS {budget_ms} ms + STORE_TIMEOUT_MS {store_ms} ms (withdrawing "
+            f"minted credentials) is not {INSIDER_HEADROOM_MS} ms under the {timeout} s timeout"
         )
+    if attempt_ms > budget_ms:
+        problems.append(f"{where}: INSIDER_TIMEOUT_MS {attempt_ms} exceeds INSIDER_REQUEST_BUDGET_MS {budget_ms}")
     if connect_ms > attempt_ms:
         problems.append(f"{where}: INSIDER_CONNECT_TIMEOUT_MS {connect_ms} exceeds INSIDER_TIMEOUT_MS {attempt_ms}")
     return problems
@@ -569,8 +562,9 @@ def self_test(path: Path) -> int:
         "literal credential in the environment": lambda t: receiver(t)["Environment"]["Variables"].update(WEBHOOK_TOKEN="abc"),
         "store timeout near the function timeout": lambda t: receiver(t).update(Timeout=5),
         "function timeout beyond API Gateway's": lambda t: manage(t).update(Timeout=30),
-        "Insider One calls longer than the function": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_TIMEOUT_MS="8000"),
-        "Insider One calls with the code's default bounds": lambda t: manage(t)["Environment"]["Variables"].pop("INSIDER_TIMEOUT_MS"),
+        "Insider One request budget up to the function's timeout": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_REQUEST_BUDGET_MS="26000"),
+        "Insider One calls without a request budget": lambda t: manage(t)["Environment"]["Variables"].pop("INSIDER_REQUEST_BUDGET_MS"),
+        "Insider One attempt longer than the request budget": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_TIMEOUT_MS="26000"),
         "Insider One connect timeout above the attempt's": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_CONNECT_TIMEOUT_MS="9000"),
         "unknown binary": lambda t: t[r]["WebhookReceiverFunction"]["Metadata"]["BuildProperties"].update(Binary="no-such-binary"),
         "dashboard not JSON": lambda t: t[r]["Dashboard"]["Properties"].update(DashboardBody={"Fn::Sub": '{"widgets": [}'}),

@@ -16,6 +16,7 @@
 //! | `INSIDER_GATEWAY_URL`, `INSIDER_WHATSAPP_URL` | Insider One's hosts | `https://gw.useinsider.com`, `https://whatsapp.useinsider.com` |
 //! | `INSIDER_TIMEOUT_MS`, `INSIDER_CONNECT_TIMEOUT_MS` | bound on one call to Insider One (one attempt), and on connecting | 10000, 3000 |
 //! | `INSIDER_MAX_ATTEMPTS` | attempts of an idempotent call (list, update, delete) on 429, 5xx or a dropped connection | 3 |
+//! | `INSIDER_REQUEST_BUDGET_MS` | bound on all the Insider One calls of one management request together | 25000 |
 //! | `PUBLIC_BASE_URL` | this deployment's public URL, which left-out webhook and token URLs default to | the request's own |
 //! | `EVENT_BUS_NAME` | the EventBridge bus (name or ARN) new events are published to | required by `event-publisher` |
 //! | `EVENT_SOURCE` | the `source` of the published events | `insider.webhooks` |
@@ -191,15 +192,8 @@ pub fn parse_clients(text: &str) -> Result<Vec<OAuthClient>, String> {
 /// so its connections are reused, and the client store credentials are minted into.
 pub async fn management() -> Result<crate::insider::Management, ConfigError> {
     let sdk = sdk_config().await?;
-    let credentials = match std::env::var("INSIDER_CREDENTIALS_SECRET") {
-        Ok(name) => serde_json::from_str::<Credentials>(&read_secret(&sdk, &name).await?)
-            .map_err(|_| ConfigError::Secret {
-                name,
-                reason: "expected {\"client_id\", \"client_secret\", \"ins_auth_key\"}".into(),
-            })?
-            .blank_as_unset(),
-        Err(_) => insider_credentials_from_env(),
-    };
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let credentials = insider_credentials(&secrets, process_env).await?;
     let client =
         InsiderClient::new(insider_settings(credentials)?).map_err(|e| ConfigError::Invalid {
             name: "INSIDER_GATEWAY_URL",
@@ -212,14 +206,46 @@ pub async fn management() -> Result<crate::insider::Management, ConfigError> {
     })
 }
 
+/// Our Insider One credentials: from the Secrets Manager secret `INSIDER_CREDENTIALS_SECRET`
+/// names, `{"client_id", "client_secret", "ins_auth_key"}`, when it is set (AWS), else from
+/// `INSIDER_CLIENT_ID`, `INSIDER_CLIENT_SECRET` and `INSIDER_INS_AUTH_KEY` (outside AWS, where
+/// there is no Secrets Manager). Blank values count as unset either way, so that the placeholder
+/// secret the template creates reads as "not configured". `env` looks a variable up: the
+/// process environment in the functions, a map in tests.
+pub async fn insider_credentials(
+    secrets: &aws_sdk_secretsmanager::Client,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Credentials, ConfigError> {
+    let Some(name) = env("INSIDER_CREDENTIALS_SECRET").filter(|name| !name.trim().is_empty())
+    else {
+        return Ok(insider_credentials_from(env));
+    };
+    // The secret's text is never repeated: a malformed one may still hold a credential.
+    let credentials: Credentials = serde_json::from_str(&secret_text(secrets, &name).await?)
+        .map_err(|_| ConfigError::Secret {
+            name,
+            reason: "expected {\"client_id\", \"client_secret\", \"ins_auth_key\"}".into(),
+        })?;
+    Ok(credentials.blank_as_unset())
+}
+
 /// Our Insider One credentials from `INSIDER_CLIENT_ID`, `INSIDER_CLIENT_SECRET` and
-/// `INSIDER_INS_AUTH_KEY` (outside AWS, where there is no Secrets Manager).
+/// `INSIDER_INS_AUTH_KEY` in the process environment (the local stack).
 pub fn insider_credentials_from_env() -> Credentials {
+    insider_credentials_from(process_env)
+}
+
+fn insider_credentials_from(env: impl Fn(&str) -> Option<String>) -> Credentials {
     Credentials {
-        client_id: non_empty_env("INSIDER_CLIENT_ID"),
-        client_secret: non_empty_env("INSIDER_CLIENT_SECRET"),
-        ins_auth_key: non_empty_env("INSIDER_INS_AUTH_KEY"),
+        client_id: env("INSIDER_CLIENT_ID"),
+        client_secret: env("INSIDER_CLIENT_SECRET"),
+        ins_auth_key: env("INSIDER_INS_AUTH_KEY"),
     }
+    .blank_as_unset()
+}
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 /// Hosts, timeouts and retries of the Insider One client, from the environment.
@@ -234,6 +260,13 @@ pub fn insider_settings(credentials: Credentials) -> Result<InsiderSettings, Con
             reason: "must be at least 1".into(),
         });
     }
+    let request_budget = millis("INSIDER_REQUEST_BUDGET_MS")?.unwrap_or(defaults.request_budget);
+    if request_budget.is_zero() {
+        return Err(ConfigError::Invalid {
+            name: "INSIDER_REQUEST_BUDGET_MS",
+            reason: "must be at least 1".into(),
+        });
+    }
     Ok(InsiderSettings {
         gateway_url: non_empty_env("INSIDER_GATEWAY_URL").unwrap_or(defaults.gateway_url),
         whatsapp_url: non_empty_env("INSIDER_WHATSAPP_URL").unwrap_or(defaults.whatsapp_url),
@@ -244,6 +277,7 @@ pub fn insider_settings(credentials: Credentials) -> Result<InsiderSettings, Con
             max_attempts,
             ..defaults.retry
         },
+        request_budget,
     })
 }
 
@@ -385,7 +419,14 @@ async fn webhook_tokens(sdk: &SdkConfig) -> Result<Vec<String>, ConfigError> {
 
 /// The text of a Secrets Manager secret.
 async fn read_secret(sdk: &SdkConfig, name: &str) -> Result<String, ConfigError> {
-    let secret = aws_sdk_secretsmanager::Client::new(sdk)
+    secret_text(&aws_sdk_secretsmanager::Client::new(sdk), name).await
+}
+
+async fn secret_text(
+    secrets: &aws_sdk_secretsmanager::Client,
+    name: &str,
+) -> Result<String, ConfigError> {
+    let secret = secrets
         .get_secret_value()
         .secret_id(name)
         .send()

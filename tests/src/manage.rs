@@ -4,13 +4,21 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use insider_sim::server::{self, RunningSim, SimConfig};
 use local_stack::{LocalStack, ManagementConfig, StoreChoice};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use shared::insider::{Credentials, InsiderSettings, RetryPolicy};
+use shared::http::manage::Management;
+use shared::insider::{
+    Credentials, Deadline, InsiderApi, InsiderClient, InsiderFuture, InsiderSettings, RetryPolicy,
+    VendorCall, VendorReply,
+};
+use shared::store::embedded::EmbeddedStore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::stack::{self, ADMIN_TOKEN, client};
 
@@ -36,6 +44,7 @@ pub fn insider_settings(sim_url: &str) -> InsiderSettings {
             base_delay: Duration::from_millis(20),
             max_delay: Duration::from_secs(2),
         },
+        request_budget: Duration::from_secs(25),
     }
 }
 
@@ -257,4 +266,197 @@ pub fn closed_port_url() -> String {
     let addr = listener.local_addr().expect("a bound address");
     drop(listener);
     format!("http://{addr}")
+}
+
+impl Answer {
+    /// A handler's response as API Gateway receives it from the Lambda.
+    pub fn from_lambda(response: shared::http::Response) -> Answer {
+        let (status, headers, body) = crate::gateway::as_received(response);
+        Answer {
+            status: StatusCode::from_u16(status).expect("a valid status"),
+            retry_after: headers
+                .get("retry-after")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        }
+    }
+}
+
+impl Setup {
+    /// The management dependencies as a management Lambda builds them, in this process, to run
+    /// its handlers on: Insider One through `insider`, and the local stack's client store, so
+    /// that the stack's token endpoint (which the simulator's probe uses) knows the clients the
+    /// handlers mint. Leaked, as the Lambdas leak theirs, for the handlers' `&'static` borrow.
+    pub fn lambda_management(&self, insider: Arc<dyn InsiderApi>) -> &'static Management {
+        let clients = EmbeddedStore::open(self.store_dir(), crate::stores::RETENTION)
+            .expect("the stack's store opens a second time");
+        Box::leak(Box::new(Management {
+            insider,
+            clients: Arc::new(clients),
+            public_base_url: None,
+        }))
+    }
+
+    /// The `Host` under which the local stack is reached, for events that stand for requests to
+    /// this deployment.
+    pub fn host(&self) -> String {
+        self.stack.addr().to_string()
+    }
+}
+
+/// The production client in front of the simulator, remembering every call it is asked to make
+/// (bodies as sent, minted credentials included), so that tests can use what a failed call
+/// carried.
+pub struct RecordingInsider {
+    client: InsiderClient,
+    calls: Mutex<Vec<VendorCall>>,
+}
+
+impl RecordingInsider {
+    pub fn new(settings: InsiderSettings) -> Arc<RecordingInsider> {
+        Arc::new(RecordingInsider {
+            client: InsiderClient::new(settings).expect("the Insider One client builds"),
+            calls: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The `oauth2` object of the last call that sent one, as sent.
+    pub fn last_oauth2(&self) -> Value {
+        self.calls
+            .lock()
+            .expect("the call log")
+            .iter()
+            .rev()
+            .find_map(|call| call.body().map(|body| body["oauth2"].clone()))
+            .filter(|oauth2| oauth2.is_object())
+            .expect("a call that sent oauth2")
+    }
+}
+
+impl InsiderApi for RecordingInsider {
+    fn call_within<'a>(
+        &'a self,
+        call: &'a VendorCall,
+        deadline: Deadline,
+    ) -> InsiderFuture<'a, VendorReply> {
+        self.calls.lock().expect("the call log").push(call.clone());
+        self.client.call_within(call, deadline)
+    }
+
+    fn request_budget(&self) -> Duration {
+        self.client.request_budget()
+    }
+}
+
+/// A TCP proxy in front of the simulator that hangs up on the next requests whose first line
+/// starts with a given prefix (`"GET /api/wa/v2/webhooks"`), as a load balancer being replaced
+/// does: the connection closes with no answer. Everything else is forwarded. Dropping it stops
+/// it.
+pub struct HangUpProxy {
+    addr: std::net::SocketAddr,
+    rules: Arc<HangUps>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Prefixes with the hang-ups left for each, and the hang-ups made.
+#[derive(Default)]
+struct HangUps {
+    left: Mutex<Vec<(String, usize)>>,
+    made: std::sync::atomic::AtomicUsize,
+}
+
+impl HangUps {
+    /// Uses up one hang-up of a prefix `chunk` starts with, if any is left.
+    fn take(&self, chunk: &[u8]) -> bool {
+        let mut left = self.left.lock().expect("the proxy's rules");
+        let Some((_, count)) = left
+            .iter_mut()
+            .find(|(prefix, count)| *count > 0 && chunk.starts_with(prefix.as_bytes()))
+        else {
+            return false;
+        };
+        *count -= 1;
+        self.made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        true
+    }
+}
+
+impl HangUpProxy {
+    /// Starts on a free loopback port; call it within a tokio runtime, which serves it.
+    pub fn start(upstream: std::net::SocketAddr) -> HangUpProxy {
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .expect("a loopback port for the proxy");
+        let addr = listener.local_addr().expect("a bound address");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let listener = TcpListener::from_std(listener).expect("a tokio listener");
+        let rules = Arc::new(HangUps::default());
+        let shared_rules = Arc::clone(&rules);
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(forward_or_hang_up(
+                    client,
+                    upstream,
+                    Arc::clone(&shared_rules),
+                ));
+            }
+        });
+        HangUpProxy { addr, rules, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Hangs up on the next `count` requests starting with `prefix`.
+    pub fn hang_up_on(&self, prefix: &str, count: usize) {
+        self.rules
+            .left
+            .lock()
+            .expect("the proxy's rules")
+            .push((prefix.to_owned(), count));
+    }
+
+    /// How many requests it has hung up on.
+    pub fn hung_up(&self) -> usize {
+        self.rules.made.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for HangUpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Forwards one connection. Each read from the client that begins a matching request line ends
+/// the connection instead (requests are small, so a request's head comes in one read).
+async fn forward_or_hang_up(
+    client: TcpStream,
+    upstream: std::net::SocketAddr,
+    rules: Arc<HangUps>,
+) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let requests = async {
+        let mut buffer = vec![0; 16 * 1024];
+        loop {
+            let read = client_read.read(&mut buffer).await?;
+            if read == 0 || rules.take(&buffer[..read]) {
+                return Ok::<_, std::io::Error>(());
+            }
+            server_write.write_all(&buffer[..read]).await?;
+        }
+    };
+    let answers = tokio::io::copy(&mut server_read, &mut client_write);
+    // Whichever side ends first ends the connection: dropping both halves closes it.
+    tokio::select! {
+        _ = requests => {}
+        _ = answers => {}
+    }
 }

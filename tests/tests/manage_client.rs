@@ -1,10 +1,11 @@
 //! The Insider One client's behaviour, counted at the simulator: gateway tokens cached per scope
 //! and renewed before they expire, one fresh token after a 401, retries with backoff for the
-//! idempotent calls (list, update, delete) and never for create and the settings calls.
+//! idempotent calls (list, update, delete) on 429, 5xx and dropped connections, and never for
+//! create and the settings calls.
 
 use std::time::{Duration, Instant};
 
-use e2e_tests::manage::{SENDER, Setup, minimal_webhook, webhooks_path};
+use e2e_tests::manage::{HangUpProxy, SENDER, Setup, minimal_webhook, webhooks_path};
 use e2e_tests::stack::WEBHOOK_TOKEN;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -218,4 +219,36 @@ async fn create_and_settings_are_never_retried() {
         }
         assert_eq!(setup.sim_count(route).await, 1, "{route} was not retried");
     }
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_retried_for_idempotent_calls_only() {
+    let mut proxy = None;
+    let setup = Setup::with_insider(|sim, insider| {
+        let started = HangUpProxy::start(sim.addr());
+        insider.gateway_url = started.url();
+        proxy = Some(started);
+    })
+    .await;
+    let proxy = proxy.unwrap();
+
+    // The list's connection closes without an answer: a fresh one gets it.
+    proxy.hang_up_on("GET /api/wa/v2/webhooks", 1);
+    let listed = setup.get(&webhooks_path(None)).await;
+    listed.assert_ok();
+    assert_eq!(proxy.hung_up(), 1);
+    assert_eq!(
+        setup.sim_count("list").await,
+        1,
+        "the dropped attempt never arrived; the retry did"
+    );
+
+    // A create may have been saved before its connection dropped: never sent twice.
+    proxy.hang_up_on("POST /api/wa/v2/webhooks", 1);
+    let created = setup
+        .post(&webhooks_path(None), &minimal_webhook("verify", &["sent"]))
+        .await;
+    created.assert_error(StatusCode::BAD_GATEWAY, "vendor_unreachable");
+    assert_eq!(proxy.hung_up(), 2);
+    assert_eq!(setup.sim_count("create").await, 0);
 }

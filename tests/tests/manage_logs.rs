@@ -1,26 +1,28 @@
 //! What the management routes log: one line per call with its operation, the vendor's status and
-//! the time taken, and never a secret. Alone in its binary, so that no concurrent test touches
-//! the log call sites while this one captures them.
+//! the time taken, and never a secret, whether the call succeeds, fails validation or is refused
+//! by the vendor. Alone in its binary, so that no concurrent test touches the log call sites
+//! while this one captures them.
 
 use e2e_tests::logs;
 use e2e_tests::manage::{Setup, webhooks_path};
 use e2e_tests::stack::{OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, WEBHOOK_TOKEN};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+/// Secrets only a refused request carries.
+const INVALID_REQUEST_SECRET: &str = "secret-of-a-request-that-fails-validation";
+const REFUSED_REQUEST_SECRET: &str = "api-key-of-a-request-the-vendor-refuses";
 
 #[tokio::test]
 async fn secrets_never_reach_the_logs_and_each_call_logs_one_line() {
     let (logs, _guard) = logs::capture();
     let setup = Setup::start().await;
-    let given = setup
-        .post(
-            &webhooks_path(None),
-            &json!({"authType": "oauth2", "subProduct": "verify", "events": ["sent"],
-                    "oauth2": {"grantType": "client_credentials",
-                               "tokenUrl": setup.own_url("/oauth/token"),
-                               "clientId": OAUTH_CLIENT_ID, "clientSecret": OAUTH_CLIENT_SECRET,
-                               "expiresIn": 60}}),
-        )
-        .await;
+    let webhook = json!({"authType": "oauth2", "subProduct": "verify", "events": ["sent"],
+                         "oauth2": {"grantType": "client_credentials",
+                                    "tokenUrl": setup.own_url("/oauth/token"),
+                                    "clientId": OAUTH_CLIENT_ID,
+                                    "clientSecret": OAUTH_CLIENT_SECRET, "expiresIn": 60}});
+    let given = setup.post(&webhooks_path(None), &webhook).await;
     given.assert_ok();
     let minted = setup
         .post(
@@ -38,6 +40,30 @@ async fn secrets_never_reach_the_logs_and_each_call_logs_one_line() {
         .await;
     v1.assert_ok();
 
+    // Refused by our validation, with a secret beside the mistake.
+    let invalid = setup
+        .post(
+            &webhooks_path(None),
+            &json!({"authType": "oauth2", "subProduct": "verify", "events": ["sent"],
+                    "oauth2": {"grantType": "client_credentials",
+                               "tokenUrl": setup.own_url("/oauth/token"),
+                               "clientId": OAUTH_CLIENT_ID,
+                               "clientSecret": INVALID_REQUEST_SECRET, "expiresIn": 0}}),
+        )
+        .await;
+    invalid.assert_error(StatusCode::BAD_REQUEST, "validation_failed");
+    // Refused by the vendor (4xx): the same webhook again, and a sender it does not know.
+    let duplicate = setup.post(&webhooks_path(None), &webhook).await;
+    duplicate.assert_error(StatusCode::BAD_REQUEST, "vendor_rejected");
+    let unknown_sender = setup
+        .post(
+            "/manage/settings/transactional",
+            &json!({"auth_type": "bearer", "api_key": REFUSED_REQUEST_SECRET,
+                    "from": "+15550000000"}),
+        )
+        .await;
+    unknown_sender.assert_error(StatusCode::BAD_REQUEST, "vendor_rejected");
+
     let logged = logs.text();
     for secret in [
         OAUTH_CLIENT_SECRET,
@@ -50,6 +76,8 @@ async fn secrets_never_reach_the_logs_and_each_call_logs_one_line() {
             .unwrap(),
         insider_sim::server::DEFAULT_CLIENT_SECRET,
         insider_sim::server::DEFAULT_INS_AUTH_KEY,
+        INVALID_REQUEST_SECRET,
+        REFUSED_REQUEST_SECRET,
     ] {
         assert!(!logged.contains(secret), "{secret} reached the logs");
     }
@@ -66,11 +94,28 @@ async fn secrets_never_reach_the_logs_and_each_call_logs_one_line() {
         .collect();
     assert_eq!(
         operations,
-        ["create_webhook", "transactional_settings", "v1_settings"]
+        [
+            "create_webhook",
+            "transactional_settings",
+            "v1_settings",
+            "create_webhook",
+            "create_webhook",
+            "transactional_settings"
+        ]
     );
-    assert!(
-        lines
-            .iter()
-            .all(|line| line["fields"]["vendor_status"] == 200)
+    let outcomes: Vec<(&Value, &Value)> = lines
+        .iter()
+        .map(|line| (&line["fields"]["outcome"], &line["fields"]["vendor_status"]))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (&json!("ok"), &json!(200)),
+            (&json!("ok"), &json!(200)),
+            (&json!("ok"), &json!(200)),
+            (&json!("validation_failed"), &Value::Null),
+            (&json!("vendor_rejected"), &json!(400)),
+            (&json!("vendor_rejected"), &json!(400)),
+        ]
     );
 }

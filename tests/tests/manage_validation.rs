@@ -161,6 +161,21 @@ fn cases() -> Vec<Case> {
             &["oauth2.clientSecret"],
         ),
         create(
+            "no client secret without its client id",
+            webhook(json!({"oauth2": {"clientSecret": "partner-whatsapp-secret"}})),
+            &["oauth2.clientId"],
+        ),
+        create(
+            "each scope is one word",
+            webhook(json!({"oauth2": {"scopes": ["webhook.write", "whatsapp read"]}})),
+            &["oauth2.scopes"],
+        ),
+        create(
+            "no empty scope",
+            webhook(json!({"oauth2": {"scopes": ["webhook.write", ""]}})),
+            &["oauth2.scopes"],
+        ),
+        create(
             "credentials are minted only for our token endpoint",
             webhook(json!({"oauth2": {"tokenUrl": "https://partner.example.com/oauth/token"}})),
             &["oauth2.clientId"],
@@ -219,6 +234,24 @@ fn cases() -> Vec<Case> {
             path: webhooks_path(Some(84)),
             body: Some(webhook(json!({}))),
             fields: &["subProduct"],
+        },
+        Case {
+            rule: "an update's events are checked before the webhook is looked up",
+            method: Method::PUT,
+            path: webhooks_path(Some(84)),
+            body: Some(webhook(
+                json!({"subProduct": null, "events": ["sent", "opened"]}),
+            )),
+            fields: &["events"],
+        },
+        Case {
+            rule: "an update's oauth2 is checked before the webhook is looked up",
+            method: Method::PUT,
+            path: webhooks_path(Some(84)),
+            body: Some(webhook(
+                json!({"subProduct": null, "oauth2": {"grantType": "password", "expiresIn": 0}}),
+            )),
+            fields: &["oauth2.grantType", "oauth2.expiresIn"],
         },
         Case {
             rule: "webhook ids are numbers",
@@ -283,6 +316,28 @@ fn cases() -> Vec<Case> {
                 json!({"oauth2": {"expires_in": -1, "grant_type": "refresh_token", "refresh_token": "r"}}),
             ),
             &["oauth2.refresh_token", "oauth2.expires_in"],
+        ),
+        post(
+            "settings grant types",
+            "/manage/settings/conversational",
+            settings(json!({"oauth2": {"grant_type": "authorization_code"}})),
+            &["oauth2.grant_type"],
+        ),
+        post(
+            "settings token URLs use https",
+            "/manage/settings/transactional",
+            settings(
+                json!({"oauth2": {"token_url": "http://partner.example.com/oauth/token",
+                                       "client_id": "c", "client_secret": "s"}}),
+            ),
+            &["oauth2.token_url"],
+        ),
+        post(
+            "settings refresh_token only with refresh_token",
+            "/manage/settings/transactional",
+            settings(json!({"oauth2": {"client_id": "c", "client_secret": "s",
+                                       "refresh_token": "r"}})),
+            &["oauth2.refresh_token"],
         ),
         post(
             "V1 isActive is required",
@@ -402,4 +457,88 @@ async fn malformed_json_is_invalid_json() {
         }
     }
     assert!(setup.sim_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn every_unknown_event_is_named() {
+    let setup = Setup::start().await;
+    let answer = setup
+        .post(
+            &webhooks_path(None),
+            &webhook(json!({"events": ["sent", "opened", "reply", "clicked"]})),
+        )
+        .await;
+    answer.assert_error(StatusCode::BAD_REQUEST, "validation_failed");
+    assert_eq!(answer.fields(), ["events"]);
+    let message = answer.body["error"]["fields"][0]["message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        message.starts_with(r#""opened", "clicked" are not events"#),
+        "{message}"
+    );
+    assert!(setup.sim_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn what_needs_the_stored_webhook_is_checked_after_the_list_and_before_the_update() {
+    let setup = Setup::start().await;
+    let created = setup
+        .post(&webhooks_path(None), &minimal_webhook("verify", &["sent"]))
+        .await;
+    created.assert_ok();
+    let id = created.body["webhook"].as_u64().unwrap();
+    let clients_before = minted_clients(&setup);
+    assert_eq!(clients_before, 1, "the create minted one");
+
+    // Only the vendor's list says the webhook is a verify one, which refuses reply.
+    let answer = setup
+        .put(
+            &webhooks_path(Some(id)),
+            &webhook(json!({"subProduct": null, "events": ["sent", "reply"]})),
+        )
+        .await;
+    answer.assert_error(StatusCode::BAD_REQUEST, "validation_failed");
+    assert_eq!(answer.fields(), ["events"]);
+    assert_eq!(setup.sim_count("list").await, 1, "the type was looked up");
+    assert_eq!(setup.sim_count("update").await, 0, "no update was sent");
+    assert_eq!(minted_clients(&setup), clients_before, "nothing was minted");
+    assert_eq!(
+        setup.sim_state().await["webhooks"][0]["events"],
+        json!(["sent"])
+    );
+}
+
+#[tokio::test]
+async fn quoted_secrets_and_url_credentials_are_masked() {
+    let setup = Setup::start().await;
+    let answer = setup
+        .post(
+            &webhooks_path(None),
+            &webhook(json!({
+                "webhookUrl": "http://hook-user:hook-password@partner.example.com/hooks",
+                "events": ["sent", "partner-whatsapp-secret"],
+                "oauth2": {"tokenUrl": "ftp://token-user:token-password@partner.example.com/t",
+                           "clientId": "partner-whatsapp-client",
+                           "clientSecret": "partner-whatsapp-secret"},
+            })),
+        )
+        .await;
+    answer.assert_error(StatusCode::BAD_REQUEST, "validation_failed");
+    assert_eq!(answer.fields(), ["webhookUrl", "events", "oauth2.tokenUrl"]);
+    let text = answer.body.to_string();
+    for secret in ["hook-password", "token-password", "partner-whatsapp-secret"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(text.contains("partner.example.com"), "{text}");
+    assert!(setup.sim_requests().await.is_empty());
+}
+
+/// The clients in the stack's store (the configured one is not stored there).
+fn minted_clients(setup: &Setup) -> i64 {
+    let store = rusqlite::Connection::open(setup.store_dir().join("events.sqlite3"))
+        .expect("the stack's store file opens");
+    store
+        .query_row("SELECT COUNT(*) FROM oauth_clients", [], |row| row.get(0))
+        .expect("the clients table")
 }

@@ -1,17 +1,20 @@
 //! Insider One's refusals and failures as our callers see them: the vendor's status and body
-//! passed through under a stable code, and transport failures as 502/504 with a clear message.
+//! passed through under a stable code, transport failures as 502/504 with a clear message, one
+//! time budget for all the calls of a request, and no credentials left live by a failed call.
 
 use std::time::{Duration, Instant};
 
 use e2e_tests::fault_proxy::FaultProxy;
 use e2e_tests::manage::{
-    SENDER, Setup, closed_port_url, insider_settings, minimal_webhook, webhooks_path,
+    Answer, RecordingInsider, SENDER, Setup, closed_port_url, insider_settings, minimal_webhook,
+    webhooks_path,
 };
-use e2e_tests::stack::WEBHOOK_TOKEN;
+use e2e_tests::stack::{WEBHOOK_TOKEN, client};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use shared::domain::SubProduct;
-use shared::http::ApiError;
+use shared::http::manage::{self, Management};
+use shared::http::{ApiError, Body};
 use shared::insider::{InsiderApi, InsiderClient, InsiderError, VendorCall};
 
 #[tokio::test]
@@ -224,4 +227,294 @@ async fn missing_credentials_are_a_configuration_error() {
         answer.assert_error(StatusCode::SERVICE_UNAVAILABLE, "insider_not_configured");
     }
     assert!(setup.sim_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn account_limits_are_the_vendors_refusals() {
+    // Five more senders, each with a transactional and a conversational bearer setting, make
+    // the ten bearer webhooks that, with ten oauth2 ones, fill the account's twenty.
+    let senders = [
+        "15550000001",
+        "15550000002",
+        "15550000003",
+        "15550000004",
+        "15550000005",
+    ];
+    let setup = Setup::start_with(
+        |sim| sim.senders.extend(senders.map(String::from)),
+        |_, _| {},
+    )
+    .await;
+    // The receiver routes by path: each query string makes a URL of its own for the vendor.
+    let webhook = |n: usize| {
+        let mut body = minimal_webhook("verify", &["sent"]);
+        body["webhookUrl"] = setup.own_url(&format!("/webhooks/verify?n={n}")).into();
+        body
+    };
+    for n in 0..10 {
+        setup
+            .post(&webhooks_path(None), &webhook(n))
+            .await
+            .assert_ok();
+    }
+    let eleventh = setup.post(&webhooks_path(None), &webhook(10)).await;
+    eleventh.assert_error(StatusCode::BAD_REQUEST, "vendor_rejected");
+    assert!(
+        eleventh.message().contains("at most 10 oauth2 webhooks"),
+        "{}",
+        eleventh.body
+    );
+
+    for sender in senders {
+        for sub_product in ["transactional", "conversational"] {
+            setup
+                .post(
+                    &format!("/manage/settings/{sub_product}"),
+                    &json!({"auth_type": "bearer", "api_key": WEBHOOK_TOKEN, "from": sender}),
+                )
+                .await
+                .assert_ok();
+        }
+    }
+    // Twenty in all: one more of either auth type is refused.
+    let bearer = setup
+        .post(
+            "/manage/settings/conversational/v1",
+            &json!({"isActive": true, "apiKey": WEBHOOK_TOKEN}),
+        )
+        .await;
+    bearer.assert_error(StatusCode::BAD_REQUEST, "vendor_rejected");
+    assert_eq!(bearer.body["error"]["vendor"]["body"]["errorCode"], "2011");
+    assert!(
+        bearer.message().contains("at most 20 webhooks"),
+        "{}",
+        bearer.body
+    );
+    let oauth2 = setup.post(&webhooks_path(None), &webhook(11)).await;
+    oauth2.assert_error(StatusCode::BAD_REQUEST, "vendor_rejected");
+    assert!(
+        oauth2.message().contains("at most 20 webhooks"),
+        "{}",
+        oauth2.body
+    );
+}
+
+/// A call to the management routes through handlers of this process whose Insider One calls
+/// `recorder` keeps, so that the credentials a failed call minted are known.
+async fn call_recorded(
+    setup: &Setup,
+    management: &'static Management,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> Answer {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", setup.host())
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_string()))
+        .expect("a request");
+    Answer::from_lambda(manage::manage(management, request).await)
+}
+
+/// What our token endpoint answers to the refresh_token grant with the minted `oauth2`
+/// credentials (camelCase or snake_case, as the call that minted them spelled them).
+async fn refresh_with(setup: &Setup, oauth2: &Value) -> StatusCode {
+    let field = |camel: &str, snake: &str| {
+        oauth2[camel]
+            .as_str()
+            .or_else(|| oauth2[snake].as_str())
+            .unwrap_or_else(|| panic!("{camel} minted: {oauth2}"))
+            .to_owned()
+    };
+    client()
+        .post(setup.own_url("/oauth/token"))
+        .form(&[
+            ("grant_type", "refresh_token".to_owned()),
+            ("client_id", field("clientId", "client_id")),
+            ("client_secret", field("clientSecret", "client_secret")),
+            ("refresh_token", field("refreshToken", "refresh_token")),
+        ])
+        .send()
+        .await
+        .expect("the token endpoint answers")
+        .status()
+}
+
+#[tokio::test]
+async fn credentials_minted_for_a_refused_or_failed_call_are_withdrawn() {
+    let setup = Setup::start().await;
+    let recorder = RecordingInsider::new(insider_settings(&setup.sim.url()));
+    let management = setup.lambda_management(recorder.clone());
+    let minting = json!({"auth_type": "oauth2",
+                         "oauth2": {"grant_type": "refresh_token", "expires_in": 600}});
+
+    // Accepted: the minted refresh token works.
+    let saved = call_recorded(
+        &setup,
+        management,
+        "POST",
+        "/manage/settings/transactional",
+        &minting,
+    )
+    .await;
+    saved.assert_ok();
+    assert_eq!(
+        refresh_with(&setup, &saved.body["credentials"]).await,
+        StatusCode::OK
+    );
+
+    // 429 and 5xx on the conversational settings: passed on, and never retried.
+    setup
+        .fault(json!({"route": "settings", "status": 429, "retry_after": 3}))
+        .await;
+    let limited = call_recorded(
+        &setup,
+        management,
+        "POST",
+        "/manage/settings/conversational",
+        &minting,
+    )
+    .await;
+    limited.assert_rate_limited("3");
+    assert!(limited.body["error"].get("credentials").is_none());
+    assert_eq!(
+        refresh_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::BAD_REQUEST
+    );
+    setup
+        .fault(json!({"route": "settings", "status": 503}))
+        .await;
+    let failed = call_recorded(
+        &setup,
+        management,
+        "POST",
+        "/manage/settings/conversational",
+        &minting,
+    )
+    .await;
+    failed.assert_error(StatusCode::BAD_GATEWAY, "vendor_error");
+    assert_eq!(failed.body["error"]["vendor"]["status"], 503);
+    assert_eq!(
+        refresh_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(setup.sim_count("settings").await, 3, "one attempt each");
+
+    // A create whose save fails at the vendor (500).
+    setup
+        .fault(json!({"route": "create", "save_failure": true}))
+        .await;
+    let mut create = minimal_webhook("transactional", &["sent"]);
+    create["oauth2"]["grantType"] = "refresh_token".into();
+    let failed = call_recorded(&setup, management, "POST", &webhooks_path(None), &create).await;
+    failed.assert_error(StatusCode::BAD_GATEWAY, "vendor_error");
+    assert_eq!(
+        refresh_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::BAD_REQUEST
+    );
+
+    // An update whose new URL fails the vendor's probe (2020), then one whose URL another
+    // webhook of its type has (400).
+    let created = call_recorded(&setup, management, "POST", &webhooks_path(None), &create).await;
+    created.assert_ok();
+    let id = created.body["webhook"].as_u64().unwrap();
+    let mut other = create.clone();
+    other["webhookUrl"] = setup.own_url("/webhooks/transactional?other").into();
+    call_recorded(&setup, management, "POST", &webhooks_path(None), &other)
+        .await
+        .assert_ok();
+    let mut update = json!({"authType": "oauth2", "events": ["read"],
+                            "webhookUrl": setup.own_url("/webhooks/nowhere"),
+                            "oauth2": {"grantType": "refresh_token", "expiresIn": 600}});
+    let probe_failed =
+        call_recorded(&setup, management, "PUT", &webhooks_path(Some(id)), &update).await;
+    probe_failed.assert_error(StatusCode::BAD_REQUEST, "vendor_rejected");
+    assert_eq!(
+        probe_failed.body["error"]["vendor"]["body"]["errorCode"],
+        "2020"
+    );
+    assert_eq!(
+        refresh_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::BAD_REQUEST
+    );
+    update["webhookUrl"] = other["webhookUrl"].clone();
+    let duplicate =
+        call_recorded(&setup, management, "PUT", &webhooks_path(Some(id)), &update).await;
+    duplicate.assert_error(StatusCode::BAD_REQUEST, "vendor_rejected");
+    assert!(
+        duplicate.message().contains("already exists"),
+        "{}",
+        duplicate.body
+    );
+    assert_eq!(
+        refresh_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        setup.sim_state().await["webhooks"][0]["webhook_url"],
+        setup.own_url("/webhooks/transactional"),
+        "the webhook is as it was"
+    );
+}
+
+#[tokio::test]
+async fn one_budget_bounds_all_the_vendor_calls_of_a_request() {
+    let setup = Setup::start().await;
+    let created = setup
+        .post(
+            &webhooks_path(None),
+            &minimal_webhook("transactional", &["sent"]),
+        )
+        .await;
+    created.assert_ok();
+    let id = created.body["webhook"].as_u64().unwrap();
+    let proxy = FaultProxy::start(setup.sim.addr());
+    proxy.set_delay(Duration::from_millis(700));
+    let slow = |budget: Duration| {
+        let mut settings = insider_settings(&proxy.url());
+        // Each answer comes well within one attempt's bound; only their sum is too slow.
+        settings.timeout = Duration::from_millis(1500);
+        settings.request_budget = budget;
+        RecordingInsider::new(settings)
+    };
+
+    // An update is a token and a list, then a token and the update: four answers of 0.7 s.
+    let update = json!({"authType": "oauth2", "events": ["read"],
+                        "oauth2": {"grantType": "client_credentials", "expiresIn": 600}});
+    let budget = Duration::from_secs(2);
+    let management = setup.lambda_management(slow(budget));
+    let started = Instant::now();
+    let answer = call_recorded(&setup, management, "PUT", &webhooks_path(Some(id)), &update).await;
+    let elapsed = started.elapsed();
+    answer.assert_error(StatusCode::GATEWAY_TIMEOUT, "vendor_timeout");
+    assert!(answer.message().contains("budget"), "{}", answer.body);
+    assert!(
+        elapsed >= budget && elapsed < budget + Duration::from_millis(1500),
+        "answered at the budget, not at the last answer: {elapsed:?}"
+    );
+    // With the default budget the same update goes through: no single call was too slow.
+    let patient = setup.lambda_management(slow(Duration::from_secs(25)));
+    call_recorded(&setup, patient, "PUT", &webhooks_path(Some(id)), &update)
+        .await
+        .assert_ok();
+
+    // A settings call that runs out of budget withdraws what it minted.
+    let recorder = slow(Duration::from_secs(1));
+    let management = setup.lambda_management(recorder.clone());
+    let answer = call_recorded(
+        &setup,
+        management,
+        "POST",
+        "/manage/settings/transactional",
+        &json!({"auth_type": "oauth2",
+                "oauth2": {"grant_type": "refresh_token", "expires_in": 600}}),
+    )
+    .await;
+    answer.assert_error(StatusCode::GATEWAY_TIMEOUT, "vendor_timeout");
+    assert_eq!(
+        refresh_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::BAD_REQUEST
+    );
 }

@@ -6,7 +6,9 @@
 //! serialized back as the vendor's request once defaults are filled in. Unknown fields are
 //! refused: a misspelt `webhookURL` must not silently become "use the default URL".
 
+use std::borrow::Cow;
 use std::net::IpAddr;
+use std::ops::Range;
 
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,8 @@ use crate::auth::oauth::GrantType;
 
 pub const REPLY_ADDED_NOTE: &str =
     "added the reply event: Insider One requires it for conversational webhooks";
+pub const BLANK_FROM_NOTE: &str =
+    "from was blank and is left out: Insider One uses the account's default sender";
 const LOOPBACK_RULE: &str =
     "must be an https URL (plain http only for loopback hosts: 127.0.0.0/8, ::1, localhost)";
 
@@ -213,14 +217,39 @@ pub fn check_phone_number(value: &str) -> Result<String, String> {
 
 /// An https URL, or plain http to a loopback host (local development and tests).
 pub fn check_url(value: &str) -> Result<(), String> {
-    let uri: http::Uri = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("{LOOPBACK_RULE}, got {value:?}"))?;
+    let refused = || format!("{LOOPBACK_RULE}, got {:?}", without_userinfo(value));
+    let uri: http::Uri = value.trim().parse().map_err(|_| refused())?;
     match (uri.scheme_str(), uri.host()) {
         (Some("https"), Some(host)) if !host.is_empty() => Ok(()),
         (Some("http"), Some(host)) if is_loopback(host) => Ok(()),
-        _ => Err(format!("{LOOPBACK_RULE}, got {value:?}")),
+        _ => Err(refused()),
+    }
+}
+
+/// Where the `user:password` of a URL's authority is, if it has one. Read from the text rather
+/// than parsed, so that it is found in URLs that do not parse too.
+fn userinfo_range(url: &str) -> Option<Range<usize>> {
+    let start = url.find("://")? + 3;
+    let authority = &url[start..];
+    let authority = &authority[..authority.find(['/', '?', '#']).unwrap_or(authority.len())];
+    let end = start + authority.rfind('@')?;
+    (end > start).then_some(start..end)
+}
+
+/// The `user:password` of a URL, which is a credential wherever it is quoted.
+pub fn userinfo(url: &str) -> Option<&str> {
+    userinfo_range(url).map(|range| &url[range])
+}
+
+/// A URL as our messages quote it: its `user:password`, if any, masked.
+pub fn without_userinfo(url: &str) -> Cow<'_, str> {
+    match userinfo_range(url) {
+        Some(range) => Cow::Owned(format!(
+            "{}********{}",
+            &url[..range.start],
+            &url[range.end..]
+        )),
+        None => Cow::Borrowed(url),
     }
 }
 
@@ -276,9 +305,20 @@ impl OwnEndpoints {
             return None;
         };
         let checked = check_url(&url).map(|()| url.clone()).map_err(|message| {
-            format!("was left out and defaults to {url}, which is not allowed: it {message}")
+            format!(
+                "was left out and defaults to this deployment's {}, which is not allowed: it {message}",
+                without_userinfo(&url)
+            )
         });
         problems.check(field, checked)
+    }
+
+    /// Checks, before the vendor's list tells an updated webhook's API type, that a left-out
+    /// `field` can default to our receiver of that type: the type only adds a path segment to
+    /// this deployment's base URL, and whether a URL is allowed is decided by its scheme and
+    /// host, which are the base's.
+    fn check_receiver_base(&self, problems: &mut Problems, field: &str) {
+        self.default_url(problems, field, self.base.clone());
     }
 }
 
@@ -440,8 +480,9 @@ fn check_oauth2(
             fields.token_url = own.default_url(problems, &name("token_url"), own.token_url());
             if let Some(url) = &fields.token_url {
                 notes.push(format!(
-                    "{} was left out: Insider One will get tokens from this deployment's token endpoint {url}",
-                    name("token_url")
+                    "{} was left out: Insider One will get tokens from this deployment's token endpoint {}",
+                    name("token_url"),
+                    without_userinfo(url)
                 ));
             }
             true
@@ -638,22 +679,37 @@ fn check_events(problems: &mut Problems, names: Option<&[String]>) -> Option<Vec
         return None;
     };
     let mut events = Vec::new();
+    let mut unknown = Vec::new();
     for name in names {
         match EventName::parse(name) {
             Some(event) if !events.contains(&event) => events.push(event),
             Some(_) => {}
-            None => {
-                problems.add("events", format!("{name:?} is not an event; use {choices}"));
-                return None;
-            }
+            None if !unknown.contains(&name) => unknown.push(name),
+            None => {}
         }
+    }
+    if !unknown.is_empty() {
+        // Every unknown name at once, so that one answer is enough to correct the list.
+        let what = if unknown.len() == 1 {
+            "is not an event"
+        } else {
+            "are not events"
+        };
+        let quoted: Vec<String> = unknown.iter().map(|name| format!("{name:?}")).collect();
+        problems.add(
+            "events",
+            format!("{} {what}; use {choices}", quoted.join(", ")),
+        );
+        return None;
     }
     Some(events)
 }
 
 impl WebhookPlan {
-    /// What depends on the API type of a webhook being updated (the existing one's, looked up
-    /// first): the reply rule and the default webhook URL.
+    /// What depends on the API type of a webhook being updated, known only once the vendor's
+    /// list has named the existing webhook's: the reply rule, which refuses `reply` on a verify
+    /// webhook (the one check [`validate_webhook`] cannot make), and the path of the default
+    /// webhook URL, whose base [`validate_webhook`] has checked.
     pub fn apply_sub_product(
         &mut self,
         sub_product: SubProduct,
@@ -667,14 +723,12 @@ impl WebhookPlan {
             &mut self.events,
             &mut self.notes,
         );
-        default_webhook_url(
-            &mut problems,
-            "webhookUrl",
-            &mut self.webhook_url,
-            own.receiver_url(sub_product),
-            own,
-            &mut self.notes,
-        );
+        if self.webhook_url.is_none() {
+            self.webhook_url = own.receiver_url(sub_product);
+            if let Some(url) = &self.webhook_url {
+                self.notes.push(receiver_note("webhookUrl", url));
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -737,12 +791,14 @@ pub fn validate_webhook(
             own,
             &mut notes,
         ),
-        // An update: the default depends on the existing webhook's type, looked up later.
-        None => {
-            if let Some(url) = &webhook_url {
+        // An update: the existing webhook's type, which the default URL's path names, is
+        // looked up later; everything that decides whether that URL is allowed is known now.
+        None => match &webhook_url {
+            Some(url) => {
                 problems.check("webhookUrl", check_url(url));
             }
-        }
+            None => own.check_receiver_base(&mut problems, "webhookUrl"),
+        },
     }
     let mut events = check_events(&mut problems, body.events.as_deref());
     if let (Some(sub_product), Some(events)) = (sub_product, events.as_mut()) {
@@ -842,9 +898,16 @@ pub fn validate_settings(
         own,
         &mut notes,
     );
-    if let Some(from) = body.from.as_deref().filter(|f| !f.trim().is_empty()) {
-        body.from = problems.check("from", check_phone_number(from));
-    }
+    // The sender is optional: without it Insider One uses the account's default provider. A
+    // blank one can only mean the same, and is left out rather than sent on as "".
+    body.from = match body.from.take() {
+        Some(from) if from.trim().is_empty() => {
+            notes.push(BLANK_FROM_NOTE.to_owned());
+            None
+        }
+        Some(from) => problems.check("from", check_phone_number(&from)),
+        None => None,
+    };
     let mut oauth2 = None;
     match body.auth_type.as_deref() {
         Some("bearer") => {
@@ -962,12 +1025,18 @@ fn default_webhook_url(
         None => {
             *url = own.default_url(problems, field, receiver);
             if let Some(url) = url {
-                notes.push(format!(
-                    "{field} was left out: Insider One will deliver to this deployment's receiver {url}"
-                ));
+                notes.push(receiver_note(field, url));
             }
         }
     }
+}
+
+/// What an answer says when a left-out webhook URL became our receiver's.
+fn receiver_note(field: &str, url: &str) -> String {
+    format!(
+        "{field} was left out: Insider One will deliver to this deployment's receiver {}",
+        without_userinfo(url)
+    )
 }
 
 #[cfg(test)]
@@ -1062,6 +1131,70 @@ mod tests {
         assert!(plan.events.contains(&EventName::Reply));
         let body = serde_json::to_value(plan.into_body(None, false)).unwrap();
         assert!(body.get("subProduct").is_none());
+    }
+
+    #[test]
+    fn every_unknown_event_is_named_once() {
+        let mut body = vendor_example();
+        body.events = Some(
+            ["sent", "opened", "clicked", "opened"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let error = validate_webhook(Some("15551234567"), None, body, &own()).unwrap_err();
+        assert_eq!(fields(&error), ["events"]);
+        assert!(
+            error.fields[0]
+                .message
+                .starts_with(r#""opened", "clicked" are not events; use sent,"#),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_update_without_url_is_refused_before_the_list_when_it_cannot_default() {
+        let mut body = vendor_example();
+        body.sub_product = None;
+        body.webhook_url = None;
+        for own in [
+            OwnEndpoints::new(None),
+            OwnEndpoints::new(Some("http://hooks.example.com".into())),
+        ] {
+            let error =
+                validate_webhook(Some("15551234567"), Some("84"), body.clone(), &own).unwrap_err();
+            assert_eq!(fields(&error), ["webhookUrl"], "{own:?}");
+        }
+        let mut plan = validate_webhook(Some("15551234567"), Some("84"), body, &own()).unwrap();
+        plan.apply_sub_product(SubProduct::Verify, &own()).unwrap();
+        assert_eq!(
+            plan.webhook_url.as_deref(),
+            Some("https://hooks.example.com/webhooks/verify")
+        );
+    }
+
+    #[test]
+    fn a_blank_sender_is_left_out() {
+        let body: SettingsBody =
+            decode(br#"{"auth_type": "bearer", "api_key": "k", "from": "  "}"#).unwrap();
+        let plan = validate_settings(SubProduct::Transactional, body, &own()).unwrap();
+        assert_eq!(plan.body.from, None);
+        assert!(plan.notes.contains(&BLANK_FROM_NOTE.to_owned()));
+        let sent = serde_json::to_value(plan.into_body(None)).unwrap();
+        assert!(sent.get("from").is_none(), "{sent}");
+    }
+
+    #[test]
+    fn credentials_in_urls_are_never_quoted() {
+        assert_eq!(userinfo("https://u:p@a.example/x@y"), Some("u:p"));
+        assert_eq!(userinfo("https://a.example/x@y"), None);
+        assert_eq!(userinfo("not a url u:p@x"), None);
+        assert_eq!(
+            without_userinfo("http://user:pa ss@10.0.0.1/x"),
+            "http://********@10.0.0.1/x"
+        );
+        let message = check_url("http://user:secret-password@partner.example.com/h").unwrap_err();
+        assert!(!message.contains("secret-password"), "{message}");
+        assert!(message.contains("partner.example.com"), "{message}");
     }
 
     #[test]

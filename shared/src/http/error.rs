@@ -10,8 +10,8 @@ use crate::auth::oauth::{OAuthError, OAuthErrorCode};
 use crate::domain::PayloadError;
 use crate::domain::management::{RequestError, ValidationError};
 use crate::domain::query::QueryError;
-use crate::insider::InsiderError;
 use crate::insider::service::ManageError;
+use crate::insider::{InsiderError, SecretValues};
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -60,6 +60,16 @@ impl ApiError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message)
+    }
+
+    /// With `secrets` masked wherever the message or the details (a vendor's body, a field's
+    /// problem) quote them.
+    pub fn masking(mut self, secrets: &SecretValues) -> Self {
+        secrets.mask_text(&mut self.message);
+        self.details
+            .values_mut()
+            .for_each(|detail| secrets.mask_value(detail));
+        self
     }
 
     pub fn into_response(self) -> Response {
@@ -226,7 +236,9 @@ impl From<InsiderError> for ApiError {
             }
             InsiderError::AuthFailed { .. } => (StatusCode::BAD_GATEWAY, "vendor_auth_failed"),
             InsiderError::Unreachable(_) => (StatusCode::BAD_GATEWAY, "vendor_unreachable"),
-            InsiderError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "vendor_timeout"),
+            InsiderError::Timeout(_) | InsiderError::DeadlineExceeded(_) => {
+                (StatusCode::GATEWAY_TIMEOUT, "vendor_timeout")
+            }
             InsiderError::NotConfigured(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "insider_not_configured")
             }

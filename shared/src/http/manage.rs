@@ -18,12 +18,16 @@ use std::time::Instant;
 
 use http::{StatusCode, header};
 
-use super::{ApiError, Request, Response, header_str, json_response, path_segments, query_param};
+use super::{
+    ApiError, Request, Response, empty_response, header_str, json_response, path_segments,
+    query_param,
+};
 use crate::domain::SubProduct;
 use crate::domain::management::{
     OwnEndpoints, decode, is_loopback, validate_settings, validate_target, validate_v1,
     validate_webhook,
 };
+use crate::insider::SecretValues;
 use crate::insider::service::{ManageError, Outcome};
 
 pub use crate::insider::Management;
@@ -125,13 +129,15 @@ pub async fn manage(management: &Management, request: Request) -> Response {
 }
 
 /// The one shape of every management route: route, run, one log line, answer. A handler bound
-/// to one operation answers 404 to any other route, as a Lambda behind a wrong route must.
+/// to one operation answers 404 to anything but that operation (another route, or another
+/// method on its path), as a Lambda behind a wrong route must: it serves no other route.
 async fn handle(management: &Management, request: Request, only: Option<Operation>) -> Response {
     let started = Instant::now();
-    let routed = Operation::of(&request).and_then(|(operation, id)| match only {
-        Some(only) if only != operation => Err(ApiError::not_found()),
-        _ => Ok((operation, id)),
-    });
+    let routed = match (Operation::of(&request), only) {
+        (routed, None) => routed,
+        (Ok((operation, id)), Some(only)) if operation == only => Ok((operation, id)),
+        (_, Some(_)) => Err(ApiError::not_found()),
+    };
     let (operation, outcome) = match routed {
         Ok((operation, id)) => (
             Some(operation),
@@ -151,15 +157,16 @@ async fn handle(management: &Management, request: Request, only: Option<Operatio
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     match outcome {
         Ok(outcome) => {
+            let vendor_status = outcome.vendor_status;
+            let response = success_response(outcome);
             tracing::info!(
                 operation,
                 outcome = "ok",
-                status = outcome.vendor_status,
-                vendor_status = outcome.vendor_status,
+                status = response.status().as_u16(),
+                vendor_status,
                 elapsed_ms
             );
-            let status = StatusCode::from_u16(outcome.vendor_status).unwrap_or(StatusCode::OK);
-            json_response(status, &outcome.body)
+            response
         }
         Err((error, vendor_status)) => {
             tracing::warn!(
@@ -169,9 +176,31 @@ async fn handle(management: &Management, request: Request, only: Option<Operatio
                 vendor_status,
                 elapsed_ms
             );
-            error.into_response()
+            // An error may quote what the request carried (a vendor's message, a problem
+            // naming a value): its secrets are masked wherever they appear.
+            error.masking(&request_secrets(&request)).into_response()
         }
     }
+}
+
+/// The answer to a call Insider One accepted: its status, and its body with ours beside it. A
+/// 204 has no body, so it is passed on as it is when we have nothing to add, and becomes a 200
+/// when we have notes or minted credentials to show.
+fn success_response(outcome: Outcome) -> Response {
+    let status = StatusCode::from_u16(outcome.vendor_status).unwrap_or(StatusCode::OK);
+    let nothing_to_show = outcome.body.as_object().is_some_and(|body| body.is_empty());
+    match status {
+        StatusCode::NO_CONTENT if nothing_to_show => empty_response(StatusCode::NO_CONTENT),
+        StatusCode::NO_CONTENT => json_response(StatusCode::OK, &outcome.body),
+        _ => json_response(status, &outcome.body),
+    }
+}
+
+/// The secret values of a request's body; none when it is not JSON (it then reached no one).
+fn request_secrets(request: &Request) -> SecretValues {
+    serde_json::from_slice(request.body().as_ref())
+        .map(|body| SecretValues::of(&body))
+        .unwrap_or_default()
 }
 
 async fn run(
@@ -246,8 +275,18 @@ fn request_base_url(request: &Request) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
     use super::*;
+    use crate::domain::management::BLANK_FROM_NOTE;
     use crate::http::Body;
+    use crate::insider::{
+        Deadline, InsiderApi, InsiderError, InsiderFuture, VendorCall, VendorReply,
+    };
+    use crate::store::embedded::EmbeddedStore;
 
     fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request {
         let mut builder = http::Request::builder().method(method).uri(uri);
@@ -255,6 +294,94 @@ mod tests {
             builder = builder.header(*name, *value);
         }
         builder.body(Body::Empty).unwrap()
+    }
+
+    /// An Insider One that answers every call alike.
+    struct Answering(Result<VendorReply, InsiderError>);
+
+    impl InsiderApi for Answering {
+        fn call_within<'a>(
+            &'a self,
+            _call: &'a VendorCall,
+            _deadline: Deadline,
+        ) -> InsiderFuture<'a, VendorReply> {
+            Box::pin(std::future::ready(self.0.clone()))
+        }
+
+        fn request_budget(&self) -> Duration {
+            Duration::from_secs(1)
+        }
+    }
+
+    fn management(answer: Result<VendorReply, InsiderError>) -> Management {
+        Management {
+            insider: Arc::new(Answering(answer)),
+            clients: Arc::new(EmbeddedStore::in_memory(Duration::from_secs(60)).unwrap()),
+            public_base_url: Some("https://hooks.example.com".into()),
+        }
+    }
+
+    async fn post(management: &Management, uri: &str, body: &Value) -> (StatusCode, String) {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(uri)
+            .body(Body::Text(body.to_string()))
+            .unwrap();
+        let response = manage(management, request).await;
+        let body = String::from_utf8(response.body().to_vec()).unwrap();
+        (response.status(), body)
+    }
+
+    #[tokio::test]
+    async fn a_204_stays_bodiless_unless_there_is_something_to_show() {
+        let no_content = management(Ok(VendorReply {
+            status: 204,
+            body: Value::Null,
+        }));
+        let v1 = json!({"isActive": true, "url": "https://a.example/h", "apiKey": "k-123456"});
+        assert_eq!(
+            post(&no_content, "/manage/settings/conversational/v1", &v1).await,
+            (StatusCode::NO_CONTENT, String::new())
+        );
+        let noted = json!({"auth_type": "bearer", "api_key": "k-123456", "from": " ",
+                           "webhook_url": "https://a.example/h"});
+        let (status, body) = post(&no_content, "/manage/settings/transactional", &noted).await;
+        assert_eq!(status, StatusCode::OK);
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body, json!({"notes": [BLANK_FROM_NOTE]}));
+    }
+
+    #[tokio::test]
+    async fn what_the_request_carried_is_masked_wherever_it_is_quoted() {
+        let echoing = management(Err(InsiderError::Rejected {
+            status: 400,
+            body: json!({"errorCode": "2011", "message":
+                "api_key k-quoted-secret-value refused for https://hook:hook-password@a.example/h"}),
+        }));
+        let body = json!({"auth_type": "bearer", "api_key": "k-quoted-secret-value",
+                          "webhook_url": "https://hook:hook-password@a.example/h"});
+        let (status, answer) = post(&echoing, "/manage/settings/conversational", &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(!answer.contains("k-quoted-secret-value"), "{answer}");
+        assert!(!answer.contains("hook-password"), "{answer}");
+        assert!(answer.contains("\"errorCode\":\"2011\""), "{answer}");
+
+        // A secret the caller also put where a problem quotes it.
+        let misplaced = json!({"authType": "oauth2", "subProduct": "verify",
+                               "events": ["sent", "partner-whatsapp-secret"],
+                               "oauth2": {"grantType": "client_credentials", "expiresIn": 60,
+                                          "tokenUrl": "ftp://user:url-password@a.example/t",
+                                          "clientId": "c", "clientSecret": "partner-whatsapp-secret"}});
+        let (status, answer) = post(
+            &echoing,
+            "/manage/webhooks?phoneNumber=15551234567",
+            &misplaced,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(answer.contains("oauth2.tokenUrl"), "{answer}");
+        assert!(!answer.contains("partner-whatsapp-secret"), "{answer}");
+        assert!(!answer.contains("url-password"), "{answer}");
     }
 
     #[test]

@@ -8,10 +8,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::tokens::{GatewayScope, GatewayTokens};
-use super::{InsiderApi, InsiderError, InsiderFuture, VendorCall, VendorReply, mask_secrets};
+use super::{
+    Deadline, InsiderApi, InsiderError, InsiderFuture, SecretValues, VendorCall, VendorReply,
+    mask_secrets,
+};
 
 pub const PRODUCTION_GATEWAY_URL: &str = "https://gw.useinsider.com";
 pub const PRODUCTION_WHATSAPP_URL: &str = "https://whatsapp.useinsider.com";
+/// What one management request may spend on Insider One unless `INSIDER_REQUEST_BUDGET_MS`
+/// says otherwise: well inside the 29 s the management functions run, so that they answer
+/// `vendor_timeout` themselves and still have time to withdraw minted credentials.
+const DEFAULT_REQUEST_BUDGET: Duration = Duration::from_secs(25);
 
 /// Vendor bodies that are not JSON are kept as text, this long at most, for the error answer.
 const MAX_TEXT_BODY_CHARS: usize = 500;
@@ -29,10 +36,21 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// The values no answer or log of ours may repeat (the client id is no secret).
+    fn secret_values(&self) -> SecretValues {
+        [&self.client_secret, &self.ins_auth_key]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
     /// Blank values, as in the placeholder secret the template creates, count as unset, so the
-    /// caller hears "not configured" instead of Insider One refusing empty credentials.
+    /// caller hears "not configured" instead of Insider One refusing empty credentials. Others
+    /// lose the whitespace around them, which a pasted value often brings along.
     pub fn blank_as_unset(self) -> Self {
-        let keep = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+        let keep =
+            |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         Self {
             client_id: keep(self.client_id),
             client_secret: keep(self.client_secret),
@@ -108,6 +126,8 @@ pub struct InsiderSettings {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Bound on all the calls of one management request together: see [`Deadline`].
+    pub request_budget: Duration,
 }
 
 impl Default for InsiderSettings {
@@ -119,6 +139,7 @@ impl Default for InsiderSettings {
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(3),
             retry: RetryPolicy::default(),
+            request_budget: DEFAULT_REQUEST_BUDGET,
         }
     }
 }
@@ -129,6 +150,8 @@ pub struct InsiderClient {
     http: reqwest::Client,
     settings: InsiderSettings,
     tokens: GatewayTokens,
+    /// Our credentials' values, masked in whatever the vendor answers, should it quote them.
+    own_secrets: SecretValues,
 }
 
 enum Auth<'a> {
@@ -167,12 +190,17 @@ impl InsiderClient {
             .build()?;
         Ok(Self {
             http,
+            own_secrets: settings.credentials.secret_values(),
             settings,
             tokens: GatewayTokens::default(),
         })
     }
 
-    async fn perform(&self, call: &VendorCall) -> Result<VendorReply, InsiderError> {
+    async fn perform(
+        &self,
+        call: &VendorCall,
+        deadline: Deadline,
+    ) -> Result<VendorReply, InsiderError> {
         let target = self.target(call);
         let retry = call.is_idempotent();
         let raw = match scope(call) {
@@ -182,20 +210,27 @@ impl InsiderClient {
                         "the Insider One V1 key (INSIDER_INS_AUTH_KEY or ins_auth_key in INSIDER_CREDENTIALS_SECRET)",
                     ),
                 )?;
-                self.send(call.name(), &target, &Auth::InsAuthKey(key), retry)
-                    .await?
+                self.send(
+                    call.name(),
+                    &target,
+                    &Auth::InsAuthKey(key),
+                    retry,
+                    deadline,
+                )
+                .await?
             }
             Some(scope) => {
-                let token = self.tokens.get(scope, || self.fetch_token(scope)).await?;
+                let fetch = || self.fetch_token(scope, deadline);
+                let token = self.tokens.get(scope, fetch).await?;
                 let raw = self
-                    .send(call.name(), &target, &Auth::Bearer(&token), retry)
+                    .send(call.name(), &target, &Auth::Bearer(&token), retry, deadline)
                     .await?;
                 if raw.status == 401 {
                     // Revoked, or expired earlier than announced: one fresh token, once. A second
                     // refusal means our gateway client itself is wrong.
                     self.tokens.invalidate(scope, &token).await;
-                    let token = self.tokens.get(scope, || self.fetch_token(scope)).await?;
-                    self.send(call.name(), &target, &Auth::Bearer(&token), retry)
+                    let token = self.tokens.get(scope, fetch).await?;
+                    self.send(call.name(), &target, &Auth::Bearer(&token), retry, deadline)
                         .await?
                 } else {
                     raw
@@ -211,6 +246,7 @@ impl InsiderClient {
     async fn fetch_token(
         &self,
         scope: GatewayScope,
+        deadline: Deadline,
     ) -> Result<(String, Option<u64>), InsiderError> {
         let credentials = &self.settings.credentials;
         let (Some(client_id), Some(client_secret)) =
@@ -233,7 +269,7 @@ impl InsiderClient {
         };
         // Asking for a token twice does no harm, so the token call is retried like a GET.
         let raw = self
-            .send("gateway_token", &target, &Auth::None, true)
+            .send("gateway_token", &target, &Auth::None, true, deadline)
             .await?;
         // Any refusal other than rate limiting means our client id, secret or scope is wrong.
         let reply = judge(raw, "the gateway token endpoint", |status| {
@@ -301,25 +337,31 @@ impl InsiderClient {
         }
     }
 
-    /// Sends until an answer that should not be retried, or the attempts run out.
+    /// Sends until an answer that should not be retried, the attempts run out, or the deadline
+    /// leaves no room for another attempt.
     async fn send(
         &self,
         operation: &'static str,
         target: &Target<'_>,
         auth: &Auth<'_>,
         retry: bool,
+        deadline: Deadline,
     ) -> Result<Raw, InsiderError> {
         let mut attempt = 1;
         loop {
             let started = Instant::now();
-            let outcome = self.send_once(target, auth).await;
+            let outcome = tokio::time::timeout_at(deadline.at(), self.send_once(target, auth))
+                .await
+                .unwrap_or_else(|_| Err(deadline.exceeded()));
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             crate::telemetry::record::vendor_call(
                 operation,
                 started.elapsed(),
                 match &outcome {
                     Ok(raw) => Ok(raw.status),
-                    Err(InsiderError::Timeout(_)) => Err("timeout"),
+                    Err(InsiderError::Timeout(_) | InsiderError::DeadlineExceeded(_)) => {
+                        Err("timeout")
+                    }
                     Err(_) => Err("unreachable"),
                 },
             );
@@ -332,7 +374,9 @@ impl InsiderClient {
                 Err(InsiderError::Unreachable(_)) => self.settings.retry.delay(attempt, None),
                 _ => None,
             }
-            .filter(|_| retry);
+            // A wait the deadline cuts short would only turn the failure at hand, which says
+            // more, into a timeout.
+            .filter(|wait| retry && deadline.leaves_room_for(*wait));
             let status = outcome.as_ref().ok().map(|raw| raw.status);
             match wait {
                 Some(wait) => {
@@ -399,8 +443,24 @@ impl InsiderClient {
 }
 
 impl InsiderApi for InsiderClient {
-    fn call<'a>(&'a self, call: &'a VendorCall) -> InsiderFuture<'a, VendorReply> {
-        Box::pin(self.perform(call))
+    fn call_within<'a>(
+        &'a self,
+        call: &'a VendorCall,
+        deadline: Deadline,
+    ) -> InsiderFuture<'a, VendorReply> {
+        Box::pin(async move {
+            // Attempts and waits keep to the deadline themselves; this also bounds the wait for
+            // a gateway token that a concurrent request is fetching.
+            let mut outcome = tokio::time::timeout_at(deadline.at(), self.perform(call, deadline))
+                .await
+                .unwrap_or_else(|_| Err(deadline.exceeded()));
+            self.own_secrets.mask_outcome(&mut outcome);
+            outcome
+        })
+    }
+
+    fn request_budget(&self) -> Duration {
+        self.settings.request_budget
     }
 }
 

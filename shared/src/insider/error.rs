@@ -28,8 +28,12 @@ pub enum InsiderError {
     },
     #[error("Insider One could not be reached: {0}")]
     Unreachable(String),
+    /// One attempt got no answer within `INSIDER_TIMEOUT_MS`.
     #[error("Insider One did not answer within {0:?}")]
     Timeout(Duration),
+    /// The request's calls together did not finish within `INSIDER_REQUEST_BUDGET_MS`.
+    #[error("Insider One's calls for this request did not finish within its budget of {0:?}")]
+    DeadlineExceeded(Duration),
     #[error("Insider One answered HTTP {status} with a body that is not JSON")]
     InvalidResponse { status: u16 },
     #[error("{0} is not configured, so this call cannot be made")]
@@ -45,7 +49,10 @@ impl InsiderError {
             | Self::AuthFailed { status, .. }
             | Self::InvalidResponse { status } => Some(*status),
             Self::RateLimited { .. } => Some(429),
-            Self::Unreachable(_) | Self::Timeout(_) | Self::NotConfigured(_) => None,
+            Self::Unreachable(_)
+            | Self::Timeout(_)
+            | Self::DeadlineExceeded(_)
+            | Self::NotConfigured(_) => None,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Us -> Insider One: the management calls that register, list, change and delete the webhook
 //! URLs Insider One delivers to.
 //!
-//! - [`InsiderApi`] is the port the management service talks to: one method, one
-//!   [`VendorCall`] per documented call. Handlers and the service never see HTTP details.
+//! - [`InsiderApi`] is the port the management service talks to: one [`VendorCall`] per
+//!   documented call, made within the request's [`Deadline`]. Handlers and the service never
+//!   see HTTP details.
 //! - [`InsiderClient`] is the production adapter: reqwest with rustls, one connection pool per
 //!   cold start, bounded waits, retries with backoff for idempotent calls only, and the gateway
 //!   token cached per scope.
@@ -11,23 +12,26 @@
 
 mod client;
 mod error;
+mod masking;
 pub mod service;
 mod tokens;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use serde_json::Value;
+use tokio::time::Instant;
 
 pub use client::{
     Credentials, InsiderClient, InsiderSettings, PRODUCTION_GATEWAY_URL, PRODUCTION_WHATSAPP_URL,
     RetryPolicy,
 };
 pub use error::InsiderError;
+pub use masking::{SecretValues, mask_secrets};
 pub use service::Management;
 
 use crate::domain::SubProduct;
-use crate::domain::management::SECRET_FIELDS;
 
 /// One documented management call with what it carries. Bodies are already in the vendor's
 /// casing (camelCase for webhook CRUD and V1, snake_case for V2 settings).
@@ -86,6 +90,17 @@ impl VendorCall {
             Self::ListWebhooks { .. } | Self::UpdateWebhook { .. } | Self::DeleteWebhook { .. }
         )
     }
+
+    /// The body sent, for the calls that send one.
+    pub fn body(&self) -> Option<&Value> {
+        match self {
+            Self::CreateWebhook { body, .. }
+            | Self::UpdateWebhook { body, .. }
+            | Self::Settings { body, .. }
+            | Self::V1Settings { body } => Some(body),
+            Self::ListWebhooks { .. } | Self::DeleteWebhook { .. } => None,
+        }
+    }
 }
 
 /// A 2xx answer from Insider One; its body as JSON (`null` when empty).
@@ -97,51 +112,55 @@ pub struct VendorReply {
 
 pub type InsiderFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, InsiderError>> + Send + 'a>>;
 
-/// The port in front of Insider One's management API.
-pub trait InsiderApi: Send + Sync {
-    /// Makes the call; any answer other than 2xx is an [`InsiderError`].
-    fn call<'a>(&'a self, call: &'a VendorCall) -> InsiderFuture<'a, VendorReply>;
+/// When one management request must be done with Insider One. Every call the request makes
+/// (gateway tokens, attempts, the waits between them, the list before an update) draws on the
+/// same budget, so that the function answers `vendor_timeout` itself well before its own
+/// timeout, and API Gateway's, would cut it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    at: Instant,
+    budget: Duration,
 }
 
-/// Masks every credential field in a vendor body, as the vendor masks them in its lists
-/// (`partner-whatsa********`). The vendor already does so; this is the defence for when it
-/// does not, so that no answer of ours ever carries a usable secret from Insider One.
-pub fn mask_secrets(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (key, field) in map.iter_mut() {
-                match field {
-                    Value::String(secret)
-                        if SECRET_FIELDS.contains(&key.as_str())
-                            && !secret.ends_with("********") =>
-                    {
-                        *secret = crate::auth::mask_secret(secret);
-                    }
-                    _ => mask_secrets(field),
-                }
-            }
+impl Deadline {
+    /// The deadline of a request starting now.
+    pub fn after(budget: Duration) -> Self {
+        Self {
+            at: Instant::now() + budget,
+            budget,
         }
-        Value::Array(items) => items.iter_mut().for_each(mask_secrets),
-        _ => {}
+    }
+
+    pub fn at(self) -> Instant {
+        self.at
+    }
+
+    /// Whether a wait of `wait`, starting now, ends before the deadline.
+    pub fn leaves_room_for(self, wait: Duration) -> bool {
+        Instant::now() + wait < self.at
+    }
+
+    /// What a call that ran into the deadline fails with.
+    pub fn exceeded(self) -> InsiderError {
+        InsiderError::DeadlineExceeded(self.budget)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
+/// The port in front of Insider One's management API.
+pub trait InsiderApi: Send + Sync {
+    /// Makes the call, giving up with [`InsiderError::DeadlineExceeded`] once `deadline` has
+    /// passed; any answer other than 2xx is an [`InsiderError`].
+    fn call_within<'a>(
+        &'a self,
+        call: &'a VendorCall,
+        deadline: Deadline,
+    ) -> InsiderFuture<'a, VendorReply>;
 
-    #[test]
-    fn secrets_are_masked_once_wherever_they_are() {
-        let mut body = json!({"webhooks": [{"oauth2": {
-            "clientId": "partner-whatsapp-client",
-            "clientSecret": "partner-whatsapp-secret",
-            "refreshToken": "partner-whatsa********",
-        }}], "api_key": "k-1234567890"});
-        super::mask_secrets(&mut body);
-        let oauth2 = &body["webhooks"][0]["oauth2"];
-        assert_eq!(oauth2["clientId"], "partner-whatsapp-client");
-        assert_eq!(oauth2["clientSecret"], "partner-wha********");
-        assert_eq!(oauth2["refreshToken"], "partner-whatsa********");
-        assert_eq!(body["api_key"], "k-1234********");
+    /// How long one management request may spend on Insider One, all its calls together.
+    fn request_budget(&self) -> Duration;
+
+    /// Makes the call as a request of its own, with the whole budget.
+    fn call<'a>(&'a self, call: &'a VendorCall) -> InsiderFuture<'a, VendorReply> {
+        self.call_within(call, Deadline::after(self.request_budget()))
     }
 }

@@ -1,12 +1,17 @@
 //! What the `/manage/...` routes do once a request is validated: fill in what depends on the
 //! vendor or on our client store (the API type of a webhook being updated, minted credentials),
 //! make the call, and compose our answer on the vendor's.
+//!
+//! Each public method is one request: its calls to Insider One share one [`Deadline`], what
+//! they bring back has the secrets they carried masked, and credentials minted for a
+//! registration that Insider One did not accept are withdrawn as far as the client store
+//! allows.
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::{InsiderApi, InsiderError, VendorCall, VendorReply};
+use super::{Deadline, InsiderApi, InsiderError, SecretValues, VendorCall, VendorReply};
 use crate::auth::generate_token;
 use crate::auth::oauth::{
     GrantType, OAuthClient, REGISTERED_REFRESH_TOKEN_LIFETIME_SECS, SecretHash,
@@ -80,11 +85,8 @@ impl Management {
         let call = VendorCall::ListWebhooks {
             phone_number: target.phone_number,
         };
-        Ok(Outcome::new(
-            self.insider.call(&call).await?,
-            None,
-            Vec::new(),
-        ))
+        let reply = self.vendor(&call, self.deadline()).await?;
+        Ok(Outcome::new(reply, None, Vec::new()))
     }
 
     pub async fn delete_webhook(&self, target: WebhookTarget) -> Result<Outcome, ManageError> {
@@ -92,11 +94,8 @@ impl Management {
             phone_number: target.phone_number,
             id: target.id.unwrap_or_default(),
         };
-        Ok(Outcome::new(
-            self.insider.call(&call).await?,
-            None,
-            Vec::new(),
-        ))
+        let reply = self.vendor(&call, self.deadline()).await?;
+        Ok(Outcome::new(reply, None, Vec::new()))
     }
 
     /// Creates the webhook, or updates it when the plan names one.
@@ -105,17 +104,18 @@ impl Management {
         mut plan: WebhookPlan,
         own: &OwnEndpoints,
     ) -> Result<Outcome, ManageError> {
+        let deadline = self.deadline();
         let phone_number = plan.target.phone_number.clone();
         let id = plan.target.id;
         if let Some(id) = id {
-            // An update body has no subProduct, yet the reply rule and the default URL depend
-            // on it: the existing webhook's comes from the list.
-            let sub_product = self.sub_product_of(&phone_number, id).await?;
+            // An update body has no subProduct, yet the reply rule and the path of the default
+            // URL depend on it: the existing webhook's comes from the list.
+            let sub_product = self.sub_product_of(&phone_number, id, deadline).await?;
             plan.apply_sub_product(sub_product, own)?;
         }
         let notes = std::mem::take(&mut plan.notes);
         let oauth2 = plan.oauth2.clone();
-        self.register(Some(&oauth2), Case::Camel, notes, |minted| {
+        self.register(Some(&oauth2), Case::Camel, notes, deadline, |minted| {
             let body = to_json(&plan.into_body(minted, id.is_none()));
             match id {
                 None => VendorCall::CreateWebhook { phone_number, body },
@@ -135,9 +135,10 @@ impl Management {
         sub_product: SubProduct,
         mut plan: SettingsPlan,
     ) -> Result<Outcome, ManageError> {
+        let deadline = self.deadline();
         let notes = std::mem::take(&mut plan.notes);
         let oauth2 = plan.oauth2.clone();
-        self.register(oauth2.as_ref(), Case::Snake, notes, |minted| {
+        self.register(oauth2.as_ref(), Case::Snake, notes, deadline, |minted| {
             VendorCall::Settings {
                 sub_product,
                 body: to_json(&plan.into_body(minted)),
@@ -147,37 +148,72 @@ impl Management {
     }
 
     pub async fn save_v1(&self, body: V1Body, notes: Vec<String>) -> Result<Outcome, ManageError> {
-        self.register(None, Case::Camel, notes, |_| VendorCall::V1Settings {
-            body: to_json(&body),
+        let deadline = self.deadline();
+        self.register(None, Case::Camel, notes, deadline, |_| {
+            VendorCall::V1Settings {
+                body: to_json(&body),
+            }
         })
         .await
     }
 
+    /// The deadline of a request starting now, for all its calls to Insider One.
+    fn deadline(&self) -> Deadline {
+        Deadline::after(self.insider.request_budget())
+    }
+
+    /// A call to Insider One within `deadline`. The vendor may quote what it was sent in its
+    /// messages, so the secrets the call carried (the caller's, and any minted for it) are
+    /// masked in whatever comes back.
+    async fn vendor(
+        &self,
+        call: &VendorCall,
+        deadline: Deadline,
+    ) -> Result<VendorReply, InsiderError> {
+        let mut outcome = self.insider.call_within(call, deadline).await;
+        if let Some(body) = call.body() {
+            SecretValues::of(body).mask_outcome(&mut outcome);
+        }
+        outcome
+    }
+
     /// The shape every registration shares: mint what was left out, call, answer. Credentials
-    /// are minted before the call because Insider One uses them at once, to probe the URL.
+    /// are minted before the call because Insider One uses them at once, to probe the URL; when
+    /// the call fails they are withdrawn ([`Self::withdraw`]).
     async fn register(
         &self,
         oauth2: Option<&OAuth2Plan>,
         case: Case,
         notes: Vec<String>,
+        deadline: Deadline,
         call: impl FnOnce(Option<&MintedCredentials>) -> VendorCall,
     ) -> Result<Outcome, ManageError> {
         let minted = match oauth2.filter(|plan| plan.mint) {
             Some(plan) => Some(self.mint(plan).await?),
             None => None,
         };
-        let reply = self.insider.call(&call(minted.as_ref())).await?;
-        Ok(Outcome::new(reply, minted.map(|m| m.to_json(case)), notes))
+        match self.vendor(&call(minted.as_ref()), deadline).await {
+            Ok(reply) => Ok(Outcome::new(reply, minted.map(|m| m.to_json(case)), notes)),
+            Err(error) => {
+                if let Some(minted) = &minted {
+                    self.withdraw(minted).await;
+                }
+                Err(error.into())
+            }
+        }
     }
 
     /// The API type of an existing webhook, from the vendor's list.
-    async fn sub_product_of(&self, phone_number: &str, id: u64) -> Result<SubProduct, ManageError> {
-        let list = self
-            .insider
-            .call(&VendorCall::ListWebhooks {
-                phone_number: phone_number.to_owned(),
-            })
-            .await?;
+    async fn sub_product_of(
+        &self,
+        phone_number: &str,
+        id: u64,
+        deadline: Deadline,
+    ) -> Result<SubProduct, ManageError> {
+        let call = VendorCall::ListWebhooks {
+            phone_number: phone_number.to_owned(),
+        };
+        let list = self.vendor(&call, deadline).await?;
         list.body["webhooks"]
             .as_array()
             .into_iter()
@@ -189,6 +225,36 @@ impl Management {
                 id,
                 phone_number: phone_number.to_owned(),
             })
+    }
+
+    /// Withdraws the credentials minted for a registration that Insider One did not accept
+    /// (refused, failed, or not answered in time). They were shown to nobody, yet Insider One
+    /// may have received them, so they must not stay usable. Taking the refresh token back
+    /// leaves a client minted for the refresh_token grant unable to get any token. The client
+    /// record itself stays, as the client store cannot delete clients: one minted for
+    /// client_credentials keeps working with its secret, and is logged for the operators.
+    async fn withdraw(&self, minted: &MintedCredentials) {
+        let client_id = minted.client_id.as_str();
+        let Some(refresh_token) = &minted.refresh_token else {
+            tracing::warn!(
+                client_id,
+                "the client minted for a registration Insider One did not accept stays in the client store, which cannot delete clients; remove it"
+            );
+            return;
+        };
+        let digest = refresh_token_digest(refresh_token);
+        match self.clients.take_refresh_token(&digest, client_id).await {
+            Ok(_) => tracing::info!(
+                client_id,
+                "withdrew the refresh token minted for a registration Insider One did not accept"
+            ),
+            // The vendor's failure stays the answer; the token ends with its lifetime.
+            Err(error) => tracing::error!(
+                client_id,
+                %error,
+                "could not withdraw the refresh token minted for a registration Insider One did not accept"
+            ),
+        }
     }
 
     /// A client of our token endpoint for Insider One: a 256-bit secret, the grant and scopes
