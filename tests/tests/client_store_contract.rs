@@ -58,6 +58,22 @@ async fn a_taken_client_id_is_never_overwritten(store: Arc<dyn ClientStore>) {
     );
 }
 
+async fn a_deleted_client_is_gone_and_its_id_free_again(store: Arc<dyn ClientStore>) {
+    let minted = client("insider-withdrawn", "a-secret-nobody-was-shown-0");
+    assert!(store.create_client(&minted).await.unwrap());
+    assert!(store.delete_client("insider-withdrawn").await.unwrap());
+    assert_eq!(store.find_client("insider-withdrawn").await.unwrap(), None);
+    assert!(
+        !store.delete_client("insider-withdrawn").await.unwrap(),
+        "a second delete finds nothing"
+    );
+    assert!(!store.delete_client("insider-never").await.unwrap());
+    assert!(
+        store.create_client(&minted).await.unwrap(),
+        "the id is free"
+    );
+}
+
 async fn concurrent_creates_of_one_id_have_one_winner(store: Arc<dyn ClientStore>) {
     let tasks: Vec<_> = (0..8)
         .map(|n| {
@@ -361,6 +377,7 @@ macro_rules! contract {
 contract!(
     a_created_client_is_found_as_created,
     a_taken_client_id_is_never_overwritten,
+    a_deleted_client_is_gone_and_its_id_free_again,
     concurrent_creates_of_one_id_have_one_winner,
     a_refresh_token_is_found_only_by_its_client,
     an_expired_refresh_token_keeps_its_expiry,

@@ -318,24 +318,36 @@ async fn call_recorded(
     Answer::from_lambda(manage::manage(management, request).await)
 }
 
-/// What our token endpoint answers to the refresh_token grant with the minted `oauth2`
-/// credentials (camelCase or snake_case, as the call that minted them spelled them).
-async fn refresh_with(setup: &Setup, oauth2: &Value) -> StatusCode {
+/// What our token endpoint answers to the minted `oauth2` credentials (camelCase or snake_case,
+/// as the call that minted them spelled them), with the grant they were minted for: 200 while
+/// they are usable, 401 `invalid_client` once they are withdrawn.
+async fn token_with(setup: &Setup, oauth2: &Value) -> StatusCode {
     let field = |camel: &str, snake: &str| {
         oauth2[camel]
             .as_str()
             .or_else(|| oauth2[snake].as_str())
-            .unwrap_or_else(|| panic!("{camel} minted: {oauth2}"))
-            .to_owned()
+            .map(str::to_owned)
     };
+    let mut form = vec![
+        (
+            "client_id",
+            field("clientId", "client_id").expect("a minted client id"),
+        ),
+        (
+            "client_secret",
+            field("clientSecret", "client_secret").expect("a minted client secret"),
+        ),
+    ];
+    match field("refreshToken", "refresh_token") {
+        Some(refresh_token) => form.extend([
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", refresh_token),
+        ]),
+        None => form.push(("grant_type", "client_credentials".to_owned())),
+    }
     client()
         .post(setup.own_url("/oauth/token"))
-        .form(&[
-            ("grant_type", "refresh_token".to_owned()),
-            ("client_id", field("clientId", "client_id")),
-            ("client_secret", field("clientSecret", "client_secret")),
-            ("refresh_token", field("refreshToken", "refresh_token")),
-        ])
+        .form(&form)
         .send()
         .await
         .expect("the token endpoint answers")
@@ -361,7 +373,7 @@ async fn credentials_minted_for_a_refused_or_failed_call_are_withdrawn() {
     .await;
     saved.assert_ok();
     assert_eq!(
-        refresh_with(&setup, &saved.body["credentials"]).await,
+        token_with(&setup, &saved.body["credentials"]).await,
         StatusCode::OK
     );
 
@@ -380,8 +392,8 @@ async fn credentials_minted_for_a_refused_or_failed_call_are_withdrawn() {
     limited.assert_rate_limited("3");
     assert!(limited.body["error"].get("credentials").is_none());
     assert_eq!(
-        refresh_with(&setup, &recorder.last_oauth2()).await,
-        StatusCode::BAD_REQUEST
+        token_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::UNAUTHORIZED
     );
     setup
         .fault(json!({"route": "settings", "status": 503}))
@@ -397,12 +409,31 @@ async fn credentials_minted_for_a_refused_or_failed_call_are_withdrawn() {
     failed.assert_error(StatusCode::BAD_GATEWAY, "vendor_error");
     assert_eq!(failed.body["error"]["vendor"]["status"], 503);
     assert_eq!(
-        refresh_with(&setup, &recorder.last_oauth2()).await,
-        StatusCode::BAD_REQUEST
+        token_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::UNAUTHORIZED
     );
     assert_eq!(setup.sim_count("settings").await, 3, "one attempt each");
 
-    // A create whose save fails at the vendor (500).
+    // A create whose save fails at the vendor (500), for each grant: a client minted for
+    // client_credentials is as dead as one whose refresh token was taken.
+    setup
+        .fault(json!({"route": "create", "save_failure": true}))
+        .await;
+    let client_credentials = minimal_webhook("transactional", &["sent"]);
+    let failed = call_recorded(
+        &setup,
+        management,
+        "POST",
+        &webhooks_path(None),
+        &client_credentials,
+    )
+    .await;
+    failed.assert_error(StatusCode::BAD_GATEWAY, "vendor_error");
+    assert!(recorder.last_oauth2().get("refreshToken").is_none());
+    assert_eq!(
+        token_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::UNAUTHORIZED
+    );
     setup
         .fault(json!({"route": "create", "save_failure": true}))
         .await;
@@ -411,8 +442,8 @@ async fn credentials_minted_for_a_refused_or_failed_call_are_withdrawn() {
     let failed = call_recorded(&setup, management, "POST", &webhooks_path(None), &create).await;
     failed.assert_error(StatusCode::BAD_GATEWAY, "vendor_error");
     assert_eq!(
-        refresh_with(&setup, &recorder.last_oauth2()).await,
-        StatusCode::BAD_REQUEST
+        token_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::UNAUTHORIZED
     );
 
     // An update whose new URL fails the vendor's probe (2020), then one whose URL another
@@ -436,8 +467,8 @@ async fn credentials_minted_for_a_refused_or_failed_call_are_withdrawn() {
         "2020"
     );
     assert_eq!(
-        refresh_with(&setup, &recorder.last_oauth2()).await,
-        StatusCode::BAD_REQUEST
+        token_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::UNAUTHORIZED
     );
     update["webhookUrl"] = other["webhookUrl"].clone();
     let duplicate =
@@ -449,13 +480,23 @@ async fn credentials_minted_for_a_refused_or_failed_call_are_withdrawn() {
         duplicate.body
     );
     assert_eq!(
-        refresh_with(&setup, &recorder.last_oauth2()).await,
-        StatusCode::BAD_REQUEST
+        token_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::UNAUTHORIZED
     );
     assert_eq!(
         setup.sim_state().await["webhooks"][0]["webhook_url"],
         setup.own_url("/webhooks/transactional"),
         "the webhook is as it was"
+    );
+
+    // What an accepted client_credentials registration minted works, unlike the failed one's.
+    let mut accepted = client_credentials;
+    accepted["webhookUrl"] = setup.own_url("/webhooks/transactional?accepted").into();
+    let accepted = call_recorded(&setup, management, "POST", &webhooks_path(None), &accepted).await;
+    accepted.assert_ok();
+    assert_eq!(
+        token_with(&setup, &accepted.body["credentials"]).await,
+        StatusCode::OK
     );
 }
 
@@ -514,7 +555,7 @@ async fn one_budget_bounds_all_the_vendor_calls_of_a_request() {
     .await;
     answer.assert_error(StatusCode::GATEWAY_TIMEOUT, "vendor_timeout");
     assert_eq!(
-        refresh_with(&setup, &recorder.last_oauth2()).await,
-        StatusCode::BAD_REQUEST
+        token_with(&setup, &recorder.last_oauth2()).await,
+        StatusCode::UNAUTHORIZED
     );
 }

@@ -534,6 +534,10 @@ impl ClientStore for RefreshTokenWritesFail {
         self.store.create_client(client)
     }
 
+    fn delete_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, bool> {
+        self.store.delete_client(client_id)
+    }
+
     fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.refuse()?;

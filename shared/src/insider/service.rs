@@ -4,8 +4,7 @@
 //!
 //! Each public method is one request: its calls to Insider One share one [`Deadline`], what
 //! they bring back has the secrets they carried masked, and credentials minted for a
-//! registration that Insider One did not accept are withdrawn as far as the client store
-//! allows.
+//! registration that Insider One did not accept are withdrawn.
 
 use std::sync::Arc;
 
@@ -229,30 +228,33 @@ impl Management {
 
     /// Withdraws the credentials minted for a registration that Insider One did not accept
     /// (refused, failed, or not answered in time). They were shown to nobody, yet Insider One
-    /// may have received them, so they must not stay usable. Taking the refresh token back
-    /// leaves a client minted for the refresh_token grant unable to get any token. The client
-    /// record itself stays, as the client store cannot delete clients: one minted for
-    /// client_credentials keeps working with its secret, and is logged for the operators.
+    /// may have received them, so they must not stay usable: the client is deleted, which
+    /// stops its secret and its refresh tokens alike, and its refresh token goes with it.
     async fn withdraw(&self, minted: &MintedCredentials) {
         let client_id = minted.client_id.as_str();
-        let Some(refresh_token) = &minted.refresh_token else {
-            tracing::warn!(
-                client_id,
-                "the client minted for a registration Insider One did not accept stays in the client store, which cannot delete clients; remove it"
-            );
-            return;
+        let take_refresh_token = async {
+            match &minted.refresh_token {
+                Some(token) => self
+                    .clients
+                    .take_refresh_token(&refresh_token_digest(token), client_id)
+                    .await
+                    .map(|_| ()),
+                None => Ok(()),
+            }
         };
-        let digest = refresh_token_digest(refresh_token);
-        match self.clients.take_refresh_token(&digest, client_id).await {
-            Ok(_) => tracing::info!(
+        // At once: the request's budget leaves room for one store call after the vendor's.
+        let (deleted, taken) =
+            tokio::join!(self.clients.delete_client(client_id), take_refresh_token);
+        match deleted.and(taken) {
+            Ok(()) => tracing::info!(
                 client_id,
-                "withdrew the refresh token minted for a registration Insider One did not accept"
+                "withdrew the credentials minted for a registration Insider One did not accept"
             ),
-            // The vendor's failure stays the answer; the token ends with its lifetime.
+            // The vendor's failure stays the answer; the operators remove the client.
             Err(error) => tracing::error!(
                 client_id,
                 %error,
-                "could not withdraw the refresh token minted for a registration Insider One did not accept"
+                "could not withdraw the credentials minted for a registration Insider One did not accept; delete the client"
             ),
         }
     }

@@ -1068,6 +1068,22 @@ impl ClientStore for DynamoStore {
         })
     }
 
+    fn delete_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let deleted = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("PK", s(&format!("CLIENT#{client_id}")))
+                .key("SK", s(CLIENT_SK))
+                .return_values(ReturnValue::AllOld)
+                .send()
+                .await
+                .map_err(classify)?;
+            Ok(deleted.attributes.is_some())
+        })
+    }
+
     fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.client

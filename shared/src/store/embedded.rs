@@ -417,6 +417,19 @@ impl ClientStore for EmbeddedStore {
         }))
     }
 
+    fn delete_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, bool> {
+        let client_id = client_id.to_owned();
+        Box::pin(self.with_connection(move |connection| {
+            let deleted = connection
+                .execute(
+                    "DELETE FROM oauth_clients WHERE client_id = ?1",
+                    params![client_id],
+                )
+                .map_err(unavailable)?;
+            Ok(deleted == 1)
+        }))
+    }
+
     fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()> {
         let grant = grant.clone();
         Box::pin(self.with_connection(move |connection| {

@@ -144,6 +144,9 @@ pub trait ClientStore: Send + Sync {
     fn find_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<OAuthClient>>;
     /// Adds a client; `false` when the id is already taken (nothing is overwritten).
     fn create_client<'a>(&'a self, client: &'a OAuthClient) -> StoreFuture<'a, bool>;
+    /// Removes a client minted at run time, so its secret no longer gets tokens (its refresh
+    /// tokens need it too); `false` when there was none.
+    fn delete_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, bool>;
     fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()>;
     /// The grant, if it exists and belongs to `client_id`; it stays usable.
     fn find_refresh_token<'a>(
