@@ -129,9 +129,21 @@ fn cases() -> Vec<Case> {
             &["oauth2.refreshToken"],
         ),
         create(
+            "refreshToken only with refresh_token, even empty",
+            webhook(json!({"oauth2": {"clientId": "c", "clientSecret": "s", "refreshToken": ""}})),
+            &["oauth2.refreshToken"],
+        ),
+        create(
             "refreshToken always with refresh_token",
             webhook(
                 json!({"oauth2": {"grantType": "refresh_token", "clientId": "c", "clientSecret": "s"}}),
+            ),
+            &["oauth2.refreshToken"],
+        ),
+        create(
+            "a blank refreshToken is no refreshToken",
+            webhook(
+                json!({"oauth2": {"grantType": "refresh_token", "clientId": "c", "clientSecret": "s", "refreshToken": " "}}),
             ),
             &["oauth2.refreshToken"],
         ),

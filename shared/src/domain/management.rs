@@ -516,10 +516,12 @@ fn check_oauth2(
         }
     };
     let refresh_token = given(&fields.refresh_token);
+    // The vendor refuses the field itself with client_credentials, even empty, so a blank one
+    // is refused here too instead of being sent on.
     match (grant_type, refresh_token) {
-        (Some(GrantType::ClientCredentials), true) => problems.add(
+        (Some(GrantType::ClientCredentials), _) if fields.refresh_token.is_some() => problems.add(
             name("refresh_token"),
-            "is only sent with the refresh_token grant type",
+            "is only sent with the refresh_token grant type (leave it out)",
         ),
         (Some(GrantType::RefreshToken), false) if !mint => problems.add(
             name("refresh_token"),
