@@ -93,13 +93,44 @@ pub fn generate_token() -> String {
     hex::encode(bytes)
 }
 
-/// A secret as the vendor shows it: the first few characters, then asterisks
-/// (`partner-whatsa********`), so it can be recognised but not used.
+/// A secret as the vendor shows it: the first few characters, then asterisks, so it can be
+/// recognised but not used. The vendor's one sample shows 14 characters of a 23-character
+/// secret (`partner-whatsapp-secret` as `partner-whatsa********`); so do we, and a shorter
+/// secret shows at most half of itself.
 pub fn mask_secret(secret: &str) -> String {
-    let shown: String = secret
-        .chars()
-        .take(secret.chars().count().min(24) / 2)
-        .take(14)
-        .collect();
+    const VENDOR_SHOWN: usize = 14;
+    const VENDOR_HIDDEN: usize = 9;
+    let length = secret.chars().count();
+    let shown = if length >= VENDOR_SHOWN + VENDOR_HIDDEN {
+        VENDOR_SHOWN
+    } else {
+        length / 2
+    };
+    let shown: String = secret.chars().take(shown).collect();
     format!("{shown}********")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_secret;
+
+    #[test]
+    fn secrets_are_masked_as_the_vendor_masks_them() {
+        assert_eq!(
+            mask_secret("partner-whatsapp-secret"),
+            "partner-whatsa********"
+        );
+        assert_eq!(
+            mask_secret("partner-whatsapp-secret-2026-04-15"),
+            "partner-whatsa********"
+        );
+    }
+
+    #[test]
+    fn a_short_secret_shows_at_most_half_of_itself() {
+        assert_eq!(mask_secret("partner-whatsapp-secre"), "partner-wha********");
+        assert_eq!(mask_secret("ğğğğğ"), "ğğ********");
+        assert_eq!(mask_secret("a"), "********");
+        assert_eq!(mask_secret(""), "********");
+    }
 }
