@@ -53,3 +53,29 @@ pub async fn events_of_key<S: ListEvents + ?Sized>(
         .expect("the key index answers")
         .events
 }
+
+/// Runs each named `async fn(Arc<_>)` of the calling test file twice, as a test of module
+/// `embedded` on a fresh embedded store and as one of module `dynamodb_local` on a new table of
+/// the shared DynamoDB Local: one contract, both adapters.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _dir) = $crate::stores::embedded();
+                    super::$name(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+        mod dynamodb_local {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(std::sync::Arc::new($crate::stores::dynamo().await)).await;
+                }
+            )*
+        }
+    };
+}

@@ -352,29 +352,7 @@ async fn concurrent_rotations_of_one_refresh_token_have_one_winner(store: Arc<dy
     );
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _dir) = e2e_tests::stores::embedded();
-                    super::$name(std::sync::Arc::new(store)).await;
-                }
-            )*
-        }
-        mod dynamodb_local {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(std::sync::Arc::new(e2e_tests::stores::dynamo().await)).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+e2e_tests::on_both_stores!(
     a_created_client_is_found_as_created,
     a_taken_client_id_is_never_overwritten,
     a_deleted_client_is_gone_and_its_id_free_again,

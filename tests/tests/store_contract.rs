@@ -1009,29 +1009,7 @@ async fn stats_count_every_stored_event_once(store: Arc<dyn Store>) {
     assert_eq!(store.read_stats(&before).await.unwrap().events, 0);
 }
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _dir) = e2e_tests::stores::embedded();
-                    super::$name(std::sync::Arc::new(store)).await;
-                }
-            )*
-        }
-        mod dynamodb_local {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(std::sync::Arc::new(super::stores::dynamo().await)).await;
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+e2e_tests::on_both_stores!(
     stores_each_event_once,
     duplicates_inside_one_batch_count_once,
     concurrent_duplicate_writes_store_once,
