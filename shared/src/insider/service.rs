@@ -188,7 +188,12 @@ impl Management {
         call: impl FnOnce(Option<&MintedCredentials>) -> VendorCall,
     ) -> Result<Outcome, ManageError> {
         let minted = match oauth2.filter(|plan| plan.mint) {
-            Some(plan) => Some(self.mint(plan).await?),
+            // Within the request's deadline too: an update lists before it gets here.
+            Some(plan) => Some(
+                tokio::time::timeout_at(deadline.at(), self.mint(plan))
+                    .await
+                    .map_err(|_| deadline.exceeded())??,
+            ),
             None => None,
         };
         match self.vendor(&call(minted.as_ref()), deadline).await {
