@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use shared::domain::SubProduct;
 use shared::http::manage::{self, Management};
 use shared::http::{ApiError, Body};
-use shared::insider::{InsiderApi, InsiderClient, InsiderError, VendorCall};
+use shared::insider::{Deadline, InsiderApi, InsiderClient, InsiderError, VendorCall};
 
 #[tokio::test]
 async fn webhook_refusals_keep_the_vendors_status_and_body() {
@@ -148,7 +148,10 @@ async fn an_undecodable_body_is_2010_from_the_client_itself() {
         sub_product: SubProduct::Transactional,
         body: json!({"webhook_url": 5, "auth_type": "bearer"}),
     };
-    let error = client.call(&call).await.unwrap_err();
+    let error = client
+        .call_within(&call, Deadline::after(client.request_budget()))
+        .await
+        .unwrap_err();
     let InsiderError::Rejected { status: 400, body } = &error else {
         panic!("a 400 refusal, got {error:?}");
     };

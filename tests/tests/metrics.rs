@@ -11,7 +11,7 @@ use serde_json::Value;
 use shared::auth::{Authenticator, StaticTokens};
 use shared::http::Body;
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
-use shared::insider::{InsiderApi, InsiderClient, VendorCall};
+use shared::insider::{Deadline, InsiderApi, InsiderClient, VendorCall};
 
 fn delivery(token: &str, body: String) -> shared::http::Request {
     http::Request::builder()
@@ -117,7 +117,10 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
     let list = VendorCall::ListWebhooks {
         phone_number: "15551234567".into(),
     };
-    insider.call(&list).await.expect("the retry succeeds");
+    insider
+        .call_within(&list, Deadline::after(insider.request_budget()))
+        .await
+        .expect("the retry succeeds");
     let mut written = Vec::new();
     shared::telemetry::write_metrics(None, &mut written).unwrap();
     let documents: Vec<Value> = String::from_utf8(written)

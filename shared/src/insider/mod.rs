@@ -158,9 +158,4 @@ pub trait InsiderApi: Send + Sync {
 
     /// How long one management request may spend on Insider One, all its calls together.
     fn request_budget(&self) -> Duration;
-
-    /// Makes the call as a request of its own, with the whole budget.
-    fn call<'a>(&'a self, call: &'a VendorCall) -> InsiderFuture<'a, VendorReply> {
-        self.call_within(call, Deadline::after(self.request_budget()))
-    }
 }
