@@ -616,7 +616,9 @@ async fn a_url_that_redirects_fails_the_probe_even_to_a_page_answering_200() {
     assert_eq!(hits.len(), 2, "nothing followed the redirects: {hits:?}");
     assert!(hits.iter().all(|h| h.path == "/hook"));
     let probes = api.state().await["probes"].clone();
-    for (probe, status) in probes.as_array().unwrap().iter().zip([302, 307]) {
+    let probes = probes.as_array().unwrap();
+    assert_eq!(probes.len(), 2, "{probes:?}");
+    for (probe, status) in probes.iter().zip([302, 307]) {
         assert_eq!(probe["status"], status);
         assert_eq!(probe["ok"], false);
         assert!(
