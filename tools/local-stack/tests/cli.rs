@@ -15,6 +15,8 @@ const NO_INSIDER: &str = "http://127.0.0.1:9";
 struct Running {
     child: Child,
     stdout: Lines<BufReader<ChildStdout>>,
+    /// What the stack wrote to stderr: its logs.
+    logs: tempfile::NamedTempFile,
 }
 
 impl Running {
@@ -23,6 +25,7 @@ impl Running {
             .and_then(|listener| listener.local_addr())
             .expect("a free loopback port")
             .port();
+        let logs = tempfile::NamedTempFile::new().expect("a file for the logs");
         let mut child = Command::new(BINARY)
             .args(["--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
@@ -35,11 +38,18 @@ impl Running {
             .envs(environment.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(logs.reopen().expect("the log file reopens"))
             .spawn()
             .expect("the local-stack executable starts");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        (Running { child, stdout }, port)
+        (
+            Running {
+                child,
+                stdout,
+                logs,
+            },
+            port,
+        )
     }
 
     /// The banner up to and including the examples: every line until the last `curl` command
@@ -70,6 +80,10 @@ impl Running {
             }
         }
         (banner, commands)
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(self.logs.path()).expect("the logs are text")
     }
 
     /// Stops the stack as a user does, with Ctrl-C.
@@ -148,6 +162,22 @@ fn the_banner_lists_the_routes_and_its_examples_work_when_pasted() {
         paste(deliver),
         serde_json::json!({"stored": 1, "duplicates": 0})
     );
+    // Logs go to stderr, as JSON lines, so that stdout holds the banner (and printed events).
+    assert!(
+        !banner.lines().any(|line| line.starts_with('{')),
+        "{banner}"
+    );
+    let logs = stack.logs();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["outcome"] == "stored" && line["stored"] == 1),
+        "{logs}"
+    );
     let message = paste(read_back);
     assert_eq!(
         (&message["message_id"], &message["status"]),
@@ -206,4 +236,27 @@ fn chosen_credentials_are_masked_and_stored_events_outlive_a_restart() {
         "kept in {}",
         data_dir.path().display()
     );
+}
+
+#[test]
+fn a_chosen_oauth_secret_too_short_stops_the_start_and_names_its_variable() {
+    let data_dir = tempfile::tempdir().expect("a temporary folder");
+    let output = Command::new(BINARY)
+        .args(["--port", "9", "--data-dir"])
+        .arg(data_dir.path())
+        .env_clear()
+        .env("LOCAL_OAUTH_CLIENT_SECRET", "too-short")
+        .output()
+        .expect("the local-stack executable runs");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("LOCAL_OAUTH_CLIENT_SECRET is too short"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("too-short"),
+        "the secret itself is not repeated: {said}"
+    );
+    assert!(output.stdout.is_empty(), "nothing started");
 }
