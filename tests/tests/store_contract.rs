@@ -1009,6 +1009,37 @@ async fn stats_count_every_stored_event_once(store: Arc<dyn Store>) {
     assert_eq!(store.read_stats(&before).await.unwrap().events, 0);
 }
 
+/// Events of the hour under way, written on time (the events above are all of hours long past):
+/// counted once each, also after a redelivery, and a reply and an accepted report without a
+/// time of their own counted at their arrival.
+async fn stats_count_the_hour_under_way(store: Arc<dyn Store>) {
+    let now = shared::clock::now_millis() / 1000;
+    let mut events = Vec::new();
+    for i in 0..6i64 {
+        let message_id = format!("wamid.now-{i}");
+        let body = accepted(&message_id, CONTACTS[0], &format!("whatsapp-now-{i}"));
+        events.extend(stored(&body, SubProduct::Conversational, now * 1000));
+        for (name, code) in [
+            ("sent", None),
+            ("delivered", None),
+            ("failed", Some(131047)),
+        ] {
+            let body = status_report(&message_id, name, now - 30, CONTACTS[1], "k", code);
+            events.extend(stored(&body, SubProduct::Conversational, now * 1000));
+        }
+    }
+    let body = text_reply("wamid.now-reply", "hello", now - 10);
+    events.extend(stored(&body, SubProduct::Conversational, now * 1000));
+    write_all(store.as_ref(), &events).await;
+    write_all(store.as_ref(), &events).await;
+
+    let hours = HourWindow::covering(Window::new(now - 60, now + 1).unwrap());
+    let stats = store.read_stats(&hours).await.unwrap();
+    assert_eq!(stats, expected_stats(&events, hours));
+    assert_eq!(stats.events, 25);
+    assert_eq!((stats.accepted, stats.sent, stats.failed), (6, 6, 6));
+}
+
 e2e_tests::on_both_stores!(
     stores_each_event_once,
     duplicates_inside_one_batch_count_once,
@@ -1025,4 +1056,5 @@ e2e_tests::on_both_stores!(
     filters_are_exact,
     pagination_is_stable_under_concurrent_writes,
     stats_count_every_stored_event_once,
+    stats_count_the_hour_under_way,
 );

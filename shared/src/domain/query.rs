@@ -112,6 +112,12 @@ pub struct Range {
     pub until: Option<i64>,
 }
 
+impl Range {
+    pub fn contains(&self, at: i64) -> bool {
+        self.since.is_none_or(|since| at >= since) && self.until.is_none_or(|until| at < until)
+    }
+}
+
 /// A bounded `[since, until)` window of at most [`MAX_WINDOW_SECS`], which a listing over every
 /// event needs so that its read work stays bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +205,19 @@ pub struct EventFilter {
 impl EventFilter {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// Whether an event kept for `sub_product` passes every condition of the filter.
+    pub fn matches(&self, event: &Event, sub_product: SubProduct) -> bool {
+        self.family.is_none_or(|family| event.family == family)
+            && self
+                .status
+                .as_ref()
+                .is_none_or(|status| event.status.as_ref() == Some(status))
+            && self.sub_product.is_none_or(|wanted| sub_product == wanted)
+            && self
+                .error_code
+                .is_none_or(|code| event.error_codes.contains(&code))
     }
 }
 
@@ -798,24 +817,39 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// status, a reply type) are kept only when they look like names, so a strange payload cannot
 /// make a counter out of anything.
 pub fn tallies(event: &Event) -> Vec<String> {
-    let mut names = vec![format!("family:{}", event.family.as_str())];
-    if let Some(status) = &event.status {
+    tally_names(
+        event.family,
+        event.status.as_ref(),
+        &event.error_codes,
+        event.message_type.as_deref(),
+    )
+}
+
+/// [`tallies`] from the few fields it reads, for a store that counts from index entries
+/// holding only those.
+pub fn tally_names(
+    family: EventFamily,
+    status: Option<&DeliveryStatus>,
+    error_codes: &[i64],
+    message_type: Option<&str>,
+) -> Vec<String> {
+    let mut names = vec![format!("family:{}", family.as_str())];
+    if let Some(status) = status {
         names.push(format!("status:{}", label(status.as_str())));
     }
-    let failure = event.status == Some(DeliveryStatus::Failed)
-        || matches!(
-            event.family,
-            EventFamily::Error | EventFamily::OnPremiseError
-        );
+    let failure = status == Some(&DeliveryStatus::Failed)
+        || matches!(family, EventFamily::Error | EventFamily::OnPremiseError);
     if failure {
-        let mut codes = event.error_codes.clone();
+        let mut codes = error_codes.to_vec();
         codes.sort_unstable();
         codes.dedup();
         names.extend(codes.iter().map(|code| format!("failure_code:{code}")));
     }
-    if event.family == EventFamily::Reply {
-        let kind = event.message_type.as_deref().unwrap_or("unknown");
-        names.push(format!("reply_type:{}", label(kind)));
+    if family == EventFamily::Reply {
+        names.push(format!(
+            "reply_type:{}",
+            label(message_type.unwrap_or("unknown"))
+        ));
     }
     names
 }

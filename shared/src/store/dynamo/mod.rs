@@ -1,0 +1,58 @@
+//! The production adapter: one DynamoDB table (single-table design). The layout, what each
+//! write and read costs and why, is in the README ("The store"); in short:
+//!
+//! | item | `PK` | `SK` |
+//! |---|---|---|
+//! | event about a message | `MSG#<message id>` | `EVT#<occurred_at, 11 digits>#<event id>` |
+//! | event without a message id | `EVT#<event id>` | same |
+//! | counts of one settled hour | `STATS#<YYYY-MM-DD>` | `HOUR#<hour start, 11 digits>` |
+//! | OAuth client minted at run time | `CLIENT#<client id>` | `CLIENT` |
+//! | refresh token (by digest) | `REFRESH#<sha256 of the token>` | `REFRESH` |
+//!
+//! | index | keys | projection | written |
+//! |---|---|---|---|
+//! | `ByTime` | `TPK` = `TIME#<day>#<shard 0..7, or L>`, `TSK` = `<listed_at, 11 digits>#<event id>` | the few attributes filters and counts read | once per event |
+//! | `ByKey` | `KPK` = `KEY#<tracking key>` | keys only | once per partition and key |
+//! | `ByContact` | `CPK` = `CONTACT#<wa_id>`, `CSK` = `<listed_at>#<event id>` | keys only | once per partition and contact |
+//!
+//! An event is one conditional `PutItem`, nothing else: no transaction, no counter, no status
+//! item. A message's status is folded from its events when it is read, `/stats` counts index
+//! entries (cached per settled hour), and a tracking key or a contact leads to the partitions
+//! that hold their events.
+
+mod clients;
+mod errors;
+mod items;
+mod listing;
+mod read;
+mod schema;
+mod stats;
+mod write;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+pub use items::{event_from_image, event_item};
+pub use listing::MAX_ITEMS_READ_PER_PAGE;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    retention: Duration,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>, retention: Duration) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            retention,
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The write path: one conditional `PutItem` per new event, after one read of each partition.
+//!
+//! The read (eventually consistent, a tenth of the price of a write) finds the events already
+//! stored, so a redelivery costs no write at all, and tells whether the partition is already
+//! found by its tracking key and contact, so only the first event of a message carries those
+//! index entries. The read decides nothing that matters for correctness: `attribute_not_exists`
+//! still turns a write of a stored event into a no-op, and an index entry written twice only
+//! points at the same partition twice.
+
+use std::collections::{BTreeMap, HashSet};
+
+use aws_sdk_dynamodb::error::SdkError;
+use futures::{StreamExt, TryStreamExt, stream};
+
+use super::errors::classify;
+use super::items::{
+    IndexEntries, contact_partition, event_item_with, event_key, get_s, is_late, key_partition, s,
+};
+use super::schema::{CONTACT_INDEX, KEY_INDEX};
+use super::{DynamoStore, Item};
+use crate::clock::now_millis;
+use crate::domain::query::contact_key;
+use crate::store::{StoreError, StoreFuture, StoredEvent, WriteEvents, WriteReport};
+
+/// DynamoDB requests one delivery has in flight at most, so a delivery of thousands of events
+/// neither opens thousands of connections nor starves the other invocations of its table.
+pub(super) const MAX_CONCURRENT_REQUESTS: usize = 32;
+
+/// What one read of a partition found.
+#[derive(Default)]
+struct Partition {
+    sort_keys: HashSet<String>,
+    key_entries: HashSet<String>,
+    contact_entries: HashSet<String>,
+}
+
+impl WriteEvents for DynamoStore {
+    fn write_events<'a>(&'a self, events: &'a [StoredEvent]) -> StoreFuture<'a, WriteReport> {
+        Box::pin(async move {
+            let mut seen = HashSet::new();
+            let mut partitions: BTreeMap<String, Vec<(&StoredEvent, String)>> = BTreeMap::new();
+            for stored in events.iter().filter(|e| seen.insert(&e.event.id)) {
+                let (pk, sk) = event_key(&stored.event);
+                partitions.entry(pk).or_default().push((stored, sk));
+            }
+            let now = now_millis().div_euclid(1000);
+            // The futures are made before they are streamed: a closure that makes them inside
+            // the stream trips the compiler's check that the whole future is `Send`.
+            let reads: Vec<_> = partitions
+                .iter()
+                .map(|(pk, events)| async move {
+                    let found = self.read_partition(pk).await?;
+                    Ok::<_, StoreError>(self.new_items(&found, events, now))
+                })
+                .collect();
+            let items: Vec<Vec<(String, Item)>> = stream::iter(reads)
+                .buffered(MAX_CONCURRENT_REQUESTS)
+                .try_collect()
+                .await?;
+            let puts: Vec<_> = items
+                .into_iter()
+                .flatten()
+                .map(|(id, item)| async move {
+                    Ok::<_, StoreError>(self.put_if_absent(item).await?.then_some(id))
+                })
+                .collect();
+            let new_event_ids: Vec<String> = stream::iter(puts)
+                .buffered(MAX_CONCURRENT_REQUESTS)
+                .try_collect::<Vec<_>>()
+                .await?
+                .into_iter()
+                .flatten()
+                .collect();
+            Ok(WriteReport {
+                stored: new_event_ids.len(),
+                duplicates: events.len() - new_event_ids.len(),
+                new_event_ids,
+            })
+        })
+    }
+}
+
+impl DynamoStore {
+    /// The sort keys and index entries of one partition, eventually consistent.
+    async fn read_partition(&self, pk: &str) -> Result<Partition, StoreError> {
+        let mut found = Partition::default();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .projection_expression("SK, #key, #contact")
+                .expression_attribute_names("#key", KEY_INDEX.partition)
+                .expression_attribute_names("#contact", CONTACT_INDEX.partition)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in page.items() {
+                found.sort_keys.extend(get_s(item, "SK"));
+                found.key_entries.extend(get_s(item, KEY_INDEX.partition));
+                found
+                    .contact_entries
+                    .extend(get_s(item, CONTACT_INDEX.partition));
+            }
+            match page.last_evaluated_key {
+                Some(last) => start = Some(last),
+                None => return Ok(found),
+            }
+        }
+    }
+
+    /// The items of the events not found in their partition, each with the index entries the
+    /// partition still lacks (the first event of a message with a key carries the key's).
+    fn new_items(
+        &self,
+        found: &Partition,
+        events: &[(&StoredEvent, String)],
+        now: i64,
+    ) -> Vec<(String, Item)> {
+        let mut keys = found.key_entries.clone();
+        let mut contacts = found.contact_entries.clone();
+        events
+            .iter()
+            .filter(|(_, sk)| !found.sort_keys.contains(sk))
+            .map(|(stored, _)| {
+                let event = &stored.event;
+                let entries = IndexEntries {
+                    late: is_late(stored.listed_at(), now),
+                    key: event
+                        .key
+                        .as_deref()
+                        .is_some_and(|key| keys.insert(key_partition(key))),
+                    contact: event
+                        .contact
+                        .as_deref()
+                        .and_then(contact_key)
+                        .is_some_and(|contact| contacts.insert(contact_partition(contact))),
+                };
+                let item = event_item_with(stored, self.retention, entries);
+                (event.id.clone(), item)
+            })
+            .collect()
+    }
+
+    /// Stores an item unless one with its key exists: `true` when it was written.
+    pub(super) async fn put_if_absent(&self, item: Item) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
