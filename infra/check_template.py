@@ -28,6 +28,10 @@ Conventions that keep the template safe as functions are added:
   by Lambda or API Gateway; one attempt
   (INSIDER_TIMEOUT_MS) fits in the budget, and INSIDER_CONNECT_TIMEOUT_MS in one attempt;
 - every alarm is on the dashboard's alarm widget and every function on its Lambda widgets;
+- every route of an HTTP API has its own throttles (RouteSettings, keyed "<METHOD> <Path>" as
+  SAM names the route), with a rate and a burst limit, and every RouteSettings key names a
+  route: a route left out falls back to the API's DefaultRouteSettings, and a key naming no
+  route fails the deploy ("Unable to find Route by key");
 - every global secondary index of a table is one some function may `dynamodb:Query` (an index
   the code reads without that permission fails only at run time, with AccessDenied).
 - a stream's event source mapping reports batch item failures, retries a bounded number of
@@ -460,6 +464,46 @@ def check_dashboard(t: dict) -> list[str]:
     return problems
 
 
+def check_route_throttles(t: dict) -> list[str]:
+    resources = t.get("Resources") or {}
+    routes: dict[str, dict[str, str]] = {}  # API -> route key -> where it is declared
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            if event.get("Type") != "HttpApi":
+                continue
+            e = event.get("Properties") or {}
+            api = _ref_target(e.get("ApiId"))
+            # SAM's route key (ImplicitHttpApiPlugin): the method in capitals, a space, the path.
+            key = f"{str(e.get('Method', '')).upper()} {e.get('Path')}"
+            routes.setdefault(api, {})[key] = f"Resources.{name}.Events.{event_name}"
+    problems = []
+    for api, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::HttpApi":
+            continue
+        settings = (resource.get("Properties") or {}).get("RouteSettings") or {}
+        declared = routes.get(api, {})
+        for key, where in sorted(declared.items()):
+            if key not in settings:
+                problems.append(
+                    f"{where}: route {key} has no throttles of its own; add \"{key}\" to "
+                    f"Resources.{api}.Properties.RouteSettings"
+                )
+        for key, setting in sorted(settings.items()):
+            if key not in declared:
+                problems.append(
+                    f"Resources.{api}.Properties.RouteSettings: \"{key}\" is no route of the API "
+                    "(the deploy would fail: Unable to find Route by key)"
+                )
+            elif not isinstance(setting, dict) or not {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(setting):
+                problems.append(
+                    f"Resources.{api}.Properties.RouteSettings: \"{key}\" needs both ThrottlingRateLimit "
+                    "and ThrottlingBurstLimit"
+                )
+    return problems
+
+
 def check_indexes(t: dict) -> list[str]:
     resources = t.get("Resources") or {}
     queryable = set()
@@ -525,6 +569,7 @@ CHECKS = [
     check_functions,
     check_parameters,
     check_dashboard,
+    check_route_throttles,
     check_indexes,
     check_event_source_mappings,
 ]
@@ -545,6 +590,7 @@ def self_test(path: Path) -> int:
     r = "Resources"
     receiver = lambda t: t[r]["WebhookReceiverFunction"]["Properties"]  # noqa: E731
     manage = lambda t: t[r]["ManageWebhooksListFunction"]["Properties"]  # noqa: E731
+    route_settings = lambda t: t[r]["HttpApi"]["Properties"]["RouteSettings"]  # noqa: E731
     query_resources = lambda t: next(  # noqa: E731
         s for s in _statements(t[r]["MessageQueryFunction"]["Properties"]["Policies"]) if s.get("Sid") == "QueryEvents"
     )["Resource"]
@@ -568,6 +614,9 @@ def self_test(path: Path) -> int:
         "Insider One connect timeout above the attempt's": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_CONNECT_TIMEOUT_MS="9000"),
         "unknown binary": lambda t: t[r]["WebhookReceiverFunction"]["Metadata"]["BuildProperties"].update(Binary="no-such-binary"),
         "dashboard not JSON": lambda t: t[r]["Dashboard"]["Properties"].update(DashboardBody={"Fn::Sub": '{"widgets": [}'}),
+        "route without its own throttles": lambda t: route_settings(t).pop("POST /oauth/revoke"),
+        "throttles of a route that does not exist": lambda t: route_settings(t).update({"POST /webhooks/{subProduct}": route_settings(t)["POST /webhooks/{sub_product}"]}),
+        "route throttles without a burst limit": lambda t: route_settings(t)["POST /webhooks/{sub_product}"].pop("ThrottlingBurstLimit"),
         "index no function may query": lambda t: query_resources(t).pop(),
         "stream mapping without partial batch failures": lambda t: t[r]["EventPublisherStreamMapping"]["Properties"].pop("FunctionResponseTypes"),
         "stream mapping retrying without bound": lambda t: t[r]["EventPublisherStreamMapping"]["Properties"].update(MaximumRetryAttempts=-1),
@@ -598,7 +647,7 @@ def main(argv: list[str]) -> int:
     if problems:
         print(f"check_template: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"check_template: {path.name}: references, functions, parameters, dashboard, indexes and stream mappings OK")
+    print(f"check_template: {path.name}: references, functions, parameters, dashboard, route throttles, indexes and stream mappings OK")
     return 0
 
 
