@@ -5,6 +5,7 @@
 //! | `TABLE_NAME` | the DynamoDB table | required |
 //! | `EVENT_RETENTION_DAYS` | TTL of stored items | 90 |
 //! | `STORE_TIMEOUT_MS` | bound on one DynamoDB call, retries included | 3000 |
+//! | `STORE_BUDGET_MS` | bound on storing one delivery, all its DynamoDB calls together | 8000 |
 //! | `MAX_BODY_BYTES` | largest webhook body accepted | 1 MiB |
 //! | `WEBHOOK_TOKENS_SECRET` | Secrets Manager secret (name or ARN) with the webhook bearer tokens | — |
 //! | `WEBHOOK_TOKENS_PARAMETER` | or: SSM SecureString parameter with them | — |
@@ -39,7 +40,7 @@ use crate::auth::access_tokens::{AccessTokens, SigningKey};
 use crate::auth::oauth::{ConfiguredClient, OAuthClient, TokenService};
 use crate::auth::{Authenticator, StaticTokens};
 use crate::http::query::Query;
-use crate::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver};
+use crate::http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver};
 use crate::insider::{Credentials, InsiderClient, InsiderSettings, RetryPolicy};
 use crate::store::dynamo::DynamoStore;
 
@@ -89,6 +90,8 @@ pub async fn receiver() -> Result<Receiver, ConfigError> {
         store: std::sync::Arc::new(store),
         auth,
         max_body_bytes: parse_env("MAX_BODY_BYTES")?.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        store_budget: parse_env("STORE_BUDGET_MS")?
+            .map_or(DEFAULT_STORE_BUDGET, Duration::from_millis),
     })
 }
 

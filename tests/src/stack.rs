@@ -25,6 +25,7 @@ pub fn config(store: StoreChoice, store_timeout: Duration) -> Config {
         store,
         retention: crate::stores::RETENTION,
         store_timeout,
+        store_budget: shared::http::receiver::DEFAULT_STORE_BUDGET,
         max_body_bytes: shared::http::receiver::DEFAULT_MAX_BODY_BYTES,
         webhook_tokens: vec![WEBHOOK_TOKEN.into(), ROTATED_WEBHOOK_TOKEN.into()],
         admin_token: ADMIN_TOKEN.into(),

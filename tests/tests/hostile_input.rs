@@ -29,7 +29,7 @@ use shared::auth::{Authenticator, StaticTokens};
 use shared::http::gateway::event_response;
 use shared::http::oauth::token_endpoint;
 use shared::http::query::{Query, query};
-use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
+use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver, receive};
 
 /// Credentials of the test stack, which no answer and no log line may ever show.
 const STACK_SECRETS: [&str; 3] = [WEBHOOK_TOKEN, ADMIN_TOKEN, OAUTH_CLIENT_SECRET];
@@ -162,6 +162,7 @@ async fn hostile_api_gateway_events_get_their_documented_error_and_change_nothin
             .with(StaticTokens::new([WEBHOOK_TOKEN]))
             .with(access_tokens()),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        store_budget: DEFAULT_STORE_BUDGET,
     };
     let reader = Query {
         store: store.clone(),

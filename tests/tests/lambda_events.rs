@@ -12,7 +12,7 @@ use e2e_tests::stores;
 use shared::auth::{Authenticator, StaticTokens};
 use shared::http::Request;
 use shared::http::query::{Query, query};
-use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
+use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver, receive};
 use shared::store::ReadMessage;
 
 /// An event with the webhook token, the body base64-encoded when `base64` says so.
@@ -52,6 +52,7 @@ async fn base64_and_plain_bodies_from_api_gateway_are_stored() {
         store: store.clone(),
         auth: Authenticator::new().with(StaticTokens::new([WEBHOOK_TOKEN])),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        store_budget: DEFAULT_STORE_BUDGET,
     };
     for (base64, message_id) in [(true, "wamid.b64"), (false, "wamid.plain")] {
         let body = status(message_id, "delivered", 1_700_000_000, "whatsapp-lambda");

@@ -10,7 +10,7 @@ use e2e_tests::stores;
 use serde_json::Value;
 use shared::auth::{Authenticator, StaticTokens};
 use shared::http::Body;
-use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
+use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver, receive};
 use shared::insider::{Deadline, InsiderApi, InsiderClient, VendorCall};
 
 fn delivery(token: &str, body: String) -> shared::http::Request {
@@ -30,6 +30,7 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
         store: Arc::new(store),
         auth: Authenticator::new().with(StaticTokens::new([WEBHOOK_TOKEN])),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        store_budget: DEFAULT_STORE_BUDGET,
     };
     let body = statuses(
         &[("wamid.m1", "sent", 1), ("wamid.m1", "read", 2)],

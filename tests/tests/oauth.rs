@@ -17,7 +17,7 @@ use shared::auth::oauth::{
 };
 use shared::auth::{Authenticator, StaticTokens};
 use shared::http::oauth::token_endpoint;
-use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, receive};
+use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver, receive};
 use shared::http::{Body, Request, unreadable_body};
 use shared::store::embedded::EmbeddedStore;
 use shared::store::{ClientStore, RefreshGrant, StoreError, StoreFuture};
@@ -784,6 +784,7 @@ async fn expired_foreign_and_rotated_out_tokens_get_401_and_store_nothing() {
             .with(StaticTokens::new([WEBHOOK_TOKEN]))
             .with(AccessTokens::new(keys, "iss", "aud").unwrap()),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        store_budget: DEFAULT_STORE_BUDGET,
     };
     let now = shared::clock::now_millis() / 1000;
     let claims = |aud: &str, exp: i64, scope: &str| {

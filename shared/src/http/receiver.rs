@@ -1,7 +1,7 @@
 //! `POST /webhooks/{sub_product}`: Insider One delivers events here.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use serde_json::json;
@@ -12,11 +12,14 @@ use super::{
 use crate::auth::Authenticator;
 use crate::clock::now_millis;
 use crate::domain::{SubProduct, parse_delivery};
-use crate::store::{StoredEvent, WriteEvents, WriteReport};
+use crate::store::{StoreError, StoredEvent, WriteEvents, WriteReport};
 use crate::telemetry::{record, take_cold_start};
 
 /// Bodies above this are refused with 413 (API Gateway itself stops at 10 MB, Lambda at 6 MB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// What `STORE_BUDGET_MS` defaults to: the receiver function's 10 s timeout, less a margin to
+/// answer.
+pub const DEFAULT_STORE_BUDGET: Duration = Duration::from_secs(8);
 /// One event must fit one DynamoDB item (400 KB) with its attributes.
 pub const MAX_EVENT_BYTES: usize = 350 * 1024;
 
@@ -24,6 +27,10 @@ pub struct Receiver {
     pub store: Arc<dyn WriteEvents>,
     pub auth: Authenticator,
     pub max_body_bytes: usize,
+    /// Bound on storing one delivery, all its store calls together: a delivery of thousands
+    /// of events is answered 503 `storage_timeout` within it, and the sender's retry writes only
+    /// what is still missing.
+    pub store_budget: Duration,
 }
 
 pub async fn receive(receiver: &Receiver, request: Request) -> Response {
@@ -131,7 +138,9 @@ async fn store_delivery(
         })
         .collect();
     let started = Instant::now();
-    let written = receiver.store.write_events(&events).await;
+    let written = tokio::time::timeout(receiver.store_budget, receiver.store.write_events(&events))
+        .await
+        .unwrap_or(Err(StoreError::Timeout));
     record::store_call(started.elapsed(), written.is_ok());
     let report = written.map_err(|error| {
         tracing::error!(%error, events = events.len(), "storing a delivery failed");

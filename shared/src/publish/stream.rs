@@ -2,9 +2,9 @@
 //! event.
 //!
 //! Which records count: `INSERT`s whose new image is an event item (its `SK` begins with
-//! `EVT#`, see [`crate::store::dynamo::event_from_image`]). Status updates (`MODIFY`), TTL
-//! deletions (`REMOVE`) and inserts of any other item (status, OAuth client, refresh token, or
-//! items added later) are skipped. A duplicate delivery never reaches the stream at all: the
+//! `EVT#`, see [`crate::store::dynamo::event_from_image`]). Updates (`MODIFY`, which the store
+//! makes of no event item), TTL deletions (`REMOVE`) and inserts of any other item (hour counts,
+//! OAuth client, refresh token, or items added later) are skipped. A duplicate delivery never reaches the stream at all: the
 //! receiver's conditional puts leave an existing event untouched, so there is no record of it.
 //! The event source mapping's filter says the same in the template, so such records usually
 //! never reach the function; this check keeps it right without the filter.

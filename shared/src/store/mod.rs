@@ -6,10 +6,11 @@
 //!   the same event is written concurrently;
 //! - a write either reports success after every new event is durable, or fails so the caller can
 //!   retry; a retry never stores an event twice;
-//! - the per-message status only moves forward (see [`crate::domain::status`]) and status rules
-//!   are applied again on duplicates, so a retry after a half-finished write completes it;
-//! - every stored event adds to the hourly counters of `/stats` exactly once, in the same atomic
-//!   write that stores it, so neither a duplicate nor a retry counts twice;
+//! - the per-message status only moves forward (see [`crate::domain::status`]), whatever order
+//!   the reports arrive in and however often;
+//! - every stored event counts in `/stats` exactly once, so neither a duplicate nor a retry
+//!   counts twice (the embedded store adds to hourly counters in the transaction that stores
+//!   the event; the DynamoDB store counts the one time index entry each stored event has);
 //! - a listing returns events in its order ([`crate::domain::query::SortOrder`]), each page
 //!   strictly after the position it was asked to continue from, at most `limit` events; a page
 //!   may hold fewer even when more follow (a store bounds the work of one page), and only a

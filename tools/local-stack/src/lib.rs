@@ -53,6 +53,8 @@ pub struct Config {
     pub retention: Duration,
     /// Bound on one store call, as `STORE_TIMEOUT_MS` is in Lambda.
     pub store_timeout: Duration,
+    /// Bound on storing one delivery, as `STORE_BUDGET_MS` is in Lambda.
+    pub store_budget: Duration,
     /// Largest webhook body accepted, as `MAX_BODY_BYTES` is in Lambda.
     pub max_body_bytes: usize,
     pub webhook_tokens: Vec<String>,
@@ -167,6 +169,7 @@ pub async fn start_with(
                 .with(StaticTokens::new(&config.webhook_tokens))
                 .with(access_tokens(signing_key.clone())?),
             max_body_bytes: config.max_body_bytes,
+            store_budget: config.store_budget,
         },
         query: Query {
             store: stores.reader,

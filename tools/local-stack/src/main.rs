@@ -33,6 +33,9 @@ struct Args {
     /// Bound on one DynamoDB call, retries included (with --dynamodb-endpoint), as in Lambda.
     #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 3000)]
     store_timeout_ms: u64,
+    /// Bound on storing one delivery, all its store calls together, as in Lambda.
+    #[arg(long, env = "STORE_BUDGET_MS", default_value_t = 8000)]
+    store_budget_ms: u64,
     /// Largest webhook body accepted, as in Lambda (bodies declared over API Gateway's 10 MB
     /// are refused before they are read).
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = shared::http::receiver::DEFAULT_MAX_BODY_BYTES)]
@@ -103,6 +106,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             store: store.clone(),
             retention: Duration::from_secs(args.retention_days.max(1) * 86_400),
             store_timeout: Duration::from_millis(args.store_timeout_ms),
+            store_budget: Duration::from_millis(args.store_budget_ms),
             max_body_bytes: args.max_body_bytes,
             webhook_tokens: vec![webhook_token.value.clone()],
             admin_token: admin_token.value.clone(),
