@@ -4,6 +4,7 @@
 //! debug level; the test captures its own thread's logs, so it runs on a current-thread
 //! runtime). And a table an older version created gets the new indexes when the store opens it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use e2e_tests::dynamodb_local::{self, raw_request, unique_table_name};
@@ -251,4 +252,67 @@ async fn a_table_of_an_older_version_gets_the_new_indexes() {
         .await
         .unwrap();
     assert_eq!((by_time.events.len(), by_contact.events.len()), (1, 1));
+}
+
+/// `/stats` on the hour's own clock: counted live while the hour is under way, counted once and
+/// kept when it has settled, and an event written after that (late) still counted, from the
+/// day's late partition, without counting the hour again.
+#[tokio::test]
+async fn a_settled_hour_is_counted_once_and_late_events_still_count() {
+    let base = stores::dynamo().await;
+    let hour = DAY0 + 7 * HOUR;
+    let at = |secs: i64| base.clone().with_clock(Arc::new(move || secs * 1000));
+    let reports = |from: i64, count: i64| -> Vec<_> {
+        (from..from + count)
+            .flat_map(|i| {
+                let body = status_report(
+                    &format!("wamid.settle-{i}"),
+                    "delivered",
+                    hour + 100 + i,
+                    TARGET,
+                    TARGET_KEY,
+                    None,
+                );
+                stored(&body, SubProduct::Conversational, (hour + 600) * 1000)
+            })
+            .collect()
+    };
+    let hours = HourWindow::covering(Window::new(hour, hour + HOUR).unwrap());
+
+    let during = at(hour + 600);
+    during.write_events(&reports(0, 10)).await.unwrap();
+    let stats = during.read_stats(&hours).await.unwrap();
+    assert_eq!((stats.events, stats.delivered), (10, 10), "live, under way");
+
+    let settled = at(hour + 2 * HOUR);
+    assert_eq!(settled.read_stats(&hours).await.unwrap().events, 10);
+    settled.write_events(&reports(10, 3)).await.unwrap();
+
+    let (logs, _guard) = logs::capture();
+    let stats = settled.read_stats(&hours).await.unwrap();
+    assert_eq!((stats.events, stats.delivered), (13, 13));
+    let (_, scanned) = reads_since(&logs, 0);
+    assert_eq!(
+        scanned,
+        1 + 3,
+        "the kept counts and the late entries, nothing recounted"
+    );
+
+    let window = EventScope::Window(Window::new(hour, hour + HOUR).unwrap());
+    let page = complete(
+        settled
+            .list_events(&window, &EventFilter::default(), &first_page(100))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        page.events.len(),
+        13,
+        "late entries are listed with the others"
+    );
+    let order: Vec<i64> = page.events.iter().map(|e| e.listed_at()).collect();
+    assert!(
+        order.is_sorted(),
+        "in time order across shards and the late partition"
+    );
 }

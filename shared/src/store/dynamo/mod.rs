@@ -30,6 +30,7 @@ mod stats;
 mod write;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -40,11 +41,15 @@ pub use listing::MAX_ITEMS_READ_PER_PAGE;
 
 type Item = HashMap<String, AttributeValue>;
 
+/// Epoch milliseconds: what decides whether a write is late and an hour settled.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
     retention: Duration,
+    clock: Clock,
 }
 
 impl DynamoStore {
@@ -53,6 +58,18 @@ impl DynamoStore {
             client,
             table: table.into(),
             retention,
+            clock: Arc::new(crate::clock::now_millis),
         }
+    }
+
+    /// The same store on another clock, for tests of what time changes (late writes, settled
+    /// hours) without waiting for it.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// Now, in epoch seconds.
+    fn now(&self) -> i64 {
+        (self.clock)().div_euclid(1000)
     }
 }

@@ -17,7 +17,6 @@ use super::items::{
 use super::listing::log_read;
 use super::schema::{TIME_INDEX, TIME_SORT};
 use super::{DynamoStore, Item};
-use crate::clock::now_millis;
 use crate::domain::query::{DAY, HOUR, HourWindow, Stats, tally_names};
 use crate::domain::{DeliveryStatus, EventFamily};
 use crate::store::{ReadStats, StoreError, StoreFuture, expiry};
@@ -34,7 +33,7 @@ type Counts = BTreeMap<String, u64>;
 impl ReadStats for DynamoStore {
     fn read_stats<'a>(&'a self, hours: &'a HourWindow) -> StoreFuture<'a, Stats> {
         Box::pin(async move {
-            let now = now_millis().div_euclid(1000);
+            let now = self.now();
             let days: Vec<i64> =
                 (hours.since().div_euclid(DAY)..=(hours.until() - 1).div_euclid(DAY)).collect();
             let mut cached = HashMap::new();

@@ -18,7 +18,6 @@ use super::items::{
 };
 use super::schema::{CONTACT_INDEX, KEY_INDEX};
 use super::{DynamoStore, Item};
-use crate::clock::now_millis;
 use crate::domain::query::contact_key;
 use crate::store::{StoreError, StoreFuture, StoredEvent, WriteEvents, WriteReport};
 
@@ -43,7 +42,7 @@ impl WriteEvents for DynamoStore {
                 let (pk, sk) = event_key(&stored.event);
                 partitions.entry(pk).or_default().push((stored, sk));
             }
-            let now = now_millis().div_euclid(1000);
+            let now = self.now();
             // The futures are made before they are streamed: a closure that makes them inside
             // the stream trips the compiler's check that the whole future is `Send`.
             let reads: Vec<_> = partitions
