@@ -48,11 +48,7 @@ fn receiver_work(bytes: &[u8]) -> usize {
     let changes = status_changes(&events);
     let stored: Vec<StoredEvent> = events
         .into_iter()
-        .map(|event| StoredEvent {
-            event,
-            sub_product: SubProduct::Conversational,
-            received_at: 1_795_000_000_000,
-        })
+        .map(|event| StoredEvent::new(event, SubProduct::Conversational, 1_795_000_000_000))
         .collect();
     let items: usize = stored
         .iter()

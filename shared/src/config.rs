@@ -7,6 +7,7 @@
 //! | `STORE_TIMEOUT_MS` | bound on one DynamoDB call, retries included | 3000 |
 //! | `STORE_BUDGET_MS` | bound on storing one delivery, all its DynamoDB calls together | 8000 |
 //! | `MAX_BODY_BYTES` | largest webhook body accepted | 1 MiB |
+//! | `RAW_BUCKET` | S3 bucket for raw fragments too large for a DynamoDB item (receiver, query) | — (such an event is refused) |
 //! | `WEBHOOK_TOKENS_SECRET` | Secrets Manager secret (name or ARN) with the webhook bearer tokens | — |
 //! | `WEBHOOK_TOKENS_PARAMETER` | or: SSM SecureString parameter with them | — |
 //! | `OAUTH_SIGNING_KEYS_SECRET` | Secrets Manager secret with the access-token signing keys | — (token endpoint: required) |
@@ -42,7 +43,7 @@ use crate::auth::{Authenticator, StaticTokens};
 use crate::http::query::Query;
 use crate::http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver};
 use crate::insider::{Credentials, InsiderClient, InsiderSettings, RetryPolicy};
-use crate::store::dynamo::DynamoStore;
+use crate::store::dynamo::{DynamoStore, RawBucket};
 
 pub const DEFAULT_RETENTION_DAYS: u64 = 90;
 /// How long init may spend opening the DynamoDB connection (a handshake in-region takes a few
@@ -381,7 +382,20 @@ pub async fn connected_dynamo_store(sdk: &SdkConfig) -> Result<DynamoStore, Conf
             "DynamoDB did not answer during init; the first request will open the connection"
         ),
     }
-    Ok(DynamoStore::new(client, table, retention()?))
+    let store = DynamoStore::new(client, table, retention()?);
+    Ok(match non_empty_env("RAW_BUCKET") {
+        Some(bucket) => store.with_raw_bucket(RawBucket::new(s3_client(sdk), bucket)),
+        None => store,
+    })
+}
+
+/// An S3 client; path-style addressing, which S3 serves too, so that an endpoint outside AWS
+/// (`AWS_ENDPOINT_URL_S3`, moto in the tests) works without a host per bucket.
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 fn table_name() -> Result<String, ConfigError> {

@@ -65,11 +65,7 @@ pub fn stored(body: &str, sub_product: SubProduct, received_at: i64) -> Vec<Stor
     parse_delivery(body.as_bytes())
         .expect("test payloads are JSON objects")
         .into_iter()
-        .map(|event: Event| StoredEvent {
-            event,
-            sub_product,
-            received_at,
-        })
+        .map(|event: Event| StoredEvent::new(event, sub_product, received_at))
         .collect()
 }
 

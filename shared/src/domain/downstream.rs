@@ -8,7 +8,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::{DeliveryStatus, Event, EventFamily, SubProduct};
+use super::{DeliveryStatus, Event, EventFamily, RawRef, SubProduct};
 
 /// Version of the `detail` shape; bumped only by a change that breaks consumers.
 pub const DETAIL_SCHEMA_VERSION: u32 = 1;
@@ -17,7 +17,8 @@ pub const DETAIL_SCHEMA_VERSION: u32 = 1;
 /// `Source` (at most 256 characters), `DetailType` (at most 128), `Time` (14) and `Detail`;
 /// 250 KiB leaves room for the rest. A detail that would be larger is sent without its raw
 /// fragment (`raw: null, raw_omitted: true`): every other field is still there, and the raw
-/// fragment stays in the table, readable with `GET /messages/{message_id}`.
+/// fragment stays stored, readable with `GET /messages/{message_id}`; a fragment too large for
+/// the table is kept in S3, and `raw_ref` says where.
 pub const MAX_DETAIL_BYTES: usize = 250 * 1024;
 
 /// The `detail-type` of a downstream event: what happened, so rules can route on it alone.
@@ -117,6 +118,7 @@ struct Detail<'a> {
     error_codes: &'a [i64],
     raw: Option<&'a RawValue>,
     raw_omitted: bool,
+    raw_ref: Option<&'a RawRef>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,11 +126,13 @@ struct Detail<'a> {
 pub struct DetailError(String);
 
 impl DownstreamEvent {
-    /// The downstream event of a stored event: `received_at` in epoch milliseconds.
+    /// The downstream event of a stored event: `received_at` in epoch milliseconds; `raw_ref`
+    /// where its raw fragment is kept when it is not in `event.raw`.
     pub fn new(
         event: &Event,
         sub_product: SubProduct,
         received_at: i64,
+        raw_ref: Option<&RawRef>,
     ) -> Result<Self, DetailError> {
         let mut detail = Detail {
             schema_version: DETAIL_SCHEMA_VERSION,
@@ -146,8 +150,9 @@ impl DownstreamEvent {
             occurred_at: event.occurred_at,
             received_at,
             error_codes: &event.error_codes,
-            raw: Some(&event.raw),
-            raw_omitted: false,
+            raw: raw_ref.is_none().then_some(&*event.raw),
+            raw_omitted: raw_ref.is_some(),
+            raw_ref,
         };
         let mut text = encode(&detail)?;
         if text.len() > MAX_DETAIL_BYTES {
@@ -157,7 +162,7 @@ impl DownstreamEvent {
         }
         if text.len() > MAX_DETAIL_BYTES {
             // Only the raw fragment is unbounded; the other fields come from it and are small
-            // unless the fragment is huge, which the receiver refuses (MAX_EVENT_BYTES).
+            // unless the fragment is huge; such a fragment is kept apart (`raw_ref`).
             return Err(DetailError(format!(
                 "{} bytes without the raw fragment, over {MAX_DETAIL_BYTES}",
                 text.len()
@@ -220,7 +225,8 @@ mod tests {
                             "context":{"id":"wamid.out"},"text":{"body":"merhaba"}}]}}]}]}"#,
         );
         let downstream =
-            DownstreamEvent::new(&event, SubProduct::Conversational, 1_700_000_001_234).unwrap();
+            DownstreamEvent::new(&event, SubProduct::Conversational, 1_700_000_001_234, None)
+                .unwrap();
         assert_eq!(downstream.detail_type.as_str(), "whatsapp.reply.received");
         assert_eq!(downstream.time, 1_700_000_000);
         assert!(!downstream.raw_omitted);
@@ -245,6 +251,7 @@ mod tests {
                 "error_codes": [],
                 "raw": serde_json::from_str::<serde_json::Value>(event.raw.get()).unwrap(),
                 "raw_omitted": false,
+                "raw_ref": null,
             })
         );
     }
@@ -253,7 +260,7 @@ mod tests {
     fn an_oversized_raw_fragment_is_left_out_and_flagged() {
         let body = format!(r#"{{"unknown_shape":"{}"}}"#, "x".repeat(MAX_DETAIL_BYTES));
         let event = first_event(&body);
-        let downstream = DownstreamEvent::new(&event, SubProduct::Verify, 5_000).unwrap();
+        let downstream = DownstreamEvent::new(&event, SubProduct::Verify, 5_000, None).unwrap();
         assert!(downstream.raw_omitted);
         assert!(downstream.detail.get().len() <= MAX_DETAIL_BYTES);
         let detail: serde_json::Value = serde_json::from_str(downstream.detail.get()).unwrap();

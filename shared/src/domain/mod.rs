@@ -4,11 +4,13 @@ pub mod downstream;
 pub mod events;
 pub mod management;
 pub mod query;
+pub mod raw_ref;
 pub mod status;
 
 use serde::{Deserialize, Serialize};
 
 pub use events::{Event, EventFamily, PayloadError, parse_delivery};
+pub use raw_ref::RawRef;
 pub use status::{DeliveryStatus, MessageState, StatusChange, status_changes};
 
 /// Insider One's API types; each gets its own webhook URL (`/webhooks/{sub_product}`).

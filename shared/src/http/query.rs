@@ -83,7 +83,10 @@ async fn message(query: &Query, message_id: &str) -> Result<Response, ApiError> 
         .await
         .map_err(store_error)?
     {
-        Some(record) => Ok(json_response(StatusCode::OK, &message_body(&record))),
+        Some(mut record) => {
+            StoredEvent::bound_raw(&mut record.events);
+            Ok(json_response(StatusCode::OK, &message_body(&record)))
+        }
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "message_not_found",

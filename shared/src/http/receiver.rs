@@ -20,8 +20,6 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// What `STORE_BUDGET_MS` defaults to: the receiver function's 10 s timeout, less a margin to
 /// answer.
 pub const DEFAULT_STORE_BUDGET: Duration = Duration::from_secs(8);
-/// One event must fit one DynamoDB item (400 KB) with its attributes.
-pub const MAX_EVENT_BYTES: usize = 350 * 1024;
 
 pub struct Receiver {
     pub store: Arc<dyn WriteEvents>,
@@ -117,25 +115,10 @@ async fn store_delivery(
         ));
     }
     let events = parse_delivery(body)?;
-    if let Some(large) = events.iter().find(|e| e.raw.get().len() > MAX_EVENT_BYTES) {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "event_too_large",
-            format!(
-                "one {} event has {} bytes; a single event may have at most {MAX_EVENT_BYTES}",
-                large.family.as_str(),
-                large.raw.get().len()
-            ),
-        ));
-    }
     let received_at = now_millis();
     let events: Vec<StoredEvent> = events
         .into_iter()
-        .map(|event| StoredEvent {
-            event,
-            sub_product,
-            received_at,
-        })
+        .map(|event| StoredEvent::new(event, sub_product, received_at))
         .collect();
     let started = Instant::now();
     let written = tokio::time::timeout(receiver.store_budget, receiver.store.write_events(&events))

@@ -80,7 +80,12 @@ pub struct PublishFailure {
 
 /// The downstream event of a stored event.
 pub fn downstream(stored: &StoredEvent) -> Result<DownstreamEvent, DetailError> {
-    DownstreamEvent::new(&stored.event, stored.sub_product, stored.received_at)
+    DownstreamEvent::new(
+        &stored.event,
+        stored.sub_product,
+        stored.received_at,
+        stored.raw_ref.as_ref(),
+    )
 }
 
 /// What an event weighs against [`BatchLimits::bytes`]: EventBridge's own measure of an entry
@@ -172,7 +177,7 @@ mod tests {
     fn event(fill: usize) -> DownstreamEvent {
         let body = format!(r#"{{"fill":"{}"}}"#, "x".repeat(fill));
         let event = parse_delivery(body.as_bytes()).unwrap().remove(0);
-        DownstreamEvent::new(&event, SubProduct::Verify, 0).unwrap()
+        DownstreamEvent::new(&event, SubProduct::Verify, 0, None).unwrap()
     }
 
     #[test]

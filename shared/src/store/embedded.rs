@@ -716,14 +716,13 @@ fn read_rows(
         .map_err(unavailable)?;
     rows.into_iter()
         .map(|(event, sub_product, received_at)| {
-            Ok(StoredEvent {
-                event: serde_json::from_str(&event)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                sub_product: SubProduct::parse(&sub_product).ok_or_else(|| {
+            Ok(StoredEvent::new(
+                serde_json::from_str(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                SubProduct::parse(&sub_product).ok_or_else(|| {
                     StoreError::Corrupt(format!("unknown sub-product {sub_product}"))
                 })?,
                 received_at,
-            })
+            ))
         })
         .collect()
 }

@@ -28,7 +28,11 @@ use crate::auth::oauth::OAuthClient;
 use crate::domain::query::{
     EventFilter, EventScope, HourWindow, PageRequest, Position, Range, Stats,
 };
-use crate::domain::{Event, MessageState, SubProduct};
+use crate::domain::{Event, MessageState, RawRef, SubProduct};
+
+fn null_raw() -> Box<serde_json::value::RawValue> {
+    serde_json::value::RawValue::from_string("null".into()).expect("null is JSON")
+}
 
 /// An event as kept: what was parsed, where it came in, and when. Serialized flat, as the
 /// read-back routes show it.
@@ -39,9 +43,50 @@ pub struct StoredEvent {
     pub sub_product: SubProduct,
     /// When we received it, in epoch milliseconds.
     pub received_at: i64,
+    /// Where the raw fragment is kept when it was too large for the event's own item; until it
+    /// is read from there, `event.raw` is `null` and `raw_omitted` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_ref: Option<RawRef>,
+    /// The raw fragment is not in this answer (`event.raw` is `null`): kept apart
+    /// (`raw_ref`), or left out to keep an answer within its size limit.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub raw_omitted: bool,
 }
 
+/// Raw fragments one answer holds at most, in bytes, so that it stays well within Lambda's 6 MB
+/// response limit; past it, fragments are left out (`raw_omitted`).
+pub const MAX_RAW_BYTES_PER_ANSWER: usize = 4 * 1024 * 1024;
+
 impl StoredEvent {
+    /// An event as received, with its raw fragment.
+    pub fn new(event: Event, sub_product: SubProduct, received_at: i64) -> Self {
+        Self {
+            event,
+            sub_product,
+            received_at,
+            raw_ref: None,
+            raw_omitted: false,
+        }
+    }
+
+    /// Leaves the raw fragment out of this copy (it stays stored).
+    pub fn omit_raw(&mut self) {
+        self.event.raw = null_raw();
+        self.raw_omitted = true;
+    }
+
+    /// Keeps at most [`MAX_RAW_BYTES_PER_ANSWER`] of raw fragments in `events`, in their order,
+    /// and leaves the rest out.
+    pub fn bound_raw(events: &mut [StoredEvent]) {
+        let mut kept = 0;
+        for event in events.iter_mut().filter(|e| !e.raw_omitted) {
+            kept += event.event.raw.get().len();
+            if kept > MAX_RAW_BYTES_PER_ANSWER {
+                event.omit_raw();
+            }
+        }
+    }
+
     /// When this event is listed: see [`crate::domain::query::listed_at`].
     pub fn listed_at(&self) -> i64 {
         crate::domain::query::listed_at(self.event.occurred_at, self.received_at)

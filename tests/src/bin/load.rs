@@ -103,6 +103,7 @@ async fn run(args: Args, receiver: tokio::runtime::Handle) -> ExitCode {
             let choice = StoreChoice::Dynamo {
                 endpoint: proxy.url(),
                 table,
+                raw_bucket: None,
             };
             dynamodb = Some(local);
             (choice, Some(proxy), Arc::new(store))

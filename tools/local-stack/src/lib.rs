@@ -27,7 +27,7 @@ use shared::http::query::{Query, query};
 use shared::http::receiver::{Receiver, receive};
 use shared::http::{ApiError, Body, Request, Response, authorization, unreadable_body};
 use shared::insider::{InsiderClient, InsiderSettings};
-use shared::store::dynamo::DynamoStore;
+use shared::store::dynamo::{DynamoStore, RawBucket};
 use shared::store::embedded::EmbeddedStore;
 use shared::store::{ClientStore, ReadEvents, StoreError, WriteEvents};
 use tokio::net::TcpListener;
@@ -43,7 +43,13 @@ pub enum StoreChoice {
     /// The embedded SQLite store in this folder.
     Embedded(PathBuf),
     /// A DynamoDB-compatible endpoint (DynamoDB Local); the table is created when missing.
-    Dynamo { endpoint: String, table: String },
+    Dynamo {
+        endpoint: String,
+        table: String,
+        /// The S3 bucket for raw fragments too large for an item (the S3 endpoint from
+        /// `AWS_ENDPOINT_URL_S3`, e.g. moto's); without it such an event is refused.
+        raw_bucket: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -267,7 +273,11 @@ async fn open_store(config: &Config) -> Result<Stores, StartError> {
             let store = EmbeddedStore::open(dir, config.retention).map_err(StartError::Store)?;
             Ok(stores(store))
         }
-        StoreChoice::Dynamo { endpoint, table } => {
+        StoreChoice::Dynamo {
+            endpoint,
+            table,
+            raw_bucket,
+        } => {
             // Creating a table takes a busy DynamoDB Local longer than a delivery may wait, so
             // the start-up is bounded on its own and only the store that serves requests keeps
             // the delivery's bound.
@@ -279,7 +289,17 @@ async fn open_store(config: &Config) -> Result<Stores, StartError> {
                 .create_table_if_missing()
                 .await
                 .map_err(StartError::Store)?;
-            Ok(stores(store(config.store_timeout)))
+            let serving = store(config.store_timeout);
+            Ok(match raw_bucket {
+                Some(bucket) => {
+                    let sdk = shared::config::sdk_config()
+                        .await
+                        .map_err(|e| StartError::Store(StoreError::Unavailable(e.to_string())))?;
+                    let s3 = shared::config::s3_client(&sdk);
+                    stores(serving.with_raw_bucket(RawBucket::new(s3, bucket.clone())))
+                }
+                None => stores(serving),
+            })
         }
     }
 }

@@ -27,6 +27,10 @@ struct Args {
     /// Table to use (and create when missing) with --dynamodb-endpoint.
     #[arg(long, default_value = "insider-webhooks-local")]
     table: String,
+    /// With --dynamodb-endpoint: the S3 bucket for raw fragments too large for a DynamoDB item
+    /// (the S3 endpoint from AWS_ENDPOINT_URL_S3); without it such an event is refused.
+    #[arg(long, env = "RAW_BUCKET")]
+    raw_bucket: Option<String>,
     /// Days stored events are kept.
     #[arg(long, default_value_t = shared::config::DEFAULT_RETENTION_DAYS)]
     retention_days: u64,
@@ -88,6 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(endpoint) => StoreChoice::Dynamo {
             endpoint: endpoint.clone(),
             table: args.table.clone(),
+            raw_bucket: args.raw_bucket.clone(),
         },
         None => StoreChoice::Embedded(args.data_dir.clone()),
     };
@@ -125,7 +130,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = stack.url();
     let store = match store {
         StoreChoice::Embedded(dir) => format!("embedded store in {}", dir.display()),
-        StoreChoice::Dynamo { endpoint, table } => format!("DynamoDB table {table} at {endpoint}"),
+        StoreChoice::Dynamo {
+            endpoint, table, ..
+        } => format!("DynamoDB table {table} at {endpoint}"),
     };
     println!("local stack listening on {url} ({store})\n");
     println!(

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::Item;
 use super::schema::{CONTACT_INDEX, CONTACT_SORT, KEY_INDEX, TIME_INDEX, TIME_SORT};
 use crate::domain::query::{DAY, HOUR, Position, contact_key, format_time, hour_of};
-use crate::domain::{DeliveryStatus, Event, EventFamily, SubProduct};
+use crate::domain::{DeliveryStatus, Event, EventFamily, RawRef, SubProduct};
 use crate::store::{StoreError, StoredEvent, expiry};
 
 /// Partitions a day of the time index is spread over, besides the one of late entries.
@@ -156,9 +156,18 @@ pub(super) fn event_from_item(item: &Item) -> Result<StoredEvent, StoreError> {
     };
     let family = required("family")?;
     let sub_product = required("sub_product")?;
-    let raw = serde_json::value::RawValue::from_string(required("raw")?)
+    let raw_ref = raw_ref(item);
+    let raw = match (get_s(item, "raw"), &raw_ref) {
+        (Some(raw), _) => raw,
+        // Kept in S3; read from there only where an answer needs it.
+        (None, Some(_)) => "null".to_owned(),
+        (None, None) => required("raw")?,
+    };
+    let raw = serde_json::value::RawValue::from_string(raw)
         .map_err(|e| StoreError::Corrupt(format!("raw fragment is not JSON: {e}")))?;
     Ok(StoredEvent {
+        raw_omitted: raw_ref.is_some(),
+        raw_ref,
         event: Event {
             id: required("event_id")?,
             family: EventFamily::parse(&family)
@@ -178,6 +187,46 @@ pub(super) fn event_from_item(item: &Item) -> Result<StoredEvent, StoreError> {
         sub_product: SubProduct::parse(&sub_product)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown sub-product {sub_product}")))?,
         received_at: item.get("received_at").and_then(parse_n).unwrap_or(0),
+    })
+}
+
+/// The largest item DynamoDB takes: 400 KB, attribute names included.
+pub(super) const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// An item's size as DynamoDB measures it against [`MAX_ITEM_BYTES`]: names and values in
+/// UTF-8 bytes, a number about one byte per two digits plus one, a list 3 bytes plus one per
+/// element; a little above DynamoDB's own figure, never below.
+pub(super) fn item_size(item: &Item) -> usize {
+    fn value_size(value: &AttributeValue) -> usize {
+        match value {
+            AttributeValue::S(text) => text.len(),
+            AttributeValue::N(number) => number.len() / 2 + 2,
+            AttributeValue::L(list) => 3 + list.iter().map(|v| value_size(v) + 1).sum::<usize>(),
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            other => format!("{other:?}").len(),
+        }
+    }
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+/// Replaces an item's raw fragment by its reference, once the fragment is kept elsewhere.
+pub(super) fn refer_to_raw(item: &mut Item, reference: &RawRef) {
+    item.remove("raw");
+    item.insert("raw_uri".to_owned(), s(&reference.uri));
+    item.insert("raw_sha256".to_owned(), s(&reference.sha256));
+    item.insert("raw_bytes".to_owned(), n(reference.bytes));
+}
+
+fn raw_ref(item: &Item) -> Option<RawRef> {
+    Some(RawRef {
+        uri: get_s(item, "raw_uri")?,
+        sha256: get_s(item, "raw_sha256")?,
+        bytes: item
+            .get("raw_bytes")
+            .and_then(parse_n)
+            .and_then(|b| u64::try_from(b).ok())?,
     })
 }
 

@@ -15,6 +15,9 @@
 //! | `ByKey` | `KPK` = `KEY#<tracking key>` | keys only | once per partition and key |
 //! | `ByContact` | `CPK` = `CONTACT#<wa_id>`, `CSK` = `<listed_at>#<event id>` | keys only | once per partition and contact |
 //!
+//! A raw fragment that would make its item larger than DynamoDB's 400 KB goes to S3
+//! ([`RawBucket`]); the item keeps `raw_uri`, `raw_sha256` and `raw_bytes` instead.
+//!
 //! An event is one conditional `PutItem`, nothing else: no transaction, no counter, no status
 //! item. A message's status is folded from its events when it is read, `/stats` counts index
 //! entries (cached per settled hour), and a tracking key or a contact leads to the partitions
@@ -24,6 +27,7 @@ mod clients;
 mod errors;
 mod items;
 mod listing;
+mod raw_s3;
 mod read;
 mod schema;
 mod stats;
@@ -38,6 +42,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use items::{event_from_image, event_item};
 pub use listing::MAX_ITEMS_READ_PER_PAGE;
+pub use raw_s3::RawBucket;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -50,6 +55,8 @@ pub struct DynamoStore {
     table: String,
     retention: Duration,
     clock: Clock,
+    /// Where raw fragments too large for an item go; without it such an event is refused.
+    raw_bucket: Option<RawBucket>,
 }
 
 impl DynamoStore {
@@ -59,6 +66,15 @@ impl DynamoStore {
             table: table.into(),
             retention,
             clock: Arc::new(crate::clock::now_millis),
+            raw_bucket: None,
+        }
+    }
+
+    /// Keeps raw fragments too large for an item in this bucket.
+    pub fn with_raw_bucket(self, raw_bucket: RawBucket) -> Self {
+        Self {
+            raw_bucket: Some(raw_bucket),
+            ..self
         }
     }
 

@@ -16,8 +16,8 @@ use super::{DynamoStore, Item};
 use crate::domain::query::{EventFilter, EventScope, PageRequest, Range, SortOrder, contact_key};
 use crate::domain::{MessageState, status_changes};
 use crate::store::{
-    EventPage, EventsByContact, ListEvents, MessageRecord, ReadMessage, StoreError, StoreFuture,
-    StoredEvent, time_order,
+    EventPage, EventsByContact, ListEvents, MAX_RAW_BYTES_PER_ANSWER, MessageRecord, ReadMessage,
+    StoreError, StoreFuture, StoredEvent, time_order,
 };
 
 impl DynamoStore {
@@ -102,6 +102,32 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Reads the raw fragments kept in S3 back into `events`, in their order, while the answer's
+    /// fragments stay within [`MAX_RAW_BYTES_PER_ANSWER`]; the others stay left out.
+    async fn read_kept_raw(&self, events: &mut [StoredEvent]) -> Result<(), StoreError> {
+        let mut total = 0;
+        for event in events.iter_mut() {
+            match (&event.raw_ref, &self.raw_bucket) {
+                (Some(reference), Some(bucket)) => {
+                    let bytes = usize::try_from(reference.bytes).unwrap_or(usize::MAX);
+                    if total + bytes > MAX_RAW_BYTES_PER_ANSWER {
+                        continue;
+                    }
+                    if let Some(raw) = bucket.get(reference).await? {
+                        event.event.raw = raw;
+                        event.raw_omitted = false;
+                        total += bytes;
+                    }
+                }
+                (Some(_), None) => {}
+                (None, _) => total += event.event.raw.get().len(),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The page of `events` after `page.after` in `order`.
 fn page_of(mut events: Vec<StoredEvent>, order: SortOrder, page: &PageRequest) -> EventPage {
     let position =
@@ -128,6 +154,7 @@ impl ReadMessage for DynamoStore {
                 return Ok(None);
             }
             events.sort_by(time_order);
+            self.read_kept_raw(&mut events).await?;
             let changes = status_changes(events.iter().map(|e| &e.event));
             let state = (!changes.is_empty()).then(|| {
                 let mut state = MessageState::default();

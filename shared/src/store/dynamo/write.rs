@@ -14,7 +14,8 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use super::errors::classify;
 use super::items::{
-    IndexEntries, contact_partition, event_item_with, event_key, get_s, is_late, key_partition, s,
+    IndexEntries, MAX_ITEM_BYTES, contact_partition, event_item_with, event_key, get_s, is_late,
+    item_size, key_partition, refer_to_raw, s,
 };
 use super::schema::{CONTACT_INDEX, KEY_INDEX};
 use super::{DynamoStore, Item};
@@ -60,6 +61,7 @@ impl WriteEvents for DynamoStore {
                 .into_iter()
                 .flatten()
                 .map(|(id, item)| async move {
+                    let item = self.fit_item(item).await?;
                     Ok::<_, StoreError>(self.put_if_absent(item).await?.then_some(id))
                 })
                 .collect();
@@ -143,6 +145,24 @@ impl DynamoStore {
                 (event.id.clone(), item)
             })
             .collect()
+    }
+
+    /// The item as DynamoDB takes it: its raw fragment kept in S3 first when the item would be
+    /// over 400 KB, so the item never points at an object that is not there.
+    async fn fit_item(&self, mut item: Item) -> Result<Item, StoreError> {
+        let size = item_size(&item);
+        if size <= MAX_ITEM_BYTES {
+            return Ok(item);
+        }
+        let bucket = self.raw_bucket.as_ref().ok_or_else(|| {
+            StoreError::Rejected(format!(
+                "an event item of {size} bytes is over DynamoDB's 400 KB and no RAW_BUCKET is configured for its raw fragment"
+            ))
+        })?;
+        let raw = get_s(&item, "raw").unwrap_or_default();
+        let reference = bucket.put(&raw).await?;
+        refer_to_raw(&mut item, &reference);
+        Ok(item)
     }
 
     /// Stores an item unless one with its key exists: `true` when it was written.
