@@ -1,5 +1,6 @@
-//! Support code for the cross-crate tests in `tests/tests/`.
+//! Support code for the cross-crate tests in `tests/tests/` and the programs in `src/bin/`.
 
+pub mod capacity_proxy;
 pub mod dynamodb_local;
 pub mod fault_proxy;
 pub mod gateway;

@@ -1,0 +1,761 @@
+//! The DynamoDB write cost of the real receiver, as DynamoDB itself reports it: the local
+//! stack's webhook route on the DynamoDB store, with DynamoDB Local behind a capacity proxy
+//! (`e2e_tests::capacity_proxy`) that asks every request for its `ConsumedCapacity` and adds it
+//! up per table and index. Each scenario (realistic payloads from `tests/fixtures/insider/`,
+//! fresh message ids every time) is measured on its own between two snapshots of the proxy's
+//! counters, then redelivered byte for byte and measured again. Afterwards the table and each
+//! index are scanned for the storage an event takes.
+//!
+//! ```sh
+//! cargo build --release --locked -p e2e-tests --bin write-cost
+//! target/release/write-cost --repeat 20            # a markdown table
+//! target/release/write-cost --repeat 20 --json     # the same figures as JSON
+//! ```
+//! A failed conditional write is counted at 1 write unit, as AWS bills it; DynamoDB Local
+//! reports none for it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use clap::Parser;
+use e2e_tests::capacity_proxy::{CapacityProxy, Consumption, item_size};
+use e2e_tests::dynamodb_local::{self, DynamoDbLocal, unique_table_name};
+use e2e_tests::stack::{self, WEBHOOK_TOKEN};
+use futures::{StreamExt, TryStreamExt};
+use local_stack::{StartError, StoreChoice};
+use reqwest::StatusCode;
+use serde_json::{Map, Value, json};
+
+#[derive(Parser)]
+#[command(
+    about = "Measures the receiver's DynamoDB write units per event, as DynamoDB reports them"
+)]
+struct Args {
+    /// Runs of each scenario, each with new message ids; the table shows the mean per event.
+    #[arg(long, default_value_t = 20)]
+    repeat: usize,
+    /// Print the figures as JSON instead of a markdown table.
+    #[arg(long)]
+    json: bool,
+    /// Print every DynamoDB request's operation and consumed capacity on stderr.
+    #[arg(long)]
+    trace: bool,
+    /// The attribute that marks a table item as an event's, for the storage report.
+    #[arg(long, default_value = "event_id")]
+    event_attribute: String,
+    /// Give up after this long; everything started is stopped all the same.
+    #[arg(long, default_value_t = 900)]
+    timeout_secs: u64,
+}
+
+/// AWS bills every item and index entry this much beyond its data.
+const STORAGE_OVERHEAD: usize = 100;
+/// Deliveries sent at once while preparing a scenario (not measured).
+const SETUP_CONCURRENCY: usize = 8;
+const SUB_PRODUCT: &str = "conversational";
+
+const ACCEPTED: &str = include_str!("../../fixtures/insider/accepted.json");
+const SENT: &str = include_str!("../../fixtures/insider/status_sent.json");
+const DELIVERED: &str = include_str!("../../fixtures/insider/status_delivered.json");
+const READ: &str = include_str!("../../fixtures/insider/status_read.json");
+const REPLY: &str = include_str!("../../fixtures/insider/reply_text.json");
+/// The values of the fixtures that each run replaces with fresh ones.
+const FIXTURE_MESSAGE: &str = "wamid.HBgMOTA1NTUxMTEyMjMzFQIAERgUM0VCMEM0QThGMUQyRTZCNzlBMDUA";
+const FIXTURE_KEY: &str = "whatsapp-6f1c8e2d4b7a903e51c2d8e7f05b13a4";
+const FIXTURE_REPLY: &str = "wamid.HBgMOTA1NTUxMTEyMjMzFQIAEhgUQUNGMUI5RTA3RDNDMkE1RTg0RjEA";
+
+#[derive(Debug)]
+enum BenchError {
+    Stack(StartError),
+    /// The receiver did not answer 200 with the count of new events expected.
+    Delivery {
+        scenario: &'static str,
+        status: StatusCode,
+        answer: Value,
+        expected_stored: usize,
+    },
+    /// A request of the storage scan failed.
+    Scan {
+        operation: &'static str,
+        detail: String,
+    },
+    /// DynamoDB Local refused the re-written, no longer correctly signed requests.
+    SignatureChecked(BTreeMap<String, u64>),
+    /// Responses came back without `ConsumedCapacity`: the figures would undercount.
+    Unmetered(u64),
+    /// The proxy's item-by-item count of transactions disagrees with DynamoDB Local's own.
+    ModelMismatch {
+        mismatches: u64,
+        transactions: u64,
+    },
+    NoEventItems(String),
+    Timeout(Duration),
+}
+
+impl fmt::Display for BenchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stack(error) => write!(f, "the local stack did not start: {error}"),
+            Self::Delivery {
+                scenario,
+                status,
+                answer,
+                expected_stored,
+            } => write!(
+                f,
+                "{scenario}: the receiver answered {status} {answer}, expected 200 with \
+                 {expected_stored} events stored"
+            ),
+            Self::Scan { operation, detail } => write!(f, "{operation} failed: {detail}"),
+            Self::SignatureChecked(errors) => write!(
+                f,
+                "DynamoDB Local refused requests whose body the proxy changed ({errors:?}): it \
+                 checks signatures now, so the proxy must sign again"
+            ),
+            Self::Unmetered(count) => write!(
+                f,
+                "{count} responses carried no ConsumedCapacity although the proxy asked for it"
+            ),
+            Self::ModelMismatch {
+                mismatches,
+                transactions,
+            } => write!(
+                f,
+                "of {transactions} transactions the proxy counted item by item, {mismatches} do \
+                 not match DynamoDB Local's own figures (run with --trace to see them)"
+            ),
+            Self::NoEventItems(attribute) => write!(
+                f,
+                "no table item has the attribute {attribute:?}; name the one event items carry \
+                 with --event-attribute"
+            ),
+            Self::Timeout(limit) => write!(f, "the run took longer than {limit:?}"),
+        }
+    }
+}
+
+impl std::error::Error for BenchError {}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let limit = Duration::from_secs(args.timeout_secs);
+    // DynamoDB Local, the proxy and the stack live inside `run`: on a timeout they are dropped
+    // with it, which stops each of them.
+    let outcome = match tokio::time::timeout(limit, run(&args)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(BenchError::Timeout(limit)),
+    };
+    match outcome {
+        Ok(report) => {
+            if args.json {
+                println!("{}", report.json());
+            } else {
+                print!("{}", report.markdown());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("write-cost: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<Report, BenchError> {
+    let local = DynamoDbLocal::start().await;
+    let proxy = CapacityProxy::start(local.addr(), args.trace);
+    let table = unique_table_name("write-cost");
+    let store = StoreChoice::Dynamo {
+        endpoint: proxy.url(),
+        table: table.clone(),
+    };
+    let stack = local_stack::start(stack::config(store, Duration::from_secs(10)))
+        .await
+        .map_err(BenchError::Stack)?;
+    let base = stack.url();
+
+    let mut ids = Ids::default();
+    let mut rows = Vec::new();
+    let mut stored_events = 0;
+    for scenario in Scenario::ALL {
+        let mut first = Consumption::default();
+        let mut again = Consumption::default();
+        let mut events = 0;
+        for _ in 0..args.repeat {
+            let plan = scenario.plan(&mut ids);
+            futures::stream::iter(&plan.setup)
+                .map(|body| deliver(&base, scenario.name(), body, 1))
+                .buffer_unordered(SETUP_CONCURRENCY)
+                .try_collect::<()>()
+                .await?;
+            let before = proxy.snapshot();
+            for (body, new_events) in &plan.measured {
+                deliver(&base, scenario.name(), body, *new_events).await?;
+            }
+            let between = proxy.snapshot();
+            for (body, _) in &plan.measured {
+                deliver(&base, scenario.name(), body, 0).await?;
+            }
+            let after = proxy.snapshot();
+            first.add(&between.since(&before));
+            again.add(&after.since(&between));
+            events = plan.events();
+            stored_events += plan.setup.len() + events;
+        }
+        rows.push(Row::new(
+            scenario.name().to_owned(),
+            events,
+            args.repeat,
+            first,
+        ));
+        rows.push(Row::new(
+            format!("{}, redelivered", scenario.name()),
+            events,
+            args.repeat,
+            again,
+        ));
+    }
+    stack.stop().await;
+
+    let total = proxy.snapshot();
+    let refused: BTreeMap<String, u64> = total
+        .errors
+        .iter()
+        .filter(|(kind, _)| {
+            [
+                "Signature",
+                "UnrecognizedClient",
+                "MissingAuthenticationToken",
+            ]
+            .iter()
+            .any(|word| kind.contains(word))
+        })
+        .map(|(kind, count)| (kind.clone(), *count))
+        .collect();
+    if !refused.is_empty() {
+        return Err(BenchError::SignatureChecked(refused));
+    }
+    if total.unmetered > 0 {
+        return Err(BenchError::Unmetered(total.unmetered));
+    }
+    if total.model_mismatches > 0 {
+        return Err(BenchError::ModelMismatch {
+            mismatches: total.model_mismatches,
+            transactions: total.transactions_recounted,
+        });
+    }
+    let storage = storage(local.addr(), &table, &args.event_attribute, stored_events).await?;
+    Ok(Report {
+        repeat: args.repeat,
+        storage,
+        transactions_recounted: total.transactions_recounted,
+        // Of the measured deliveries only: the stack's start-up asks for a missing table first.
+        errors: rows
+            .iter()
+            .flat_map(|row| &row.consumption.errors)
+            .filter(|(_, count)| **count > 0)
+            .fold(BTreeMap::new(), |mut sum, (kind, count)| {
+                *sum.entry(kind.clone()).or_default() += count;
+                sum
+            }),
+        rows,
+    })
+}
+
+/// Posts one delivery and checks that the receiver stored `expected_stored` new events of it.
+async fn deliver(
+    base: &str,
+    scenario: &'static str,
+    body: &str,
+    expected_stored: usize,
+) -> Result<(), BenchError> {
+    let (status, answer) = stack::deliver(base, SUB_PRODUCT, Some(WEBHOOK_TOKEN), body).await;
+    if status == StatusCode::OK && answer["stored"].as_u64() == Some(expected_stored as u64) {
+        Ok(())
+    } else {
+        Err(BenchError::Delivery {
+            scenario,
+            status,
+            answer,
+            expected_stored,
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Scenario {
+    LoneStatus,
+    FirstReport,
+    Life,
+    Reply,
+    Batch,
+}
+
+/// The deliveries of one run of a scenario.
+struct Plan {
+    /// Sent first and not measured: what the store holds before, as in real traffic.
+    setup: Vec<String>,
+    /// Measured, in order, each with the events it adds.
+    measured: Vec<(String, usize)>,
+}
+
+impl Plan {
+    fn events(&self) -> usize {
+        self.measured.iter().map(|(_, events)| events).sum()
+    }
+}
+
+impl Scenario {
+    const ALL: [Scenario; 5] = [
+        Self::LoneStatus,
+        Self::FirstReport,
+        Self::Life,
+        Self::Reply,
+        Self::Batch,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::LoneStatus => "delivered, message stored before",
+            Self::FirstReport => "sent, message never seen",
+            Self::Life => "accepted, sent, delivered, read",
+            Self::Reply => "text reply",
+            Self::Batch => "100 statuses in one delivery",
+        }
+    }
+
+    fn plan(self, ids: &mut Ids) -> Plan {
+        match self {
+            Self::LoneStatus => {
+                let (message, key) = (ids.outbound(), ids.key());
+                Plan {
+                    setup: vec![outbound(ACCEPTED, &message, &key)],
+                    measured: vec![(outbound(DELIVERED, &message, &key), 1)],
+                }
+            }
+            Self::FirstReport => Plan {
+                setup: Vec::new(),
+                measured: vec![(outbound(SENT, &ids.outbound(), &ids.key()), 1)],
+            },
+            Self::Life => {
+                let (message, key) = (ids.outbound(), ids.key());
+                Plan {
+                    setup: Vec::new(),
+                    measured: [ACCEPTED, SENT, DELIVERED, READ]
+                        .iter()
+                        .map(|fixture| (outbound(fixture, &message, &key), 1))
+                        .collect(),
+                }
+            }
+            Self::Reply => Plan {
+                setup: Vec::new(),
+                measured: vec![(compact(&REPLY.replace(FIXTURE_REPLY, &ids.inbound())), 1)],
+            },
+            Self::Batch => {
+                let messages: Vec<String> = (0..100).map(|_| ids.outbound()).collect();
+                Plan {
+                    setup: messages
+                        .iter()
+                        .map(|message| outbound(ACCEPTED, message, &ids.key()))
+                        .collect(),
+                    measured: vec![(status_batch(&messages), messages.len())],
+                }
+            }
+        }
+    }
+}
+
+/// A fixture about our message, with its id and tracking key replaced.
+fn outbound(fixture: &str, message: &str, key: &str) -> String {
+    compact(
+        &fixture
+            .replace(FIXTURE_MESSAGE, message)
+            .replace(FIXTURE_KEY, key),
+    )
+}
+
+/// One line, as a sender serializes it, not the fixture's pretty print: the receiver stores
+/// each event's JSON as it came, whitespace and all.
+fn compact(json: &str) -> String {
+    serde_json::from_str::<Value>(json)
+        .expect("the fixtures are JSON")
+        .to_string()
+}
+
+/// The `delivered` fixture's status, once for each message, in one Meta envelope; without a
+/// tracking key, since Meta batches statuses of several messages (the simulator sends such
+/// batches so too).
+fn status_batch(messages: &[String]) -> String {
+    let mut body: Value = serde_json::from_str(DELIVERED).expect("the fixtures are JSON");
+    let value = &mut body["entry"][0]["changes"][0]["value"];
+    let status = value["statuses"][0].clone();
+    value["statuses"] = messages
+        .iter()
+        .map(|message| {
+            let mut status = status.clone();
+            status["id"] = message.as_str().into();
+            status
+        })
+        .collect();
+    if let Some(envelope) = body.as_object_mut() {
+        envelope.remove("key");
+    }
+    body.to_string()
+}
+
+/// Message ids and tracking keys of the fixtures' shapes and lengths, new each time.
+#[derive(Default)]
+struct Ids {
+    next: u64,
+}
+
+impl Ids {
+    fn bump(&mut self) -> u64 {
+        self.next += 1;
+        self.next
+    }
+
+    /// As Meta builds ids of messages we send: the recipient's number and a 20-character tail.
+    fn outbound(&mut self) -> String {
+        let tail = BASE64.encode(format!("3EB0{:016X}\0", self.bump()));
+        format!("wamid.HBgMOTA1NTUxMTEyMjMzFQIAERgU{tail}")
+    }
+
+    /// A customer's message id.
+    fn inbound(&mut self) -> String {
+        let tail = BASE64.encode(format!("AC{:018X}\0", self.bump()));
+        format!("wamid.HBgMOTA1NTUxMTEyMjMzFQIAEhgU{tail}")
+    }
+
+    fn key(&mut self) -> String {
+        format!("whatsapp-{:032x}", self.bump())
+    }
+}
+
+/// One line of the table: a scenario's runs summed.
+struct Row {
+    scenario: String,
+    /// Events one run stores (or, redelivered, sends again).
+    events: usize,
+    runs: usize,
+    consumption: Consumption,
+}
+
+impl Row {
+    fn new(scenario: String, events: usize, runs: usize, consumption: Consumption) -> Self {
+        Self {
+            scenario,
+            events,
+            runs,
+            consumption,
+        }
+    }
+
+    fn per_event(&self, value: f64) -> f64 {
+        value / (self.events * self.runs).max(1) as f64
+    }
+
+    /// Requests of one run by operation, e.g. `1 TransactWriteItems + 1 UpdateItem`.
+    fn operations(&self) -> String {
+        let per_run: Vec<String> = self
+            .consumption
+            .operations
+            .iter()
+            .filter(|(_, count)| **count > 0)
+            .map(|(operation, count)| {
+                let mean = *count as f64 / self.runs.max(1) as f64;
+                format!("{} {operation}", number(mean))
+            })
+            .collect();
+        if per_run.is_empty() {
+            "none".into()
+        } else {
+            per_run.join(" + ")
+        }
+    }
+}
+
+/// Where an event's bytes go, from a scan of the table and of every index after the run.
+struct Storage {
+    event_items: usize,
+    /// Mean data bytes of an event item, without the per-item overhead.
+    event_item_bytes: f64,
+    /// Per event item, the mean bytes of its entries in each index, overhead included.
+    index_bytes: BTreeMap<String, f64>,
+    /// Per event item, the bytes of the other items (status, counters), overhead included.
+    other_bytes: f64,
+    /// Events the receiver reported stored; should equal `event_items`.
+    stored_events: usize,
+}
+
+impl Storage {
+    /// An event item with its overhead, as billed.
+    fn event_item_billed(&self) -> f64 {
+        self.event_item_bytes + STORAGE_OVERHEAD as f64
+    }
+
+    /// The event item and its index entries, as billed.
+    fn per_event(&self) -> f64 {
+        self.event_item_billed() + self.index_bytes.values().sum::<f64>()
+    }
+}
+
+/// Scans the table and each of its indexes directly (not through the proxy).
+async fn storage(
+    addr: SocketAddr,
+    table: &str,
+    event_attribute: &str,
+    stored_events: usize,
+) -> Result<Storage, BenchError> {
+    let description = call(addr, "DescribeTable", &json!({"TableName": table})).await?;
+    let names = |schema: &Value| -> Vec<String> {
+        schema
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|key| key["AttributeName"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let table_key = names(&description["Table"]["KeySchema"]);
+    let indexes: Vec<String> = description["Table"]["GlobalSecondaryIndexes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|index| index["IndexName"].as_str().map(str::to_owned))
+        .collect();
+    let key_of = |item: &Map<String, Value>| -> String {
+        table_key
+            .iter()
+            .map(|name| item.get(name).map(Value::to_string).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+
+    let items = scan(addr, table, None).await?;
+    let (events, others): (Vec<_>, Vec<_>) = items
+        .iter()
+        .partition(|item| item.contains_key(event_attribute));
+    if events.is_empty() {
+        return Err(BenchError::NoEventItems(event_attribute.to_owned()));
+    }
+    let event_keys: BTreeSet<String> = events.iter().map(|item| key_of(item)).collect();
+    let count = events.len() as f64;
+    let billed = |item: &Map<String, Value>| (item_size(item) + STORAGE_OVERHEAD) as f64;
+    let mut index_bytes = BTreeMap::new();
+    for index in &indexes {
+        let entries = scan(addr, table, Some(index)).await?;
+        let bytes: f64 = entries
+            .iter()
+            .filter(|entry| event_keys.contains(&key_of(entry)))
+            .map(billed)
+            .sum();
+        index_bytes.insert(index.clone(), bytes / count);
+    }
+    Ok(Storage {
+        event_items: events.len(),
+        event_item_bytes: events
+            .iter()
+            .map(|item| item_size(item) as f64)
+            .sum::<f64>()
+            / count,
+        index_bytes,
+        other_bytes: others.iter().map(|item| billed(item)).sum::<f64>() / count,
+        stored_events,
+    })
+}
+
+/// Every item of the table, or every entry of one of its indexes.
+async fn scan(
+    addr: SocketAddr,
+    table: &str,
+    index: Option<&str>,
+) -> Result<Vec<Map<String, Value>>, BenchError> {
+    let mut items = Vec::new();
+    let mut start = Value::Null;
+    loop {
+        let mut request = json!({"TableName": table});
+        if let Some(index) = index {
+            request["IndexName"] = index.into();
+        }
+        if !start.is_null() {
+            request["ExclusiveStartKey"] = start;
+        }
+        let mut page = call(addr, "Scan", &request).await?;
+        if let Value::Array(page_items) = page["Items"].take() {
+            items.extend(page_items.into_iter().filter_map(|item| match item {
+                Value::Object(item) => Some(item),
+                _ => None,
+            }));
+        }
+        start = page["LastEvaluatedKey"].take();
+        if start.is_null() {
+            return Ok(items);
+        }
+    }
+}
+
+async fn call(
+    addr: SocketAddr,
+    operation: &'static str,
+    request: &Value,
+) -> Result<Value, BenchError> {
+    let failed = |detail: String| BenchError::Scan { operation, detail };
+    let response = dynamodb_local::raw_request(addr, operation, &request.to_string())
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    if response.status != 200 {
+        return Err(failed(format!("{} {}", response.status, response.body)));
+    }
+    serde_json::from_str(&response.body).map_err(|error| failed(error.to_string()))
+}
+
+struct Report {
+    repeat: usize,
+    rows: Vec<Row>,
+    storage: Storage,
+    /// Transactions the proxy counted item by item, all in agreement with DynamoDB Local.
+    transactions_recounted: u64,
+    /// Error responses other than failed conditions, over the whole run.
+    errors: BTreeMap<String, u64>,
+}
+
+impl Report {
+    /// Every index any request wrote or read, for the columns.
+    fn indexes(&self) -> BTreeSet<&str> {
+        self.rows
+            .iter()
+            .flat_map(|row| row.consumption.index_writes.keys().map(String::as_str))
+            .chain(self.storage.index_bytes.keys().map(String::as_str))
+            .collect()
+    }
+
+    fn markdown(&self) -> String {
+        let indexes = self.indexes();
+        let mut out = String::new();
+        let index_heads: String = indexes.iter().map(|i| format!(" {i} |")).collect();
+        out.push_str(&format!(
+            "| scenario | events | WU/event | table |{index_heads} failed conditional | RU/event | requests/event | requests per run |\n"
+        ));
+        out.push_str(&format!(
+            "|---|---:|---:|---:|{}---:|---:|---:|---|\n",
+            "---:|".repeat(indexes.len())
+        ));
+        for row in &self.rows {
+            let c = &row.consumption;
+            let index_cells: String = indexes
+                .iter()
+                .map(|i| {
+                    format!(
+                        " {} |",
+                        number(row.per_event(c.index_writes.get(*i).copied().unwrap_or(0.0)))
+                    )
+                })
+                .collect();
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |{index_cells} {} | {} | {} | {} |\n",
+                row.scenario,
+                row.events,
+                number(row.per_event(c.write_units())),
+                number(row.per_event(c.table_writes)),
+                number(row.per_event(c.failed_conditional as f64)),
+                number(row.per_event(c.reads)),
+                number(row.per_event(c.requests as f64)),
+                row.operations(),
+            ));
+        }
+        let s = &self.storage;
+        out.push_str(&format!(
+            "\n{} runs of each scenario; units per event are means over all runs. {} transactions \
+             were counted item by item, each agreeing with DynamoDB Local's own figures once \
+             de-duplicated as it does.\n\n",
+            self.repeat, self.transactions_recounted
+        ));
+        let index_parts: Vec<String> = s
+            .index_bytes
+            .iter()
+            .map(|(index, bytes)| format!("{index} {}", number(*bytes)))
+            .collect();
+        out.push_str(&format!(
+            "storage per event: {} bytes = {} × the event item (event item {} bytes of data + {STORAGE_OVERHEAD} \
+             overhead; index entries per event: {}; {} event items scanned, {} events stored)\n",
+            number(s.per_event()),
+            number(s.per_event() / s.event_item_billed()),
+            number(s.event_item_bytes),
+            index_parts.join(", "),
+            s.event_items,
+            s.stored_events,
+        ));
+        out.push_str(&format!(
+            "other items (status, counters) per event: {} bytes\n",
+            number(s.other_bytes)
+        ));
+        if !self.errors.is_empty() {
+            out.push_str(&format!(
+                "error responses besides failed conditions: {:?}\n",
+                self.errors
+            ));
+        }
+        out
+    }
+
+    fn json(&self) -> Value {
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|row| {
+                let c = &row.consumption;
+                json!({
+                    "scenario": row.scenario,
+                    "events_per_run": row.events,
+                    "runs": row.runs,
+                    "write_units_per_event": row.per_event(c.write_units()),
+                    "table_write_units_per_event": row.per_event(c.table_writes),
+                    "index_write_units_per_event": c.index_writes.iter()
+                        .map(|(i, units)| (i.clone(), json!(row.per_event(*units))))
+                        .collect::<Map<_, _>>(),
+                    "failed_conditional_per_event": row.per_event(c.failed_conditional as f64),
+                    "read_units_per_event": row.per_event(c.reads),
+                    "requests_per_event": row.per_event(c.requests as f64),
+                    "requests_per_run": c.operations.iter()
+                        .filter(|(_, count)| **count > 0)
+                        .map(|(op, count)| (op.clone(), json!(*count as f64 / row.runs.max(1) as f64)))
+                        .collect::<Map<_, _>>(),
+                })
+            })
+            .collect();
+        let s = &self.storage;
+        json!({
+            "repeat": self.repeat,
+            "scenarios": rows,
+            "storage": {
+                "bytes_per_event": s.per_event(),
+                "times_event_item": s.per_event() / s.event_item_billed(),
+                "event_item_data_bytes": s.event_item_bytes,
+                "overhead_bytes_per_item": STORAGE_OVERHEAD,
+                "index_bytes_per_event": s.index_bytes,
+                "other_item_bytes_per_event": s.other_bytes,
+                "event_items": s.event_items,
+                "stored_events": s.stored_events,
+            },
+            "transactions_recounted": self.transactions_recounted,
+            "errors": self.errors,
+        })
+    }
+}
+
+/// At most two decimals, trailing zeros dropped: `11`, `7.02`, `0.5`.
+fn number(value: f64) -> String {
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
+    }
+}
