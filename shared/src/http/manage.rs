@@ -281,12 +281,13 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::auth::oauth::OAuthClient;
     use crate::domain::management::BLANK_FROM_NOTE;
     use crate::http::Body;
     use crate::insider::{
         Deadline, InsiderApi, InsiderError, InsiderFuture, VendorCall, VendorReply,
     };
-    use crate::store::embedded::EmbeddedStore;
+    use crate::store::{ClientStore, RefreshGrant, StoreError, StoreFuture};
 
     fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request {
         let mut builder = http::Request::builder().method(method).uri(uri);
@@ -313,10 +314,59 @@ mod tests {
         }
     }
 
+    /// A client store these tests never reach: none of their calls mints or withdraws
+    /// credentials.
+    struct NoClients;
+
+    impl NoClients {
+        fn answer<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
+            Box::pin(std::future::ready(Err(StoreError::Unavailable(
+                "no client store in these tests".into(),
+            ))))
+        }
+    }
+
+    impl ClientStore for NoClients {
+        fn find_client<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<OAuthClient>> {
+            Self::answer()
+        }
+        fn create_client<'a>(&'a self, _: &'a OAuthClient) -> StoreFuture<'a, bool> {
+            Self::answer()
+        }
+        fn delete_client<'a>(&'a self, _: &'a str) -> StoreFuture<'a, bool> {
+            Self::answer()
+        }
+        fn save_refresh_token<'a>(&'a self, _: &'a RefreshGrant) -> StoreFuture<'a, ()> {
+            Self::answer()
+        }
+        fn find_refresh_token<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> StoreFuture<'a, Option<RefreshGrant>> {
+            Self::answer()
+        }
+        fn take_refresh_token<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+        ) -> StoreFuture<'a, Option<RefreshGrant>> {
+            Self::answer()
+        }
+        fn rotate_refresh_token<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: &'a RefreshGrant,
+        ) -> StoreFuture<'a, bool> {
+            Self::answer()
+        }
+    }
+
     fn management(answer: Result<VendorReply, InsiderError>) -> Management {
         Management {
             insider: Arc::new(Answering(answer)),
-            clients: Arc::new(EmbeddedStore::in_memory(Duration::from_secs(60)).unwrap()),
+            clients: Arc::new(NoClients),
             public_base_url: Some("https://hooks.example.com".into()),
         }
     }

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use bytes::Bytes;
 use http::{Method, header};
 use serde::Deserialize;
@@ -78,6 +79,7 @@ impl std::fmt::Debug for Credentials {
 pub struct RetryPolicy {
     /// Attempts in all, the first included.
     pub max_attempts: u32,
+    /// The wait before the second attempt (before jitter); it doubles for each further one.
     pub base_delay: Duration,
     /// The longest wait between two attempts; a `Retry-After` asking for more is not waited for
     /// (the 429 goes back to the caller with it instead).
@@ -95,23 +97,32 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before attempt `attempt + 1`, or `None` when there should be no such attempt.
-    fn delay(&self, attempt: u32, retry_after: Option<u64>) -> Option<Duration> {
-        if attempt >= self.max_attempts {
-            return None;
+    /// The waits between the attempts of one call, `max_attempts - 1` of them: the nth is
+    /// `base_delay * 2^(n-1)`, capped at `max_delay`, with "equal jitter" (between half of it
+    /// and all of it), so that clients that failed together spread out without any of them
+    /// retrying at once. backon's jitter adds up to the delay again, hence the halves here.
+    fn waits(&self) -> ExponentialBackoff {
+        ExponentialBuilder::new()
+            .with_min_delay(self.base_delay.min(self.max_delay) / 2)
+            .with_max_delay(self.max_delay / 2)
+            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
+            .with_jitter()
+            .build()
+    }
+
+    /// The wait before the next attempt, or `None` when there should be none: the next of
+    /// `waits`, or instead what the vendor's `Retry-After` asks for when that is no longer than
+    /// `max_delay`.
+    fn next_wait(
+        &self,
+        waits: &mut ExponentialBackoff,
+        retry_after: Option<u64>,
+    ) -> Option<Duration> {
+        let backoff = waits.next()?;
+        match retry_after.map(Duration::from_secs) {
+            Some(wanted) => (wanted <= self.max_delay).then_some(wanted),
+            None => Some(backoff),
         }
-        if let Some(seconds) = retry_after {
-            let wanted = Duration::from_secs(seconds);
-            return (wanted <= self.max_delay).then_some(wanted);
-        }
-        let backoff = self
-            .base_delay
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
-            .min(self.max_delay);
-        // "Equal jitter": half fixed, half random, so clients that failed together spread out
-        // without any of them retrying at once.
-        let half = backoff / 2;
-        Some(half + half.mul_f64(fastrand::f64()))
     }
 }
 
@@ -347,6 +358,7 @@ impl InsiderClient {
         retry: bool,
         deadline: Deadline,
     ) -> Result<Raw, InsiderError> {
+        let mut waits = self.settings.retry.waits();
         let mut attempt = 1;
         loop {
             let started = Instant::now();
@@ -367,11 +379,13 @@ impl InsiderClient {
             );
             let wait = match &outcome {
                 Ok(raw) if raw.status == 429 || raw.status >= 500 => {
-                    self.settings.retry.delay(attempt, raw.retry_after)
+                    self.settings.retry.next_wait(&mut waits, raw.retry_after)
                 }
                 // No answer at all: a dropped connection; a timeout is not retried, as its wait
                 // already used the time the caller has.
-                Err(InsiderError::Unreachable(_)) => self.settings.retry.delay(attempt, None),
+                Err(InsiderError::Unreachable(_)) => {
+                    self.settings.retry.next_wait(&mut waits, None)
+                }
                 _ => None,
             }
             // A wait the deadline cuts short would only turn the failure at hand, which says
@@ -548,18 +562,60 @@ mod tests {
             max_delay: Duration::from_secs(2),
         };
         for _ in 0..50 {
-            let first = policy.delay(1, None).unwrap();
+            let mut waits = policy.waits();
+            let first = policy.next_wait(&mut waits, None).unwrap();
             assert!((Duration::from_millis(50)..=Duration::from_millis(100)).contains(&first));
-            let third = policy.delay(3, None).unwrap();
+            let second = policy.next_wait(&mut waits, None).unwrap();
+            assert!((Duration::from_millis(100)..=Duration::from_millis(200)).contains(&second));
+            let third = policy.next_wait(&mut waits, None).unwrap();
             assert!((Duration::from_millis(200)..=Duration::from_millis(400)).contains(&third));
+            assert_eq!(
+                policy.next_wait(&mut waits, None),
+                None,
+                "attempts are bounded"
+            );
         }
-        assert_eq!(policy.delay(4, None), None, "attempts are bounded");
-        assert_eq!(policy.delay(1, Some(1)), Some(Duration::from_secs(1)));
+        let mut waits = policy.waits();
         assert_eq!(
-            policy.delay(1, Some(60)),
+            policy.next_wait(&mut waits, Some(1)),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            policy.next_wait(&mut waits, Some(60)),
             None,
             "a long Retry-After goes back to the caller"
         );
+        policy.next_wait(&mut waits, Some(1)).unwrap();
+        assert_eq!(
+            policy.next_wait(&mut waits, Some(1)),
+            None,
+            "a Retry-After gets no attempt beyond the last"
+        );
+    }
+
+    #[test]
+    fn backoff_is_capped_at_the_longest_wait() {
+        let policy = RetryPolicy {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(300),
+            max_delay: Duration::from_secs(1),
+        };
+        let waits: Vec<_> = policy.waits().collect();
+        assert_eq!(waits.len(), 7, "one wait between each two attempts");
+        for wait in &waits[2..] {
+            assert!((Duration::from_millis(500)..=Duration::from_secs(1)).contains(wait));
+        }
+        let single = RetryPolicy {
+            max_attempts: 1,
+            ..policy
+        };
+        assert_eq!(single.waits().next(), None, "one attempt, no wait");
+        let slow_start = RetryPolicy {
+            base_delay: Duration::from_secs(3),
+            ..policy
+        };
+        let first = slow_start.waits().next().unwrap();
+        assert!(first <= Duration::from_secs(1), "{first:?}");
     }
 
     #[test]

@@ -19,15 +19,20 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
+
 use crate::domain::downstream::{DetailError, DownstreamEvent};
 use crate::store::StoredEvent;
 use crate::telemetry::record;
 
 /// Sends of one batch that fail only for some of its events: the failed ones are sent again
-/// up to this many times in all, before the batch counts as failed.
-const ATTEMPTS: u32 = 3;
-/// First wait before resending; doubled at each further attempt, plus jitter.
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// after these waits, 100 ms then 200 ms, each plus up to as much again in jitter (three
+/// attempts in all), before the batch counts as failed.
+const RESEND_BACKOFF: ExponentialBuilder = ExponentialBuilder::new()
+    .with_min_delay(Duration::from_millis(100))
+    .with_max_delay(Duration::from_millis(200))
+    .with_max_times(2)
+    .with_jitter();
 
 /// What one call to the target may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,11 +137,9 @@ async fn publish_batch(
 ) -> Result<(), PublishFailure> {
     let mut pending: Vec<usize> = batch.collect();
     let mut failed: Option<PublishFailure> = None;
-    for attempt in 1..=ATTEMPTS {
-        if attempt > 1 {
-            let jitter = Duration::from_millis(fastrand::u64(0..50));
-            tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(attempt - 2) + jitter).await;
-        }
+    let mut waits = RESEND_BACKOFF.build();
+    let mut attempt = 1;
+    loop {
         let sent: Vec<&DownstreamEvent> = pending.iter().map(|&i| &events[i]).collect();
         let mut outcomes = publisher.put_batch(&sent).await;
         // An adapter that answers for fewer events than it was given has not published the rest.
@@ -145,11 +148,13 @@ async fn publish_batch(
                 "the target did not answer for this event".into(),
             ))
         });
+        // The wait before another attempt; none once the attempts are used up.
+        let wait = waits.next();
         let mut retry = Vec::new();
         for (index, outcome) in pending.into_iter().zip(outcomes) {
             match outcome {
                 Ok(()) => record::event_published(events[index].detail_type.as_str()),
-                Err(PublishError::Unavailable(reason)) if attempt < ATTEMPTS => {
+                Err(PublishError::Unavailable(reason)) if wait.is_some() => {
                     tracing::warn!(event_id = %events[index].event_id, %reason, attempt, "publishing again");
                     retry.push(index);
                 }
@@ -162,9 +167,11 @@ async fn publish_batch(
             }
         }
         pending = retry;
-        if pending.is_empty() {
-            break;
+        match wait {
+            Some(wait) if !pending.is_empty() => tokio::time::sleep(wait).await,
+            _ => break,
         }
+        attempt += 1;
     }
     failed.map_or(Ok(()), Err)
 }

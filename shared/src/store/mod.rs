@@ -1,5 +1,7 @@
 //! The event store port: one small trait per operation, and the two adapters that implement them
-//! ([`dynamo::DynamoStore`] in AWS, [`embedded::EmbeddedStore`] for the local stack).
+//! ([`dynamo::DynamoStore`] in AWS, `embedded::EmbeddedStore` for the local stack). The embedded
+//! adapter, on SQLite, is behind the `embedded-store` feature, which the local stack and the tests
+//! enable and the Lambda binaries do not, so that they do not link SQLite.
 //!
 //! Every adapter obeys the same contract, checked by one test suite run against both:
 //! - writing an event that is already stored changes nothing and counts as a duplicate, even when
@@ -17,6 +19,7 @@
 //!   page without `next` is the last. No listing reads outside the index range it selects.
 
 pub mod dynamo;
+#[cfg(feature = "embedded-store")]
 pub mod embedded;
 
 use std::future::Future;
