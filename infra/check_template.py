@@ -19,7 +19,8 @@ Conventions that keep the template safe as functions are added:
 - no environment variable holds a literal that looks like a credential;
 - a route without IAM authorisation is one of the few public routes that authenticate their
   callers themselves;
-- STORE_TIMEOUT_MS stays below half the function timeout;
+- STORE_TIMEOUT_MS stays below half the function timeout, and STORE_BUDGET_MS (all the store
+  calls of one delivery) a second below it, so a slow store is answered 503, not cut off;
 - a function behind the HTTP API stops before API Gateway's 30 s integration limit;
 - a function that calls Insider One (any INSIDER_* variable) sets INSIDER_REQUEST_BUDGET_MS,
   the deadline all the Insider One calls of one request share, and the function's timeout
@@ -379,6 +380,13 @@ def check_functions(t: dict) -> list[str]:
                     problems.append(f"{where}: STORE_TIMEOUT_MS {store_timeout} is not well below the {timeout} s timeout")
             except (TypeError, ValueError):
                 problems.append(f"{where}: STORE_TIMEOUT_MS and Timeout must be literal numbers")
+        store_budget = env.get("STORE_BUDGET_MS")
+        if store_budget is not None:
+            try:
+                if int(store_budget) + 1000 > int(timeout) * 1000:
+                    problems.append(f"{where}: STORE_BUDGET_MS {store_budget} leaves less than a second of the {timeout} s timeout")
+            except (TypeError, ValueError):
+                problems.append(f"{where}: STORE_BUDGET_MS and Timeout must be literal numbers")
         problems.extend(_insider_problems(where, env, timeout))
         behind_api = any(e.get("Type") == "HttpApi" for e in (props.get("Events") or {}).values())
         if behind_api and isinstance(timeout, int) and timeout >= API_GATEWAY_TIMEOUT_SECONDS:
@@ -607,6 +615,7 @@ def self_test(path: Path) -> int:
         "function without its log group": lambda t: receiver(t).pop("LoggingConfig"),
         "literal credential in the environment": lambda t: receiver(t)["Environment"]["Variables"].update(WEBHOOK_TOKEN="abc"),
         "store timeout near the function timeout": lambda t: receiver(t).update(Timeout=5),
+        "store budget up to the function timeout": lambda t: receiver(t)["Environment"]["Variables"].update(STORE_BUDGET_MS="9500"),
         "function timeout beyond API Gateway's": lambda t: manage(t).update(Timeout=30),
         "Insider One request budget up to the function's timeout": lambda t: manage(t)["Environment"]["Variables"].update(INSIDER_REQUEST_BUDGET_MS="26000"),
         "Insider One calls without a request budget": lambda t: manage(t)["Environment"]["Variables"].pop("INSIDER_REQUEST_BUDGET_MS"),
