@@ -174,6 +174,7 @@ async fn run(args: &Args) -> Result<Report, BenchError> {
     let store = StoreChoice::Dynamo {
         endpoint: proxy.url(),
         table: table.clone(),
+        raw_bucket: None,
     };
     let stack = local_stack::start(stack::config(store, Duration::from_secs(10)))
         .await
