@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use super::canonical::write_canonical;
 use super::status::DeliveryStatus;
 
 /// The payload families Insider One forwards (see the vendor's webhook documentation).
@@ -542,6 +543,7 @@ impl EventBuilder {
 
 /// Content hash of an event: its family, what it is about, and its fragment in canonical form
 /// (keys sorted, whitespace dropped), so a redelivery formatted differently keeps the same id.
+/// A fragment with no canonical form (a number beyond `f64`, say) is hashed as received.
 fn event_id(event: &Event) -> String {
     let mut hasher = Sha256::new();
     for part in [
@@ -552,25 +554,12 @@ fn event_id(event: &Event) -> String {
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
-    // Serialized straight into the hash: the same bytes as `to_string`, without the copy.
-    match serde_json::from_str::<serde_json::Value>(event.raw.get()) {
-        Ok(canonical) => serde_json::to_writer(HashWriter(&mut hasher), &canonical)
-            .expect("writing into a hash cannot fail"),
-        Err(_) => hasher.update(event.raw.get().as_bytes()),
+    let raw = event.raw.get();
+    let mut canonical = Vec::with_capacity(raw.len());
+    match write_canonical(raw, &mut canonical) {
+        Ok(()) => hasher.update(&canonical),
+        Err(_) => hasher.update(raw.as_bytes()),
     }
     hasher.update([0u8]);
     hex::encode(&hasher.finalize()[..16])
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -1,5 +1,6 @@
 //! The pure core: what Insider One sends and the rules we apply to it. No AWS, no HTTP.
 
+pub mod canonical;
 pub mod downstream;
 pub mod events;
 pub mod management;
