@@ -2,6 +2,7 @@
 
 pub mod canonical;
 pub mod downstream;
+mod envelope;
 pub mod events;
 pub mod management;
 pub mod query;
