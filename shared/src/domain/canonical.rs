@@ -62,6 +62,14 @@ impl<'de> Canonical<'_, 'de> {
         serde_json::to_writer(&mut *self.out, value).map_err(E::custom)
     }
 
+    /// A string read without escapes holds nothing serde_json escapes (quotes and backslashes
+    /// come escaped, control characters are refused), so it is written as read.
+    fn borrowed_str(&mut self, v: &str) {
+        self.out.push(b'"');
+        self.out.extend_from_slice(v.as_bytes());
+        self.out.push(b'"');
+    }
+
     /// Sorts the object's entries (from `first` on) by key, the last of a repeated key winning,
     /// as `Value`'s map does; entries that came sorted are left where they are.
     fn close_object(&mut self, first: usize) {
@@ -130,6 +138,11 @@ impl<'de> Visitor<'de> for &mut Canonical<'_, 'de> {
         self.scalar(v)
     }
 
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        self.borrowed_str(v);
+        Ok(())
+    }
+
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         self.out.push(b'[');
         let mut first = true;
@@ -168,7 +181,10 @@ impl<'de> Visitor<'de> for &mut Canonical<'_, 'de> {
                 self.out.push(b',');
             }
             let start = self.out.len();
-            self.scalar(k.as_ref())?;
+            match &k {
+                Cow::Borrowed(k) => self.borrowed_str(k),
+                Cow::Owned(k) => self.scalar(k.as_str())?,
+            }
             self.out.push(b':');
             map.next_value_seed(&mut *self)?;
             self.entries.push(Entry {

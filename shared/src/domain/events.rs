@@ -487,11 +487,15 @@ fn lenient_string(raw: Option<&RawValue>) -> Option<String> {
 fn lenient_i64(raw: Option<&RawValue>) -> Option<i64> {
     let text = raw?.get();
     match text.as_bytes().first()? {
-        b'"' => serde_json::from_str::<String>(text)
-            .ok()?
-            .trim()
-            .parse()
-            .ok(),
+        // Borrowed when it holds no escapes, as a timestamp does: no copy.
+        b'"' => match serde_json::from_str::<&str>(text) {
+            Ok(digits) => digits.trim().parse().ok(),
+            Err(_) => serde_json::from_str::<String>(text)
+                .ok()?
+                .trim()
+                .parse()
+                .ok(),
+        },
         _ => text.parse().ok(),
     }
 }
