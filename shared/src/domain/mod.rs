@@ -1,6 +1,8 @@
 //! The pure core: what Insider One sends and the rules we apply to it. No AWS, no HTTP.
 
+pub mod canonical;
 pub mod downstream;
+mod envelope;
 pub mod events;
 pub mod management;
 pub mod query;
