@@ -5,7 +5,8 @@
 //! delivery.
 //!
 //! ```sh
-//! cargo build --release -p webhook-receiver -p lambda-emulator -p e2e-tests --bin cold-start
+//! cargo build --release -p webhook-receiver -p lambda-emulator
+//! cargo build --release -p e2e-tests --bin cold-start
 //! target/release/cold-start --cold-starts 20 --invocations 50
 //! target/release/cold-start --statuses 4000 --cold-starts 5 --invocations 10   # ~1 MB bodies
 //! ```

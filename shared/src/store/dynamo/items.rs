@@ -202,8 +202,18 @@ pub(super) fn item_size(item: &Item) -> usize {
             AttributeValue::S(text) => text.len(),
             AttributeValue::N(number) => number.len() / 2 + 2,
             AttributeValue::L(list) => 3 + list.iter().map(|v| value_size(v) + 1).sum::<usize>(),
+            AttributeValue::M(map) => {
+                3 + map
+                    .iter()
+                    .map(|(name, v)| name.len() + value_size(v) + 1)
+                    .sum::<usize>()
+            }
+            AttributeValue::Ss(texts) => texts.iter().map(String::len).sum(),
+            AttributeValue::Ns(numbers) => numbers.iter().map(|n| n.len() / 2 + 2).sum(),
+            AttributeValue::B(blob) => blob.as_ref().len(),
             AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-            other => format!("{other:?}").len(),
+            // A kind DynamoDB adds later: event items are made of the kinds above.
+            _ => 0,
         }
     }
     item.iter()

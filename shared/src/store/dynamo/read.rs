@@ -100,18 +100,16 @@ impl DynamoStore {
             .await?;
         Ok(events.into_iter().flatten().collect())
     }
-}
 
-impl DynamoStore {
     /// Reads the raw fragments kept in S3 back into `events`, in their order, while the answer's
     /// fragments stay within [`MAX_RAW_BYTES_PER_ANSWER`]; the others stay left out.
     async fn read_kept_raw(&self, events: &mut [StoredEvent]) -> Result<(), StoreError> {
-        let mut total = 0;
+        let mut total: usize = 0;
         for event in events.iter_mut() {
             match (&event.raw_ref, &self.raw_bucket) {
                 (Some(reference), Some(bucket)) => {
                     let bytes = usize::try_from(reference.bytes).unwrap_or(usize::MAX);
-                    if total + bytes > MAX_RAW_BYTES_PER_ANSWER {
+                    if total.saturating_add(bytes) > MAX_RAW_BYTES_PER_ANSWER {
                         continue;
                     }
                     if let Some(raw) = bucket.get(reference).await? {

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+use futures::future::try_join_all;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::errors::classify;
@@ -36,10 +37,12 @@ impl ReadStats for DynamoStore {
             let now = self.now();
             let days: Vec<i64> =
                 (hours.since().div_euclid(DAY)..=(hours.until() - 1).div_euclid(DAY)).collect();
-            let mut cached = HashMap::new();
-            for day in &days {
-                cached.extend(self.cached_hours(*day, hours).await?);
-            }
+            let mut cached: HashMap<i64, Counts> =
+                try_join_all(days.iter().map(|day| self.cached_hours(*day, hours)))
+                    .await?
+                    .into_iter()
+                    .flatten()
+                    .collect();
             let starts = (hours.since()..hours.until()).step_by(HOUR as usize);
             let counted: Vec<Counts> = stream::iter(starts)
                 .map(|hour| {
@@ -54,12 +57,12 @@ impl ReadStats for DynamoStore {
                 .buffered(HOURS_IN_PARALLEL)
                 .try_collect()
                 .await?;
-            let mut late = Vec::new();
-            for day in days {
+            let late = try_join_all(days.iter().map(|day| {
                 let low = hours.since().max(day * DAY);
                 let high = hours.until().min((day + 1) * DAY);
-                late.push(self.count_entries(&late_partition(day), low, high).await?);
-            }
+                async move { self.count_entries(&late_partition(*day), low, high).await }
+            }))
+            .await?;
             let totals = counted.into_iter().chain(late).flatten();
             Ok(Stats::from_counts(*hours, totals))
         })
@@ -70,11 +73,10 @@ impl DynamoStore {
     /// The shard entries of one hour, counted; kept for later reads once the hour has settled.
     async fn count_hour(&self, hour: i64, now: i64) -> Result<Counts, StoreError> {
         let day = hour.div_euclid(DAY);
-        let shards: Vec<Counts> =
-            futures::future::try_join_all(shard_partitions(day).map(|partition| async move {
-                self.count_entries(&partition, hour, hour + HOUR).await
-            }))
-            .await?;
+        let shards: Vec<Counts> = try_join_all(shard_partitions(day).map(|partition| async move {
+            self.count_entries(&partition, hour, hour + HOUR).await
+        }))
+        .await?;
         let mut counts = Counts::new();
         for (name, count) in shards.into_iter().flatten() {
             *counts.entry(name).or_default() += count;
