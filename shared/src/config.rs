@@ -73,7 +73,7 @@ pub async fn receiver() -> Result<Receiver, ConfigError> {
     let (tokens, access_tokens, store) = tokio::try_join!(
         webhook_tokens(&sdk),
         access_tokens(&sdk),
-        connected_dynamo_store(&sdk)
+        event_store(&sdk)
     )?;
     let mut auth = Authenticator::new();
     if !tokens.is_empty() {
@@ -310,7 +310,7 @@ pub async fn event_publisher() -> Result<crate::publish::stream::StreamPublisher
 pub async fn query() -> Result<Query, ConfigError> {
     let sdk = sdk_config().await?;
     Ok(Query {
-        store: std::sync::Arc::new(connected_dynamo_store(&sdk).await?),
+        store: std::sync::Arc::new(event_store(&sdk).await?),
     })
 }
 
@@ -382,7 +382,14 @@ pub async fn connected_dynamo_store(sdk: &SdkConfig) -> Result<DynamoStore, Conf
             "DynamoDB did not answer during init; the first request will open the connection"
         ),
     }
-    let store = DynamoStore::new(client, table, retention()?);
+    Ok(DynamoStore::new(client, table, retention()?))
+}
+
+/// The store of a function that writes or reads events' raw fragments (the receiver and the
+/// query function), with the bucket of those too large for an item (`RAW_BUCKET`). Only these
+/// two link the S3 client.
+async fn event_store(sdk: &SdkConfig) -> Result<DynamoStore, ConfigError> {
+    let store = connected_dynamo_store(sdk).await?;
     Ok(match non_empty_env("RAW_BUCKET") {
         Some(bucket) => store.with_raw_bucket(RawBucket::new(s3_client(sdk), bucket)),
         None => store,
