@@ -1,4 +1,4 @@
-//! `cargo run --release -p local-stack`: every route on 127.0.0.1:3000, no AWS account needed.
+//! `cargo run --profile local -p local-stack`: every route on 127.0.0.1:3000, no AWS account needed.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
