@@ -70,11 +70,8 @@ pub enum ConfigError {
 pub async fn receiver() -> Result<Receiver, ConfigError> {
     let sdk = sdk_config().await?;
     // Independent round trips: made at once, init waits for the slowest instead of the sum.
-    let (tokens, access_tokens, store) = tokio::try_join!(
-        webhook_tokens(&sdk),
-        access_tokens(&sdk),
-        event_store(&sdk)
-    )?;
+    let (tokens, access_tokens, store) =
+        tokio::try_join!(webhook_tokens(&sdk), access_tokens(&sdk), event_store(&sdk))?;
     let mut auth = Authenticator::new();
     if !tokens.is_empty() {
         auth = auth.with(StaticTokens::new(tokens));

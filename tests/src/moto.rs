@@ -1,4 +1,4 @@
-//! moto's server, a local fake of AWS APIs (the tests use its EventBridge and SQS), on a
+//! moto's server, a local fake of AWS APIs (the tests use its EventBridge, SQS and S3), on a
 //! loopback port, for one test.
 //!
 //! Installed by `scripts/install-test-deps.sh` into `.tools/venv-moto` (pinned in
