@@ -73,7 +73,7 @@ impl StoredEvent {
     }
 
     /// Leaves the raw fragment out of this copy (it stays stored).
-    pub fn omit_raw(&mut self) {
+    fn omit_raw(&mut self) {
         self.event.raw = null_raw();
         self.raw_omitted = true;
     }
