@@ -3,8 +3,9 @@
 //! (`e2e_tests::capacity_proxy`) that asks every request for its `ConsumedCapacity` and adds it
 //! up per table and index. Each scenario (realistic payloads from `tests/fixtures/insider/`,
 //! fresh message ids every time) is measured on its own between two snapshots of the proxy's
-//! counters, then redelivered byte for byte and measured again. Afterwards the table and each
-//! index are scanned for the storage an event takes.
+//! counters, then redelivered byte for byte and measured again. The table and each index are
+//! scanned around the first run of each scenario for the storage its events take, and once more
+//! at the end for the whole run's.
 //!
 //! ```sh
 //! cargo build --release --locked -p e2e-tests --bin write-cost
@@ -180,6 +181,7 @@ async fn run(args: &Args) -> Result<Report, BenchError> {
         .await
         .map_err(BenchError::Stack)?;
     let base = stack.url();
+    let scanner = Scanner::new(local.addr(), &table, &args.event_attribute).await?;
 
     let mut ids = Ids::default();
     let mut rows = Vec::new();
@@ -188,18 +190,28 @@ async fn run(args: &Args) -> Result<Report, BenchError> {
         let mut first = Consumption::default();
         let mut again = Consumption::default();
         let mut events = 0;
-        for _ in 0..args.repeat {
+        let mut storage = None;
+        for run in 0..args.repeat {
             let plan = scenario.plan(&mut ids);
             futures::stream::iter(&plan.setup)
                 .map(|body| deliver(&base, scenario.name(), body, 1))
                 .buffer_unordered(SETUP_CONCURRENCY)
                 .try_collect::<()>()
                 .await?;
+            // Item sizes are the same in every run (ids of fixed lengths): the first run's scans
+            // give the scenario's storage.
+            let stored_before = match run {
+                0 => Some(scanner.footprint().await?),
+                _ => None,
+            };
             let before = proxy.snapshot();
             for (body, new_events) in &plan.measured {
                 deliver(&base, scenario.name(), body, *new_events).await?;
             }
             let between = proxy.snapshot();
+            if let Some(stored_before) = stored_before {
+                storage = Some(scanner.footprint().await?.since(&stored_before));
+            }
             for (body, _) in &plan.measured {
                 deliver(&base, scenario.name(), body, 0).await?;
             }
@@ -209,18 +221,20 @@ async fn run(args: &Args) -> Result<Report, BenchError> {
             events = plan.events();
             stored_events += plan.setup.len() + events;
         }
-        rows.push(Row::new(
-            scenario.name().to_owned(),
+        rows.push(Row {
+            scenario: scenario.name().to_owned(),
             events,
-            args.repeat,
-            first,
-        ));
-        rows.push(Row::new(
-            format!("{}, redelivered", scenario.name()),
+            runs: args.repeat,
+            consumption: first,
+            storage,
+        });
+        rows.push(Row {
+            scenario: format!("{}, redelivered", scenario.name()),
             events,
-            args.repeat,
-            again,
-        ));
+            runs: args.repeat,
+            consumption: again,
+            storage: None,
+        });
     }
     stack.stop().await;
 
@@ -251,10 +265,14 @@ async fn run(args: &Args) -> Result<Report, BenchError> {
             transactions: total.transactions_recounted,
         });
     }
-    let storage = storage(local.addr(), &table, &args.event_attribute, stored_events).await?;
+    let storage = scanner.footprint().await?;
+    if storage.event_items == 0 {
+        return Err(BenchError::NoEventItems(args.event_attribute.clone()));
+    }
     Ok(Report {
         repeat: args.repeat,
         storage,
+        stored_events,
         transactions_recounted: total.transactions_recounted,
         // Of the measured deliveries only: the stack's start-up asks for a missing table first.
         errors: rows
@@ -446,18 +464,12 @@ struct Row {
     events: usize,
     runs: usize,
     consumption: Consumption,
+    /// What the first run's measured deliveries added to the table and its indexes; `None` for
+    /// a redelivery, which adds nothing.
+    storage: Option<Footprint>,
 }
 
 impl Row {
-    fn new(scenario: String, events: usize, runs: usize, consumption: Consumption) -> Self {
-        Self {
-            scenario,
-            events,
-            runs,
-            consumption,
-        }
-    }
-
     fn per_event(&self, value: f64) -> f64 {
         value / (self.events * self.runs).max(1) as f64
     }
@@ -482,93 +494,136 @@ impl Row {
     }
 }
 
-/// Where an event's bytes go, from a scan of the table and of every index after the run.
-struct Storage {
+/// Where events' bytes go, from a scan of the table and of every index: sums, so that two scans
+/// taken around a scenario's deliveries give that scenario's share.
+#[derive(Clone, Default)]
+struct Footprint {
     event_items: usize,
-    /// Mean data bytes of an event item, without the per-item overhead.
-    event_item_bytes: f64,
-    /// Per event item, the mean bytes of its entries in each index, overhead included.
-    index_bytes: BTreeMap<String, f64>,
-    /// Per event item, the bytes of the other items (status, counters), overhead included.
-    other_bytes: f64,
-    /// Events the receiver reported stored; should equal `event_items`.
-    stored_events: usize,
+    /// Data bytes of the event items, without the per-item overhead.
+    event_item_bytes: usize,
+    /// Bytes of each index's entries of event items, overhead included.
+    index_bytes: BTreeMap<String, usize>,
+    /// Bytes of the other items (status, counters), overhead included.
+    other_bytes: usize,
 }
 
-impl Storage {
-    /// An event item with its overhead, as billed.
-    fn event_item_billed(&self) -> f64 {
-        self.event_item_bytes + STORAGE_OVERHEAD as f64
+impl Footprint {
+    /// What was added between `before` and `self`.
+    fn since(&self, before: &Footprint) -> Footprint {
+        Footprint {
+            event_items: self.event_items - before.event_items,
+            event_item_bytes: self.event_item_bytes - before.event_item_bytes,
+            index_bytes: self
+                .index_bytes
+                .iter()
+                .map(|(index, bytes)| {
+                    let earlier = before.index_bytes.get(index).copied().unwrap_or(0);
+                    (index.clone(), bytes - earlier)
+                })
+                .collect(),
+            other_bytes: self.other_bytes.saturating_sub(before.other_bytes),
+        }
     }
 
-    /// The event item and its index entries, as billed.
-    fn per_event(&self) -> f64 {
-        self.event_item_billed() + self.index_bytes.values().sum::<f64>()
+    fn per_event(&self, bytes: usize) -> f64 {
+        bytes as f64 / self.event_items.max(1) as f64
+    }
+
+    /// An event item with its overhead, as billed, on average.
+    fn event_item_billed(&self) -> f64 {
+        self.per_event(self.event_item_bytes + STORAGE_OVERHEAD * self.event_items)
+    }
+
+    /// An event item and its index entries, as billed, on average.
+    fn bytes_per_event(&self) -> f64 {
+        self.event_item_billed() + self.per_event(self.index_bytes.values().sum())
+    }
+
+    /// Storage per event over the event item alone: the figure the layout aims to keep low.
+    fn times_event_item(&self) -> f64 {
+        self.bytes_per_event() / self.event_item_billed()
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "bytes_per_event": self.bytes_per_event(),
+            "times_event_item": self.times_event_item(),
+            "event_item_data_bytes": self.per_event(self.event_item_bytes),
+            "overhead_bytes_per_item": STORAGE_OVERHEAD,
+            "index_bytes_per_event": self.index_bytes.iter()
+                .map(|(index, bytes)| (index.clone(), json!(self.per_event(*bytes))))
+                .collect::<Map<_, _>>(),
+            "other_item_bytes_per_event": self.per_event(self.other_bytes),
+            "event_items": self.event_items,
+        })
     }
 }
 
 /// Scans the table and each of its indexes directly (not through the proxy).
-async fn storage(
+struct Scanner {
     addr: SocketAddr,
-    table: &str,
-    event_attribute: &str,
-    stored_events: usize,
-) -> Result<Storage, BenchError> {
-    let description = call(addr, "DescribeTable", &json!({"TableName": table})).await?;
-    let names = |schema: &Value| -> Vec<String> {
-        schema
+    table: String,
+    table_key: Vec<String>,
+    indexes: Vec<String>,
+    event_attribute: String,
+}
+
+impl Scanner {
+    async fn new(addr: SocketAddr, table: &str, event_attribute: &str) -> Result<Self, BenchError> {
+        let description = call(addr, "DescribeTable", &json!({"TableName": table})).await?;
+        let table_key = description["Table"]["KeySchema"]
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|key| key["AttributeName"].as_str().map(str::to_owned))
-            .collect()
-    };
-    let table_key = names(&description["Table"]["KeySchema"]);
-    let indexes: Vec<String> = description["Table"]["GlobalSecondaryIndexes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|index| index["IndexName"].as_str().map(str::to_owned))
-        .collect();
-    let key_of = |item: &Map<String, Value>| -> String {
-        table_key
+            .collect();
+        let indexes = description["Table"]["GlobalSecondaryIndexes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|index| index["IndexName"].as_str().map(str::to_owned))
+            .collect();
+        Ok(Self {
+            addr,
+            table: table.to_owned(),
+            table_key,
+            indexes,
+            event_attribute: event_attribute.to_owned(),
+        })
+    }
+
+    fn key_of(&self, item: &Map<String, Value>) -> String {
+        self.table_key
             .iter()
             .map(|name| item.get(name).map(Value::to_string).unwrap_or_default())
             .collect::<Vec<_>>()
             .join("|")
-    };
+    }
 
-    let items = scan(addr, table, None).await?;
-    let (events, others): (Vec<_>, Vec<_>) = items
-        .iter()
-        .partition(|item| item.contains_key(event_attribute));
-    if events.is_empty() {
-        return Err(BenchError::NoEventItems(event_attribute.to_owned()));
-    }
-    let event_keys: BTreeSet<String> = events.iter().map(|item| key_of(item)).collect();
-    let count = events.len() as f64;
-    let billed = |item: &Map<String, Value>| (item_size(item) + STORAGE_OVERHEAD) as f64;
-    let mut index_bytes = BTreeMap::new();
-    for index in &indexes {
-        let entries = scan(addr, table, Some(index)).await?;
-        let bytes: f64 = entries
+    async fn footprint(&self) -> Result<Footprint, BenchError> {
+        let items = scan(self.addr, &self.table, None).await?;
+        let (events, others): (Vec<_>, Vec<_>) = items
             .iter()
-            .filter(|entry| event_keys.contains(&key_of(entry)))
-            .map(billed)
-            .sum();
-        index_bytes.insert(index.clone(), bytes / count);
+            .partition(|item| item.contains_key(&self.event_attribute));
+        let event_keys: BTreeSet<String> = events.iter().map(|item| self.key_of(item)).collect();
+        let billed = |item: &Map<String, Value>| item_size(item) + STORAGE_OVERHEAD;
+        let mut index_bytes = BTreeMap::new();
+        for index in &self.indexes {
+            let entries = scan(self.addr, &self.table, Some(index)).await?;
+            let bytes = entries
+                .iter()
+                .filter(|entry| event_keys.contains(&self.key_of(entry)))
+                .map(billed)
+                .sum();
+            index_bytes.insert(index.clone(), bytes);
+        }
+        Ok(Footprint {
+            event_items: events.len(),
+            event_item_bytes: events.iter().map(|item| item_size(item)).sum(),
+            index_bytes,
+            other_bytes: others.iter().map(|item| billed(item)).sum(),
+        })
     }
-    Ok(Storage {
-        event_items: events.len(),
-        event_item_bytes: events
-            .iter()
-            .map(|item| item_size(item) as f64)
-            .sum::<f64>()
-            / count,
-        index_bytes,
-        other_bytes: others.iter().map(|item| billed(item)).sum::<f64>() / count,
-        stored_events,
-    })
 }
 
 /// Every item of the table, or every entry of one of its indexes.
@@ -619,7 +674,10 @@ async fn call(
 struct Report {
     repeat: usize,
     rows: Vec<Row>,
-    storage: Storage,
+    /// Everything stored by the end of the run, setup deliveries included.
+    storage: Footprint,
+    /// Events the receiver reported stored; should equal the event items scanned.
+    stored_events: usize,
     /// Transactions the proxy counted item by item, all in agreement with DynamoDB Local.
     transactions_recounted: u64,
     /// Error responses other than failed conditions, over the whole run.
@@ -670,32 +728,42 @@ impl Report {
                 row.operations(),
             ));
         }
-        let s = &self.storage;
         out.push_str(&format!(
             "\n{} runs of each scenario; units per event are means over all runs. {} transactions \
              were counted item by item, each agreeing with DynamoDB Local's own figures once \
              de-duplicated as it does.\n\n",
             self.repeat, self.transactions_recounted
         ));
-        let index_parts: Vec<String> = s
-            .index_bytes
+        out.push_str(&format!(
+            "| storage, bytes per event (each item and entry with its {STORAGE_OVERHEAD} bytes of overhead) | × event item | event item |{index_heads} other items |\n"
+        ));
+        out.push_str(&format!(
+            "|---|---:|---:|{}---:|\n",
+            "---:|".repeat(indexes.len())
+        ));
+        let measured = self
+            .rows
             .iter()
-            .map(|(index, bytes)| format!("{index} {}", number(*bytes)))
-            .collect();
-        out.push_str(&format!(
-            "storage per event: {} bytes = {} × the event item (event item {} bytes of data + {STORAGE_OVERHEAD} \
-             overhead; index entries per event: {}; {} event items scanned, {} events stored)\n",
-            number(s.per_event()),
-            number(s.per_event() / s.event_item_billed()),
-            number(s.event_item_bytes),
-            index_parts.join(", "),
-            s.event_items,
-            s.stored_events,
-        ));
-        out.push_str(&format!(
-            "other items (status, counters) per event: {} bytes\n",
-            number(s.other_bytes)
-        ));
+            .filter_map(|row| Some((row.scenario.as_str(), row.storage.as_ref()?)));
+        let whole = format!(
+            "the whole run, setup deliveries included ({} event items, {} events stored)",
+            self.storage.event_items, self.stored_events
+        );
+        for (label, footprint) in measured.chain([(whole.as_str(), &self.storage)]) {
+            let index_cells: String = indexes
+                .iter()
+                .map(|i| {
+                    let bytes = footprint.index_bytes.get(*i).copied().unwrap_or(0);
+                    format!(" {} |", number(footprint.per_event(bytes)))
+                })
+                .collect();
+            out.push_str(&format!(
+                "| {label} | {} | {} |{index_cells} {} |\n",
+                number(footprint.times_event_item()),
+                number(footprint.event_item_billed()),
+                number(footprint.per_event(footprint.other_bytes)),
+            ));
+        }
         if !self.errors.is_empty() {
             out.push_str(&format!(
                 "error responses besides failed conditions: {:?}\n",
@@ -727,23 +795,15 @@ impl Report {
                         .filter(|(_, count)| **count > 0)
                         .map(|(op, count)| (op.clone(), json!(*count as f64 / row.runs.max(1) as f64)))
                         .collect::<Map<_, _>>(),
+                    "storage": row.storage.as_ref().map(Footprint::json),
                 })
             })
             .collect();
-        let s = &self.storage;
         json!({
             "repeat": self.repeat,
             "scenarios": rows,
-            "storage": {
-                "bytes_per_event": s.per_event(),
-                "times_event_item": s.per_event() / s.event_item_billed(),
-                "event_item_data_bytes": s.event_item_bytes,
-                "overhead_bytes_per_item": STORAGE_OVERHEAD,
-                "index_bytes_per_event": s.index_bytes,
-                "other_item_bytes_per_event": s.other_bytes,
-                "event_items": s.event_items,
-                "stored_events": s.stored_events,
-            },
+            "storage": self.storage.json(),
+            "stored_events": self.stored_events,
             "transactions_recounted": self.transactions_recounted,
             "errors": self.errors,
         })

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use sha2::{Digest, Sha256};
 
 use super::Item;
-use super::schema::{CONTACT_INDEX, CONTACT_SORT, KEY_INDEX, TIME_INDEX, TIME_SORT};
+use super::schema::{CONTACT_INDEX, KEY_INDEX, TIME_INDEX, TIME_SORT};
 use crate::domain::query::{DAY, HOUR, Position, contact_key, format_time, hour_of};
 use crate::domain::{DeliveryStatus, Event, EventFamily, RawRef, SubProduct};
 use crate::store::{StoreError, StoredEvent, expiry};
@@ -87,7 +87,6 @@ pub(super) fn event_item_with(
             CONTACT_INDEX.partition.to_owned(),
             s(&contact_partition(contact)),
         );
-        item.insert(CONTACT_SORT.to_owned(), s(&position_key(&listed)));
     }
     let optional = [
         ("message_id", event.message_id.as_deref()),

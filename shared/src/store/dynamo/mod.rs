@@ -13,7 +13,7 @@
 //! |---|---|---|---|
 //! | `ByTime` | `TPK` = `TIME#<day>#<shard 0..7, or L>`, `TSK` = `<listed_at, 11 digits>#<event id>` | the few attributes filters and counts read | once per event |
 //! | `ByKey` | `KPK` = `KEY#<tracking key>` | keys only | once per partition and key |
-//! | `ByContact` | `CPK` = `CONTACT#<wa_id>`, `CSK` = `<listed_at>#<event id>` | keys only | once per partition and contact |
+//! | `ByContact` | `CPK` = `CONTACT#<wa_id>` | keys only | once per partition and contact |
 //!
 //! A raw fragment that would make its item larger than DynamoDB's 400 KB goes to S3
 //! ([`RawBucket`]); the item keeps `raw_uri`, `raw_sha256` and `raw_bytes` instead.

@@ -35,7 +35,6 @@ pub(super) const TIME_INDEX_ATTRIBUTES: &[&str] = &[
 ];
 
 pub(super) const TIME_SORT: &str = "TSK";
-pub(super) const CONTACT_SORT: &str = "CSK";
 
 pub(super) const TIME_INDEX: Index = Index {
     name: "ByTime",
@@ -52,7 +51,7 @@ pub(super) const KEY_INDEX: Index = Index {
 pub(super) const CONTACT_INDEX: Index = Index {
     name: "ByContact",
     partition: "CPK",
-    sort: Some(CONTACT_SORT),
+    sort: None,
     projected: None,
 };
 const INDEXES: [&Index; 3] = [&TIME_INDEX, &KEY_INDEX, &CONTACT_INDEX];
