@@ -15,7 +15,7 @@
 //! | `OAUTH_ISSUER`, `OAUTH_AUDIENCE` | `iss` and `aud` of access tokens | `insider-webhooks`, `insider-webhooks-receiver` |
 //! | `INSIDER_CREDENTIALS_SECRET` | Secrets Manager secret with our Insider One credentials (management Lambdas) | — |
 //! | `INSIDER_CLIENT_ID`, `INSIDER_CLIENT_SECRET`, `INSIDER_INS_AUTH_KEY` | or: those credentials in the environment (local use) | — |
-//! | `INSIDER_GATEWAY_URL`, `INSIDER_WHATSAPP_URL` | Insider One's hosts | `https://gw.useinsider.com`, `https://whatsapp.useinsider.com` |
+//! | `INSIDER_GATEWAY_URL`, `INSIDER_WHATSAPP_URL` | Insider One's hosts: https (plain http only to a loopback host); redirects are never followed | `https://gw.useinsider.com`, `https://whatsapp.useinsider.com` |
 //! | `INSIDER_TIMEOUT_MS`, `INSIDER_CONNECT_TIMEOUT_MS` | bound on one call to Insider One (one attempt), and on connecting | 10000, 3000 |
 //! | `INSIDER_MAX_ATTEMPTS` | attempts of an idempotent call (list, update, delete) on 429, 5xx or a dropped connection | 3 |
 //! | `INSIDER_REQUEST_BUDGET_MS` | bound on all the Insider One calls of one management request together | 25000 |
@@ -42,7 +42,7 @@ use crate::auth::oauth::{ConfiguredClient, OAuthClient, TokenService};
 use crate::auth::{Authenticator, StaticTokens};
 use crate::http::query::Query;
 use crate::http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver};
-use crate::insider::{Credentials, InsiderClient, InsiderSettings, RetryPolicy};
+use crate::insider::{ClientBuildError, Credentials, InsiderClient, InsiderSettings, RetryPolicy};
 use crate::store::dynamo::{DynamoStore, RawBucket};
 
 pub const DEFAULT_RETENTION_DAYS: u64 = 90;
@@ -195,11 +195,19 @@ pub async fn management() -> Result<crate::insider::Management, ConfigError> {
     let sdk = sdk_config().await?;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let credentials = insider_credentials(&secrets, process_env).await?;
-    let client =
-        InsiderClient::new(insider_settings(credentials)?).map_err(|e| ConfigError::Invalid {
-            name: "INSIDER_GATEWAY_URL",
-            reason: format!("the HTTP client could not be built: {e}"),
-        })?;
+    let client = InsiderClient::new(insider_settings(credentials)?).map_err(|e| {
+        let name = match &e {
+            ClientBuildError::InsecureUrl {
+                setting: "whatsapp_url",
+                ..
+            } => "INSIDER_WHATSAPP_URL",
+            _ => "INSIDER_GATEWAY_URL",
+        };
+        ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+        }
+    })?;
     Ok(crate::insider::Management {
         insider: std::sync::Arc::new(client),
         clients: std::sync::Arc::new(dynamo_store(&sdk)?),

@@ -1,8 +1,14 @@
 //! Insider One's refusals and failures as our callers see them: the vendor's status and body
 //! passed through under a stable code, transport failures as 502/504 with a clear message, one
-//! time budget for all the calls of a request, and no credentials left live by a failed call.
+//! time budget for all the calls of a request, no redirect followed, and no credentials left live
+//! by a failed call.
 
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 
 use e2e_tests::fault_proxy::FaultProxy;
 use e2e_tests::manage::{
@@ -10,12 +16,18 @@ use e2e_tests::manage::{
     webhooks_path,
 };
 use e2e_tests::stack::{WEBHOOK_TOKEN, client};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::domain::SubProduct;
 use shared::http::manage::{self, Management};
 use shared::http::{ApiError, Body};
-use shared::insider::{Deadline, InsiderApi, InsiderClient, InsiderError, VendorCall};
+use shared::insider::{
+    ClientBuildError, Deadline, InsiderApi, InsiderClient, InsiderError, InsiderSettings,
+    VendorCall,
+};
+use tokio::net::TcpListener;
 
 #[tokio::test]
 async fn webhook_refusals_keep_the_vendors_status_and_body() {
@@ -213,6 +225,109 @@ async fn an_unreachable_vendor_is_502_and_a_slow_one_504() {
         started.elapsed() < Duration::from_millis(2500),
         "bounded by our timeout, not the vendor"
     );
+}
+
+/// A loopback server that answers every request with `status` and, if given, a `Location`,
+/// counting the requests it gets; it stops with the test's runtime.
+async fn answering(status: u16, location: Option<String>) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("a bound address"));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&hits);
+    tokio::spawn(async move {
+        while let Ok((connection, _)) = listener.accept().await {
+            let (hits, location) = (Arc::clone(&counted), location.clone());
+            let service = service_fn(move |_request| {
+                hits.fetch_add(1, Ordering::SeqCst);
+                let mut answer = hyper::Response::builder().status(status);
+                if let Some(location) = &location {
+                    answer = answer.header("location", location);
+                }
+                async move { answer.body(http_body_util::Empty::<Bytes>::new()) }
+            });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(connection), service),
+            );
+        }
+    });
+    (url, hits)
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_followed() {
+    // A 307 or 308 would re-send the token request's client secret, or the V1 key header, to
+    // wherever it points.
+    let (elsewhere, hits_elsewhere) = answering(200, None).await;
+    let (redirector, redirects) = answering(307, Some(format!("{elsewhere}/auth/token"))).await;
+    let setup = Setup::with_insider(|_, insider| {
+        insider.gateway_url.clone_from(&redirector);
+        insider.whatsapp_url.clone_from(&redirector);
+    })
+    .await;
+
+    let answer = setup.get(&webhooks_path(None)).await;
+    answer.assert_error(StatusCode::BAD_GATEWAY, "vendor_redirected");
+    assert_eq!(answer.body["error"]["vendor"]["status"], 307);
+    let answer = setup
+        .post(
+            "/manage/settings/conversational/v1",
+            &json!({"isActive": false, "apiKey": WEBHOOK_TOKEN}),
+        )
+        .await;
+    answer.assert_error(StatusCode::BAD_GATEWAY, "vendor_redirected");
+    assert!(redirects.load(Ordering::SeqCst) >= 2);
+    assert_eq!(
+        hits_elsewhere.load(Ordering::SeqCst),
+        0,
+        "no redirect followed"
+    );
+}
+
+#[test]
+fn vendor_urls_over_plain_http_are_refused_but_for_loopback() {
+    for (gateway_url, whatsapp_url, refused) in [
+        (
+            "http://gw.example.com",
+            "https://whatsapp.example.com",
+            Some("gateway_url"),
+        ),
+        (
+            "https://gw.example.com",
+            "http://10.0.0.7:8080",
+            Some("whatsapp_url"),
+        ),
+        (
+            "https://gw.example.com",
+            "ftp://whatsapp.example.com",
+            Some("whatsapp_url"),
+        ),
+        ("http://127.0.0.1:4000", "http://[::1]:4000", None),
+        (
+            "https://gw.useinsider.com",
+            "https://whatsapp.useinsider.com",
+            None,
+        ),
+    ] {
+        let settings = InsiderSettings {
+            gateway_url: gateway_url.into(),
+            whatsapp_url: whatsapp_url.into(),
+            ..insider_settings("http://127.0.0.1:1")
+        };
+        match (InsiderClient::new(settings), refused) {
+            (Ok(_), None) => {}
+            (Err(ClientBuildError::InsecureUrl { setting, reason }), Some(expected)) => {
+                assert_eq!(setting, expected);
+                assert!(reason.contains("must be an https URL"), "{reason}");
+            }
+            (outcome, expected) => panic!(
+                "{gateway_url}, {whatsapp_url}: expected {expected:?} refused, got {:?}",
+                outcome.err()
+            ),
+        }
+    }
 }
 
 #[tokio::test]

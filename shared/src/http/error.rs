@@ -235,6 +235,7 @@ impl From<InsiderError> for ApiError {
                 (StatusCode::BAD_GATEWAY, "vendor_error")
             }
             InsiderError::AuthFailed { .. } => (StatusCode::BAD_GATEWAY, "vendor_auth_failed"),
+            InsiderError::Redirected { .. } => (StatusCode::BAD_GATEWAY, "vendor_redirected"),
             InsiderError::Unreachable(_) => (StatusCode::BAD_GATEWAY, "vendor_unreachable"),
             InsiderError::Timeout(_) | InsiderError::DeadlineExceeded(_) => {
                 (StatusCode::GATEWAY_TIMEOUT, "vendor_timeout")

@@ -13,6 +13,7 @@ use super::{
     Deadline, InsiderApi, InsiderError, InsiderFuture, SecretValues, VendorCall, VendorReply,
     mask_secrets,
 };
+use crate::domain::management::check_url;
 
 pub const PRODUCTION_GATEWAY_URL: &str = "https://gw.useinsider.com";
 pub const PRODUCTION_WHATSAPP_URL: &str = "https://whatsapp.useinsider.com";
@@ -155,6 +156,20 @@ impl Default for InsiderSettings {
     }
 }
 
+/// Why the Insider One client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBuildError {
+    /// A vendor URL over plain http to another host would carry our credentials in clear.
+    #[error("the Insider One {setting} {reason}")]
+    InsecureUrl {
+        /// `gateway_url` or `whatsapp_url`.
+        setting: &'static str,
+        reason: String,
+    },
+    #[error("the HTTP client could not be built: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
 /// Built once per cold start, so its connection pool (and TLS sessions) serve every request the
 /// execution environment handles.
 pub struct InsiderClient {
@@ -193,10 +208,20 @@ struct GatewayToken {
 }
 
 impl InsiderClient {
-    pub fn new(settings: InsiderSettings) -> Result<Self, reqwest::Error> {
+    /// Refuses vendor URLs over plain http except to a loopback host (the simulator), and
+    /// follows no redirect: a 307 or 308 would re-send a body holding our gateway secret or a
+    /// minted one, and reqwest keeps custom headers such as `X-INS-AUTH-KEY` across hosts.
+    pub fn new(settings: InsiderSettings) -> Result<Self, ClientBuildError> {
+        for (setting, url) in [
+            ("gateway_url", &settings.gateway_url),
+            ("whatsapp_url", &settings.whatsapp_url),
+        ] {
+            check_url(url).map_err(|reason| ClientBuildError::InsecureUrl { setting, reason })?;
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("insider-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
@@ -510,6 +535,7 @@ fn judge(
     }
     let body = vendor_body(&raw.body);
     Err(match status {
+        300..=399 => InsiderError::Redirected { status },
         429 => InsiderError::RateLimited {
             body,
             retry_after: raw.retry_after,

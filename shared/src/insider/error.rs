@@ -34,6 +34,12 @@ pub enum InsiderError {
     /// The request's calls together did not finish within `INSIDER_REQUEST_BUDGET_MS`.
     #[error("Insider One's calls for this request did not finish within its budget of {0:?}")]
     DeadlineExceeded(Duration),
+    /// A redirect, which the client never follows: it would re-send our credentials to
+    /// wherever the answer points.
+    #[error(
+        "Insider One answered HTTP {status}, a redirect, which this client does not follow so that our credentials go nowhere else"
+    )]
+    Redirected { status: u16 },
     #[error("Insider One answered HTTP {status} with a body that is not JSON")]
     InvalidResponse { status: u16 },
     #[error("{0} is not configured, so this call cannot be made")]
@@ -47,6 +53,7 @@ impl InsiderError {
             Self::Rejected { status, .. }
             | Self::Server { status, .. }
             | Self::AuthFailed { status, .. }
+            | Self::Redirected { status }
             | Self::InvalidResponse { status } => Some(*status),
             Self::RateLimited { .. } => Some(429),
             Self::Unreachable(_)

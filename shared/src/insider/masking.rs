@@ -88,6 +88,7 @@ impl SecretValues {
             Err(
                 InsiderError::Timeout(_)
                 | InsiderError::DeadlineExceeded(_)
+                | InsiderError::Redirected { .. }
                 | InsiderError::InvalidResponse { .. }
                 | InsiderError::NotConfigured(_),
             ) => {}

@@ -24,8 +24,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 pub use client::{
-    Credentials, InsiderClient, InsiderSettings, PRODUCTION_GATEWAY_URL, PRODUCTION_WHATSAPP_URL,
-    RetryPolicy,
+    ClientBuildError, Credentials, InsiderClient, InsiderSettings, PRODUCTION_GATEWAY_URL,
+    PRODUCTION_WHATSAPP_URL, RetryPolicy,
 };
 pub use error::InsiderError;
 pub use masking::{SecretValues, mask_secrets};
