@@ -475,6 +475,7 @@ def check_dashboard(t: dict) -> list[str]:
 def check_route_throttles(t: dict) -> list[str]:
     resources = t.get("Resources") or {}
     routes: dict[str, dict[str, str]] = {}  # API -> route key -> where it is declared
+    problems = []
     for name, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
@@ -483,10 +484,13 @@ def check_route_throttles(t: dict) -> list[str]:
                 continue
             e = event.get("Properties") or {}
             api = _ref_target(e.get("ApiId"))
+            if api is None:
+                # SAM would put the route on an implicit API of its own, with no throttles.
+                problems.append(f"Resources.{name}.Events.{event_name}: an HttpApi event without ApiId: !Ref HttpApi")
+                continue
             # SAM's route key (ImplicitHttpApiPlugin): the method in capitals, a space, the path.
             key = f"{str(e.get('Method', '')).upper()} {e.get('Path')}"
             routes.setdefault(api, {})[key] = f"Resources.{name}.Events.{event_name}"
-    problems = []
     for api, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::HttpApi":
             continue
@@ -600,10 +604,11 @@ def self_test(path: Path) -> int:
     manage = lambda t: t[r]["ManageWebhooksListFunction"]["Properties"]  # noqa: E731
     route_settings = lambda t: t[r]["HttpApi"]["Properties"]["RouteSettings"]  # noqa: E731
     query_resources = lambda t: next(  # noqa: E731
-        s for s in _statements(t[r]["MessageQueryFunction"]["Properties"]["Policies"]) if s.get("Sid") == "QueryEvents"
+        s for s in _statements(t[r]["MessageQueryFunction"]["Properties"]["Policies"]) if s.get("Sid") == "QueryEventIndexes"
     )["Resource"]
     mutations = {
         "dangling Ref in a SAM function's environment": lambda t: receiver(t)["Environment"]["Variables"].update(X={"Ref": "NoSuchSecret"}),
+        "route on SAM's implicit API": lambda t: receiver(t)["Events"]["Deliver"]["Properties"].pop("ApiId"),
         "dangling Ref in an event": lambda t: receiver(t)["Events"]["Deliver"]["Properties"].update(ApiId={"Ref": "NoSuchApi"}),
         "dangling Sub variable": lambda t: t["Outputs"]["TokenUrl"].update(Value={"Fn::Sub": "https://${NoSuchApi}/oauth/token"}),
         "GetAtt of an unknown attribute": lambda t: t[r]["HttpApi"]["Properties"]["AccessLogSettings"].update(DestinationArn={"Fn::GetAtt": ["ApiAccessLogGroup", "Arnn"]}),

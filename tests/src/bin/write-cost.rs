@@ -729,11 +729,17 @@ impl Report {
             ));
         }
         out.push_str(&format!(
-            "\n{} runs of each scenario; units per event are means over all runs. {} transactions \
-             were counted item by item, each agreeing with DynamoDB Local's own figures once \
-             de-duplicated as it does.\n\n",
-            self.repeat, self.transactions_recounted
+            "\n{} runs of each scenario; units per event are means over all runs.",
+            self.repeat
         ));
+        if self.transactions_recounted > 0 {
+            out.push_str(&format!(
+                " {} transactions were counted item by item, each agreeing with DynamoDB Local's \
+                 own figures once de-duplicated as it does.",
+                self.transactions_recounted
+            ));
+        }
+        out.push_str("\n\n");
         out.push_str(&format!(
             "| storage, bytes per event (each item and entry with its {STORAGE_OVERHEAD} bytes of overhead) | × event item | event item |{index_heads} other items |\n"
         ));

@@ -292,6 +292,14 @@ async fn open_store(config: &Config) -> Result<Stores, StartError> {
             let serving = store(config.store_timeout);
             Ok(match raw_bucket {
                 Some(bucket) => {
+                    // Never AWS's own S3 from a local stack: only an endpoint named for it.
+                    if std::env::var("AWS_ENDPOINT_URL_S3")
+                        .map_or(true, |url| url.trim().is_empty())
+                    {
+                        return Err(StartError::Store(StoreError::Unavailable(format!(
+                            "--raw-bucket {bucket} needs AWS_ENDPOINT_URL_S3, the local S3 endpoint to keep raw fragments at (moto's, MinIO's, ...)"
+                        ))));
+                    }
                     let sdk = shared::config::sdk_config()
                         .await
                         .map_err(|e| StartError::Store(StoreError::Unavailable(e.to_string())))?;

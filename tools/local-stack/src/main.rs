@@ -28,8 +28,9 @@ struct Args {
     #[arg(long, default_value = "insider-webhooks-local")]
     table: String,
     /// With --dynamodb-endpoint: the S3 bucket for raw fragments too large for a DynamoDB item
-    /// (the S3 endpoint from AWS_ENDPOINT_URL_S3); without it such an event is refused.
-    #[arg(long, env = "RAW_BUCKET")]
+    /// at the S3 endpoint AWS_ENDPOINT_URL_S3 names (required); without it such an event is
+    /// refused.
+    #[arg(long, env = "RAW_BUCKET", requires = "dynamodb_endpoint")]
     raw_bucket: Option<String>,
     /// Days stored events are kept.
     #[arg(long, default_value_t = shared::config::DEFAULT_RETENTION_DAYS)]
