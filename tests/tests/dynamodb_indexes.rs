@@ -10,7 +10,7 @@ use std::time::Duration;
 use e2e_tests::dynamodb_local::{self, raw_request, unique_table_name};
 use e2e_tests::logs::{self, CapturedLogs};
 use e2e_tests::payloads::{status_report, stored};
-use e2e_tests::stores::{self, RETENTION};
+use e2e_tests::stores::{self, RETENTION, events_of_key};
 use serde_json::{Value, json};
 use shared::domain::DeliveryStatus;
 use shared::domain::SubProduct;
@@ -315,4 +315,52 @@ async fn a_settled_hour_is_counted_once_and_late_events_still_count() {
         order.is_sorted(),
         "in time order across shards and the late partition"
     );
+}
+
+#[tokio::test]
+async fn a_message_stored_without_its_index_entries_gets_them_when_delivered_again() {
+    // Two deliveries of one message's events in opposite orders, racing, can each give the key
+    // and contact entries to the event the other one stores first: the stored copies then lack
+    // them. The next delivery of the message adds them to an event already stored.
+    let endpoint = dynamodb_local::shared().await.endpoint().to_owned();
+    let table = unique_table_name("entries");
+    let client = shared::config::endpoint_dynamo_client(&endpoint, Duration::from_secs(30));
+    let store = DynamoStore::new(client.clone(), table.clone(), RETENTION);
+    store.create_table_if_missing().await.unwrap();
+    let at = DAY0 + HOUR;
+    let body = status_report("wamid.raced", "delivered", at, TARGET, TARGET_KEY, None);
+    let events = stored(&body, SubProduct::Conversational, (at + 1) * 1000);
+    let mut item = shared::store::dynamo::event_item(&events[0], RETENTION);
+    assert!(item.remove("KPK").is_some() && item.remove("CPK").is_some());
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    let by_contact = || async {
+        store
+            .events_by_contact(
+                TARGET,
+                &Range::default(),
+                &EventFilter::default(),
+                &first_page(10),
+            )
+            .await
+            .unwrap()
+            .events
+            .len()
+    };
+    assert!(events_of_key(&store, TARGET_KEY, 10).await.is_empty());
+    assert_eq!(by_contact().await, 0);
+
+    let report = store.write_events(&events).await.unwrap();
+    assert_eq!((report.stored, report.duplicates), (0, 1), "stored once");
+    assert_eq!(events_of_key(&store, TARGET_KEY, 10).await.len(), 1);
+    assert_eq!(by_contact().await, 1);
+    // Once there, a redelivery writes nothing more.
+    let report = store.write_events(&events).await.unwrap();
+    assert_eq!(report.stored, 0);
+    assert_eq!(events_of_key(&store, TARGET_KEY, 10).await.len(), 1);
 }

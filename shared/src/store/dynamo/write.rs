@@ -4,8 +4,10 @@
 //! stored, so a redelivery costs no write at all, and tells whether the partition is already
 //! found by its tracking key and contact, so only the first event of a message carries those
 //! index entries. The read decides nothing that matters for correctness: `attribute_not_exists`
-//! still turns a write of a stored event into a no-op, and an index entry written twice only
-//! points at the same partition twice.
+//! still turns a write of a stored event into a no-op, an index entry written twice only points
+//! at the same partition twice, and an entry whose carrier turns out to be stored already (a
+//! concurrent delivery of the same message in another order, or a redelivery after such a race)
+//! is added to that stored event instead, so a message is always found by its key and contact.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -34,6 +36,30 @@ struct Partition {
     contact_entries: HashSet<String>,
 }
 
+/// One write of a delivery.
+enum Write {
+    /// A new event; if it was stored meanwhile, its index entries go to the stored copy.
+    Put { id: String, item: Item },
+    /// Index entries the partition lacks, for an event already stored.
+    AddEntries { key: Item, entries: Item },
+}
+
+/// The key and contact index entries of an event item, if it carries any.
+fn index_entries(item: &Item) -> Option<Item> {
+    let entries: Item = [KEY_INDEX.partition, CONTACT_INDEX.partition]
+        .into_iter()
+        .filter_map(|name| Some((name.to_owned(), item.get(name)?.clone())))
+        .collect();
+    (!entries.is_empty()).then_some(entries)
+}
+
+fn table_key(item: &Item) -> Item {
+    ["PK", "SK"]
+        .into_iter()
+        .filter_map(|name| Some((name.to_owned(), item.get(name)?.clone())))
+        .collect()
+}
+
 impl WriteEvents for DynamoStore {
     fn write_events<'a>(&'a self, events: &'a [StoredEvent]) -> StoreFuture<'a, WriteReport> {
         Box::pin(async move {
@@ -53,16 +79,29 @@ impl WriteEvents for DynamoStore {
                     Ok::<_, StoreError>(self.new_items(&found, events, now))
                 })
                 .collect();
-            let items: Vec<Vec<(String, Item)>> = stream::iter(reads)
+            let writes: Vec<Vec<Write>> = stream::iter(reads)
                 .buffered(MAX_CONCURRENT_REQUESTS)
                 .try_collect()
                 .await?;
-            let puts: Vec<_> = items
+            let puts: Vec<_> = writes
                 .into_iter()
                 .flatten()
-                .map(|(id, item)| async move {
-                    let item = self.fit_item(item).await?;
-                    Ok::<_, StoreError>(self.put_if_absent(item).await?.then_some(id))
+                .map(|write| async move {
+                    match write {
+                        Write::Put { id, item } => {
+                            let item = self.fit_item(item).await?;
+                            let entries = index_entries(&item).map(|e| (table_key(&item), e));
+                            let stored = self.put_if_absent(item).await?;
+                            if let (false, Some((key, entries))) = (stored, entries) {
+                                self.add_entries(key, entries).await?;
+                            }
+                            Ok::<_, StoreError>(stored.then_some(id))
+                        }
+                        Write::AddEntries { key, entries } => {
+                            self.add_entries(key, entries).await?;
+                            Ok(None)
+                        }
+                    }
                 })
                 .collect();
             let new_event_ids: Vec<String> = stream::iter(puts)
@@ -114,20 +153,21 @@ impl DynamoStore {
         }
     }
 
-    /// The items of the events not found in their partition, each with the index entries the
-    /// partition still lacks (the first event of a message with a key carries the key's).
+    /// The items of the events not found in their partition, and the index entries the
+    /// partition still lacks, each carried by the first event that has it (the first event of a
+    /// message with a key carries the key's); an entry whose first event is already stored is
+    /// added to that event.
     fn new_items(
         &self,
         found: &Partition,
         events: &[(&StoredEvent, String)],
         now: i64,
-    ) -> Vec<(String, Item)> {
+    ) -> Vec<Write> {
         let mut keys = found.key_entries.clone();
         let mut contacts = found.contact_entries.clone();
         events
             .iter()
-            .filter(|(_, sk)| !found.sort_keys.contains(sk))
-            .map(|(stored, _)| {
+            .filter_map(|(stored, sk)| {
                 let event = &stored.event;
                 let entries = IndexEntries {
                     late: is_late(stored.listed_at(), now),
@@ -141,10 +181,51 @@ impl DynamoStore {
                         .and_then(contact_key)
                         .is_some_and(|contact| contacts.insert(contact_partition(contact))),
                 };
+                let is_new = !found.sort_keys.contains(sk);
+                if !is_new && !entries.key && !entries.contact {
+                    return None;
+                }
                 let item = event_item_with(stored, self.retention, entries);
-                (event.id.clone(), item)
+                if is_new {
+                    return Some(Write::Put {
+                        id: event.id.clone(),
+                        item,
+                    });
+                }
+                Some(Write::AddEntries {
+                    entries: index_entries(&item)?,
+                    key: table_key(&item),
+                })
             })
             .collect()
+    }
+
+    /// Adds index entries to a stored event, keeping those it has.
+    async fn add_entries(&self, key: Item, entries: Item) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .condition_expression("attribute_exists(PK)");
+        let mut sets = Vec::new();
+        for (i, (name, value)) in entries.into_iter().enumerate() {
+            sets.push(format!("#e{i} = if_not_exists(#e{i}, :e{i})"));
+            update = update
+                .expression_attribute_names(format!("#e{i}"), name)
+                .expression_attribute_values(format!(":e{i}"), value);
+        }
+        let result = update
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await;
+        match result {
+            // Gone meanwhile (its retention ended): nothing left to find.
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            other => other.map(drop).map_err(classify),
+        }
     }
 
     /// The item as DynamoDB takes it: its raw fragment kept in S3 first when the item would be
