@@ -9,7 +9,8 @@ use e2e_tests::payloads::{
 };
 use e2e_tests::stores;
 use shared::domain::query::{
-    EventFilter, EventScope, HOUR, HourWindow, PageRequest, Position, Range, Stats, Window,
+    EventFilter, EventScope, HOUR, HourWindow, MAX_TIME, PageRequest, Position, Range, Stats,
+    Window,
 };
 use shared::domain::status::status_changes;
 use shared::domain::{DeliveryStatus, EventFamily, MessageState, SubProduct};
@@ -1040,7 +1041,34 @@ async fn stats_count_the_hour_under_way(store: Arc<dyn Store>) {
     assert_eq!((stats.accepted, stats.sent, stats.failed), (6, 6, 6));
 }
 
+async fn windows_and_stats_reach_the_last_second(store: Arc<dyn Store>) {
+    // The last hour a window may cover ends past MAX_TIME, a time of twelve digits.
+    let at = MAX_TIME - 100;
+    let body = status_report("wamid.last", "delivered", at, CONTACTS[0], "k-last", None);
+    let events = stored(&body, SubProduct::Conversational, 1_000);
+    write_all(store.as_ref(), &events).await;
+    let window = Window::new(MAX_TIME - 1_000, MAX_TIME + 1).unwrap();
+    let hours = HourWindow::covering(window);
+    assert!(hours.until() > MAX_TIME + 1);
+    let stats = store.read_stats(&hours).await.unwrap();
+    assert_eq!(stats, expected_stats(&events, hours));
+    assert_eq!(stats.events, 1);
+    let page = store
+        .list_events(
+            &EventScope::Window(window),
+            &EventFilter::default(),
+            &PageRequest {
+                after: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 1);
+}
+
 e2e_tests::on_both_stores!(
+    windows_and_stats_reach_the_last_second,
     stores_each_event_once,
     duplicates_inside_one_batch_count_once,
     concurrent_duplicate_writes_store_once,

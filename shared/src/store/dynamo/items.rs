@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::Item;
 use super::schema::{CONTACT_INDEX, KEY_INDEX, TIME_INDEX, TIME_SORT};
-use crate::domain::query::{DAY, HOUR, Position, contact_key, format_time, hour_of};
+use crate::domain::query::{DAY, HOUR, MAX_TIME, Position, contact_key, format_time, hour_of};
 use crate::domain::{DeliveryStatus, Event, EventFamily, RawRef, SubProduct};
 use crate::store::{StoreError, StoredEvent, expiry};
 
@@ -243,6 +243,17 @@ pub(super) fn error_codes(item: &Item) -> Vec<i64> {
     match item.get("error_codes") {
         Some(AttributeValue::L(codes)) => codes.iter().filter_map(parse_n).collect(),
         _ => Vec::new(),
+    }
+}
+
+/// A time as a bound of a range of sort keys such as [`position_key`]'s: a bare time sorts before
+/// every entry of that second. Past [`MAX_TIME`], the last second an entry can hold, it sorts
+/// after every entry (`$` after `#`) instead of taking a twelfth digit, which would sort first.
+pub(super) fn time_bound(at: i64) -> String {
+    if at > MAX_TIME {
+        format!("{MAX_TIME:011}$")
+    } else {
+        format!("{at:011}")
     }
 }
 

@@ -10,7 +10,9 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::future::try_join_all;
 
 use super::errors::classify;
-use super::items::{day_partitions, event_from_item, get_s, n, parse_position, position_key, s};
+use super::items::{
+    day_partitions, event_from_item, get_s, n, parse_position, position_key, s, time_bound,
+};
 use super::schema::{TIME_INDEX, TIME_SORT};
 use super::{DynamoStore, Item};
 use crate::domain::query::{DAY, EventFilter, Position, Window};
@@ -37,7 +39,7 @@ impl DynamoStore {
         let buckets = (after.at.div_euclid(DAY)..=(until - 1).div_euclid(DAY))
             .map(|day| {
                 let from = after.clone().max(Position::before(day * DAY));
-                let high = format!("{:011}", until.min((day + 1) * DAY));
+                let high = time_bound(until.min((day + 1) * DAY));
                 day_partitions(day)
                     .map(|partition| Lane::new(partition, &from, high.clone()))
                     .collect()

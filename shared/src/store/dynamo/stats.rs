@@ -13,7 +13,8 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use super::errors::classify;
 use super::items::{
-    LATE_AFTER_SECS, day_label, error_codes, get_s, late_partition, n, parse_n, s, shard_partitions,
+    LATE_AFTER_SECS, day_label, error_codes, get_s, late_partition, n, parse_n, s,
+    shard_partitions, time_bound,
 };
 use super::listing::log_read;
 use super::schema::{TIME_INDEX, TIME_SORT};
@@ -112,8 +113,8 @@ impl DynamoStore {
                 .expression_attribute_names("#type", "message_type")
                 .expression_attribute_values(":pk", s(partition))
                 // A bare time sorts before every entry of that second.
-                .expression_attribute_values(":low", s(&format!("{low:011}")))
-                .expression_attribute_values(":high", s(&format!("{high:011}")))
+                .expression_attribute_values(":low", s(&time_bound(low)))
+                .expression_attribute_values(":high", s(&time_bound(high)))
                 .set_exclusive_start_key(start.take())
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
