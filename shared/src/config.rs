@@ -41,7 +41,9 @@ use crate::auth::access_tokens::{AccessTokens, SigningKey};
 use crate::auth::oauth::{ConfiguredClient, OAuthClient, TokenService};
 use crate::auth::{Authenticator, StaticTokens};
 use crate::http::query::Query;
-use crate::http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver};
+use crate::http::receiver::{
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, MIN_STORE_BUDGET, Receiver,
+};
 use crate::insider::{ClientBuildError, Credentials, InsiderClient, InsiderSettings, RetryPolicy};
 use crate::store::dynamo::{DynamoStore, RawBucket};
 
@@ -84,12 +86,22 @@ pub async fn receiver() -> Result<Receiver, ConfigError> {
             "no webhook credentials are configured (WEBHOOK_TOKENS_SECRET, WEBHOOK_TOKENS_PARAMETER or OAUTH_SIGNING_KEYS_SECRET): every delivery is refused"
         );
     }
+    let store_budget =
+        parse_env("STORE_BUDGET_MS")?.map_or(DEFAULT_STORE_BUDGET, Duration::from_millis);
+    if store_budget < MIN_STORE_BUDGET {
+        return Err(ConfigError::Invalid {
+            name: "STORE_BUDGET_MS",
+            reason: format!(
+                "must be at least {} (milliseconds): below it every delivery would be answered 503",
+                MIN_STORE_BUDGET.as_millis()
+            ),
+        });
+    }
     Ok(Receiver {
         store: std::sync::Arc::new(store),
         auth,
         max_body_bytes: parse_env("MAX_BODY_BYTES")?.unwrap_or(DEFAULT_MAX_BODY_BYTES),
-        store_budget: parse_env("STORE_BUDGET_MS")?
-            .map_or(DEFAULT_STORE_BUDGET, Duration::from_millis),
+        store_budget,
     })
 }
 

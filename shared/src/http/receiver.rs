@@ -20,6 +20,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// What `STORE_BUDGET_MS` defaults to: the receiver function's 10 s timeout, less a margin to
 /// answer.
 pub const DEFAULT_STORE_BUDGET: Duration = Duration::from_secs(8);
+/// The least `STORE_BUDGET_MS` taken: below it a delivery could not be stored at all.
+pub const MIN_STORE_BUDGET: Duration = Duration::from_millis(100);
 
 pub struct Receiver {
     pub store: Arc<dyn WriteEvents>,

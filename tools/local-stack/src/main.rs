@@ -8,6 +8,10 @@ use clap::Parser;
 use local_stack::{Config, Downstream, ManagementConfig, StoreChoice};
 use shared::auth::generate_token;
 use shared::auth::oauth::SecretTooShort;
+use shared::http::receiver::MIN_STORE_BUDGET;
+
+/// `--store-budget-ms` takes no less, as in Lambda.
+const MIN_STORE_BUDGET_MS: u64 = MIN_STORE_BUDGET.as_millis() as u64;
 
 #[derive(Parser)]
 #[command(about = "Runs the Insider One webhook receiver and its read-back routes locally")]
@@ -39,7 +43,7 @@ struct Args {
     #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 3000)]
     store_timeout_ms: u64,
     /// Bound on storing one delivery, all its store calls together, as in Lambda.
-    #[arg(long, env = "STORE_BUDGET_MS", default_value_t = 8000)]
+    #[arg(long, env = "STORE_BUDGET_MS", default_value_t = 8000, value_parser = clap::value_parser!(u64).range(MIN_STORE_BUDGET_MS..))]
     store_budget_ms: u64,
     /// Largest webhook body accepted, as in Lambda (bodies declared over API Gateway's 10 MB
     /// are refused before they are read).

@@ -243,7 +243,12 @@ impl DynamoStore {
         let raw = get_s(&item, "raw").unwrap_or_default();
         let reference = bucket.put(&raw).await?;
         refer_to_raw(&mut item, &reference);
-        Ok(item)
+        match item_size(&item) {
+            size if size > MAX_ITEM_BYTES => Err(StoreError::Rejected(format!(
+                "an event item of {size} bytes is over DynamoDB's 400 KB even with its raw fragment in S3: its other attributes (ids, key, names) are too long"
+            ))),
+            _ => Ok(item),
+        }
     }
 
     /// Stores an item unless one with its key exists: `true` when it was written.
