@@ -276,10 +276,7 @@ pub(super) fn parse_position(sort_key: &str) -> Result<Position, StoreError> {
 
 /// The time index partitions of `day` (days since 1970): its shards, then its late entries.
 pub(super) fn day_partitions(day: i64) -> impl Iterator<Item = String> {
-    (0..TIME_SHARDS)
-        .map(|shard| shard.to_string())
-        .chain([LATE_SHARD.to_owned()])
-        .map(move |shard| time_partition(day, &shard))
+    shard_partitions(day).chain([late_partition(day)])
 }
 
 pub(super) fn late_partition(day: i64) -> String {

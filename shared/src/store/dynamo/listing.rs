@@ -3,6 +3,7 @@
 //! events then read from the table in one `BatchGetItem` per 100.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity};
@@ -19,7 +20,7 @@ use crate::domain::query::{DAY, EventFilter, Position, Window};
 use crate::store::{EventPage, StoreError};
 
 /// Items one listing page may read before it stops early with a cursor.
-pub const MAX_ITEMS_READ_PER_PAGE: i64 = 5_000;
+const MAX_ITEMS_READ_PER_PAGE: i64 = 5_000;
 /// `BatchGetItem` takes at most 100 keys.
 const MAX_BATCH_GET_KEYS: usize = 100;
 
@@ -126,7 +127,13 @@ impl DynamoStore {
                 } else {
                     per_lane * 4
                 };
-                let per_lane = i32::try_from(per_lane.min(1000)).unwrap_or(1000);
+                // The budget bounds what a round reads too, not only whether it starts.
+                let reading = lanes.iter().filter(|lane| lane.needs_reading()).count();
+                let affordable = usize::try_from(*budget)
+                    .unwrap_or(0)
+                    .div_ceil(reading.max(1));
+                let per_lane =
+                    i32::try_from(per_lane.min(affordable).clamp(1, 1000)).unwrap_or(1000);
                 let read = try_join_all(
                     lanes
                         .iter_mut()
@@ -232,7 +239,14 @@ impl DynamoStore {
             .map(|(pk, sk)| HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))]))
             .collect();
         let mut items = Vec::with_capacity(keys.len());
-        let mut backoff = ExponentialBuilder::default().with_jitter().build();
+        // Short waits: a page's reader is waiting. DynamoDB also leaves keys unprocessed past
+        // 16 MB an answer, which is no throttle: those are asked for again at once.
+        let mut backoff = ExponentialBuilder::new()
+            .with_min_delay(Duration::from_millis(50))
+            .with_max_delay(Duration::from_secs(1))
+            .with_max_times(5)
+            .with_jitter()
+            .build();
         loop {
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(pending))
@@ -245,12 +259,12 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(classify)?;
-            items.extend(
-                output
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default(),
-            );
+            let answered = output
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default();
+            let progressed = !answered.is_empty();
+            items.extend(answered);
             pending = output
                 .unprocessed_keys
                 .and_then(|mut u| u.remove(&self.table))
@@ -258,6 +272,9 @@ impl DynamoStore {
                 .unwrap_or_default();
             if pending.is_empty() {
                 return Ok(items);
+            }
+            if progressed {
+                continue;
             }
             match backoff.next() {
                 Some(delay) => tokio::time::sleep(delay).await,

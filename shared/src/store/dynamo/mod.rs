@@ -41,7 +41,6 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use items::{event_from_image, event_item};
-pub use listing::MAX_ITEMS_READ_PER_PAGE;
 pub use raw_s3::RawBucket;
 
 type Item = HashMap<String, AttributeValue>;

@@ -24,27 +24,22 @@ impl DynamoStore {
     /// Every item of one table partition, in sort key order.
     async fn query_partition(&self, pk: &str, consistent: bool) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(pk))
-                .consistent_read(consistent)
-                .set_exclusive_start_key(start.take())
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(classify)?;
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(consistent)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(classify)?;
             log_read("table", &page);
-            items.extend(page.items().iter().cloned());
-            match page.last_evaluated_key() {
-                Some(last) => start = Some(last.clone()),
-                None => return Ok(items),
-            }
+            items.extend(page.items.unwrap_or_default());
         }
+        Ok(items)
     }
 
     /// The events of one partition (other items, such as a previous layout's status item, are
@@ -69,27 +64,21 @@ impl DynamoStore {
         value: &str,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut partitions = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index.name)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", index.partition)
-                .expression_attribute_values(":pk", s(value))
-                .set_exclusive_start_key(start.take())
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(classify)?;
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", index.partition)
+            .expression_attribute_values(":pk", s(value))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(classify)?;
             log_read(index.name, &page);
             partitions.extend(page.items().iter().filter_map(|entry| get_s(entry, "PK")));
-            match page.last_evaluated_key() {
-                Some(last) => start = Some(last.clone()),
-                None => break,
-            }
         }
         partitions.sort_unstable();
         partitions.dedup();

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use futures::future::try_join_all;
 use futures::{StreamExt, TryStreamExt, stream};
 
+use super::DynamoStore;
 use super::errors::classify;
 use super::items::{
     LATE_AFTER_SECS, day_label, error_codes, get_s, late_partition, n, parse_n, s,
@@ -18,7 +19,6 @@ use super::items::{
 };
 use super::listing::log_read;
 use super::schema::{TIME_INDEX, TIME_SORT};
-use super::{DynamoStore, Item};
 use crate::domain::query::{DAY, HOUR, HourWindow, Stats, tally_names};
 use crate::domain::{DeliveryStatus, EventFamily};
 use crate::store::{ReadStats, StoreError, StoreFuture, expiry};
@@ -96,30 +96,28 @@ impl DynamoStore {
         high: i64,
     ) -> Result<Counts, StoreError> {
         let mut counts = Counts::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(TIME_INDEX.name)
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
-                .projection_expression("#family, #status, #codes, #type")
-                .expression_attribute_names("#pk", TIME_INDEX.partition)
-                .expression_attribute_names("#sk", TIME_SORT)
-                .expression_attribute_names("#family", "family")
-                .expression_attribute_names("#status", "delivery_status")
-                .expression_attribute_names("#codes", "error_codes")
-                .expression_attribute_names("#type", "message_type")
-                .expression_attribute_values(":pk", s(partition))
-                // A bare time sorts before every entry of that second.
-                .expression_attribute_values(":low", s(&time_bound(low)))
-                .expression_attribute_values(":high", s(&time_bound(high)))
-                .set_exclusive_start_key(start.take())
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(classify)?;
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(TIME_INDEX.name)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+            .projection_expression("#family, #status, #codes, #type")
+            .expression_attribute_names("#pk", TIME_INDEX.partition)
+            .expression_attribute_names("#sk", TIME_SORT)
+            .expression_attribute_names("#family", "family")
+            .expression_attribute_names("#status", "delivery_status")
+            .expression_attribute_names("#codes", "error_codes")
+            .expression_attribute_names("#type", "message_type")
+            .expression_attribute_values(":pk", s(partition))
+            // A bare time sorts before every entry of that second.
+            .expression_attribute_values(":low", s(&time_bound(low)))
+            .expression_attribute_values(":high", s(&time_bound(high)))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(classify)?;
             log_read(TIME_INDEX.name, &page);
             for entry in page.items() {
                 let family = get_s(entry, "family")
@@ -136,11 +134,8 @@ impl DynamoStore {
                     *counts.entry(name).or_default() += 1;
                 }
             }
-            match page.last_evaluated_key() {
-                Some(last) => start = Some(last.clone()),
-                None => return Ok(counts),
-            }
         }
+        Ok(counts)
     }
 
     /// The kept counts of the hours of `day` within `hours`, by hour start.

@@ -124,33 +124,27 @@ impl DynamoStore {
     /// The sort keys and index entries of one partition, eventually consistent.
     async fn read_partition(&self, pk: &str) -> Result<Partition, StoreError> {
         let mut found = Partition::default();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(pk))
-                .projection_expression("SK, #key, #contact")
-                .expression_attribute_names("#key", KEY_INDEX.partition)
-                .expression_attribute_names("#contact", CONTACT_INDEX.partition)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in page.items() {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .projection_expression("SK, #key, #contact")
+            .expression_attribute_names("#key", KEY_INDEX.partition)
+            .expression_attribute_names("#contact", CONTACT_INDEX.partition)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(classify)?.items() {
                 found.sort_keys.extend(get_s(item, "SK"));
                 found.key_entries.extend(get_s(item, KEY_INDEX.partition));
                 found
                     .contact_entries
                     .extend(get_s(item, CONTACT_INDEX.partition));
             }
-            match page.last_evaluated_key {
-                Some(last) => start = Some(last),
-                None => return Ok(found),
-            }
         }
+        Ok(found)
     }
 
     /// The items of the events not found in their partition, and the index entries the
