@@ -1,11 +1,15 @@
 //! Logs as JSON lines (or text when `AWS_LAMBDA_LOG_FORMAT=Text`), at the level of
 //! `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`, as Lambda's advanced logging controls
-//! expect. Inside Lambda the runtime's span adds the request id to every line.
+//! expect; the libraries below us never more verbose than `info`, whatever the level: at `TRACE`
+//! `lambda_runtime` logs every raw event (bearer tokens, phone numbers, message text), and the
+//! HTTP and SDK crates log headers. Inside Lambda the runtime's span adds the request id to
+//! every line.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{Directive, LevelFilter};
 
 static COLD_START: AtomicBool = AtomicBool::new(true);
 
@@ -25,9 +29,7 @@ where
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_new(level.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter(&level))
         .with_target(false)
         .with_writer(writer);
     let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
@@ -42,6 +44,28 @@ where
             .with_span_list(false)
             .try_init()
     };
+}
+
+/// Targets (prefixes) of the libraries that may log what requests carry: the Lambda runtime, the
+/// AWS SDKs and their HTTP stack, and the HTTP crates under reqwest and the local stack.
+const LIBRARY_TARGETS: [&str; 7] = [
+    "lambda_", "aws_", "hyper", "h2", "reqwest", "rustls", "tower",
+];
+
+/// The filter of `level` (a level such as Lambda's `TRACE`, or `RUST_LOG` directives), with the
+/// libraries capped at `info` (or at `level`, if it is quieter).
+pub fn log_filter(level: &str) -> EnvFilter {
+    let level = level.to_lowercase();
+    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let cap = level
+        .parse::<LevelFilter>()
+        .map_or(LevelFilter::INFO, |level| level.min(LevelFilter::INFO));
+    LIBRARY_TARGETS.iter().fold(filter, |filter, target| {
+        match format!("{target}={cap}").parse::<Directive>() {
+            Ok(directive) => filter.add_directive(directive),
+            Err(_) => filter,
+        }
+    })
 }
 
 /// True for the first request this process handles, false after.

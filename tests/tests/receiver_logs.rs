@@ -52,3 +52,42 @@ async fn request_logs_hold_outcomes_and_counts_never_payload_text() {
         );
     }
 }
+
+#[test]
+fn at_trace_the_libraries_log_no_more_than_info() {
+    // lambda_runtime logs every raw event at TRACE, headers and body, as Lambda hands it over.
+    let raw_event = format!(
+        "{{\"headers\":{{\"authorization\":\"Bearer {WEBHOOK_TOKEN}\"}},\"body\":\"905551112233\"}}"
+    );
+    for (level, ours_logged) in [("TRACE", true), ("debug", true), ("warn", false)] {
+        let logs = e2e_tests::logs::CapturedLogs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(shared::telemetry::log_filter(level))
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::trace!(target: "lambda_runtime::layers::api_response", body = raw_event.as_str(), "raw JSON event received from Lambda");
+            tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", request = raw_event.as_str(), "sending");
+            tracing::trace!(target: "hyper::proto::h1::io", bytes = raw_event.as_str(), "read");
+            tracing::info!(target: "lambda_runtime::runtime", "an info line of the runtime");
+            tracing::debug!(target: "shared::store", "our own debug line");
+        });
+        let text = logs.text();
+        assert!(
+            !text.contains(WEBHOOK_TOKEN) && !text.contains("905551112233"),
+            "{level}: {text}"
+        );
+        assert_eq!(
+            text.contains("our own debug line"),
+            ours_logged,
+            "{level}: {text}"
+        );
+        assert_eq!(
+            text.contains("an info line of the runtime"),
+            level != "warn",
+            "{level}: {text}"
+        );
+    }
+}
