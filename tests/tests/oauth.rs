@@ -150,6 +150,16 @@ fn basic(id: &str, secret: &str) -> String {
 
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
+/// A form request to `path` without client authentication headers.
+fn form_to(method: &str, path: &str, body: String) -> Request {
+    http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn every_rfc_6749_error_case() {
     let (service, _dir) = service();
@@ -320,14 +330,6 @@ async fn every_rfc_6749_error_case() {
 #[tokio::test]
 async fn every_oauth_answer_forbids_caching() {
     let (service, _dir) = service();
-    let form_to = |method: &str, path: &str, body: String| {
-        http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap()
-    };
     let granted = token_endpoint(
         &service,
         form_to(
@@ -864,4 +866,100 @@ async fn expired_foreign_and_rotated_out_tokens_get_401_and_store_nothing() {
         StatusCode::OK,
         "static tokens still work"
     );
+}
+
+/// A client store that must not be called: it counts the calls and answers as empty.
+#[derive(Default)]
+struct CountingStore(std::sync::atomic::AtomicUsize);
+
+impl CountingStore {
+    fn call<'a, T: Send + 'a>(&'a self, answer: T) -> StoreFuture<'a, T> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move { Ok(answer) })
+    }
+}
+
+impl ClientStore for CountingStore {
+    fn find_client<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<OAuthClient>> {
+        self.call(None)
+    }
+    fn create_client<'a>(&'a self, _: &'a OAuthClient) -> StoreFuture<'a, bool> {
+        self.call(false)
+    }
+    fn delete_client<'a>(&'a self, _: &'a str) -> StoreFuture<'a, bool> {
+        self.call(false)
+    }
+    fn save_refresh_token<'a>(&'a self, _: &'a RefreshGrant) -> StoreFuture<'a, ()> {
+        self.call(())
+    }
+    fn find_refresh_token<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>> {
+        self.call(None)
+    }
+    fn take_refresh_token<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> StoreFuture<'a, Option<RefreshGrant>> {
+        self.call(None)
+    }
+    fn rotate_refresh_token<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a RefreshGrant,
+    ) -> StoreFuture<'a, bool> {
+        self.call(false)
+    }
+}
+
+#[tokio::test]
+async fn over_long_credentials_are_refused_before_any_store_call() {
+    let store = Arc::new(CountingStore::default());
+    let service = service_on(store.clone());
+    let long = "x".repeat(3_000);
+    for (body, field) in [
+        (
+            format!("grant_type=client_credentials&client_id={long}&client_secret=s"),
+            "client_id",
+        ),
+        (
+            format!("grant_type=client_credentials&client_id=full&client_secret={long}"),
+            "client_secret",
+        ),
+        (
+            format!(
+                "grant_type=refresh_token&refresh_token={long}&client_id=someone-minted&client_secret=s"
+            ),
+            "refresh_token",
+        ),
+    ] {
+        let (status, answer) = post_token(&service, &body).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request")),
+            "{answer}"
+        );
+        let description = answer["error_description"].as_str().unwrap_or_default();
+        assert!(description.starts_with(field), "{description}");
+        assert!(
+            !description.contains(&long[..100]),
+            "the value is not repeated"
+        );
+    }
+    // An over-long token to revoke is no token of ours: ignored, as RFC 7009 asks.
+    let revoked = token_endpoint(
+        &service,
+        form_to(
+            "POST",
+            "/oauth/revoke",
+            format!("token={long}&{FULL_CLIENT}"),
+        ),
+    )
+    .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(store.0.load(Ordering::SeqCst), 0, "no store call");
 }

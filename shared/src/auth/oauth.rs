@@ -140,6 +140,25 @@ pub fn default_scopes() -> Vec<String> {
         .collect()
 }
 
+/// The longest `client_id` taken: far above any we mint or configure, far below DynamoDB's
+/// 2,048-byte key, so a longer one is refused before any store call.
+pub const MAX_CLIENT_ID_BYTES: usize = 256;
+/// The longest `client_secret` taken.
+pub const MAX_CLIENT_SECRET_BYTES: usize = 512;
+/// The longest refresh token taken (ours are 43 characters).
+pub const MAX_REFRESH_TOKEN_BYTES: usize = 512;
+
+/// `value`, or `invalid_request` naming `field` when it is longer than `max` bytes.
+fn bounded<'a>(field: &str, value: &'a str, max: usize) -> Result<&'a str, OAuthError> {
+    if value.len() > max {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            format!("{field} is longer than {max} bytes"),
+        ));
+    }
+    Ok(value)
+}
+
 fn default_lifetime() -> u64 {
     DEFAULT_TOKEN_LIFETIME_SECS
 }
@@ -148,6 +167,13 @@ impl ConfiguredClient {
     pub fn into_client(self) -> Result<OAuthClient, String> {
         if self.client_id.trim().is_empty() {
             return Err("a configured OAuth client has an empty client_id".into());
+        }
+        if self.client_id.len() > MAX_CLIENT_ID_BYTES
+            || self.client_secret.len() > MAX_CLIENT_SECRET_BYTES
+        {
+            return Err(format!(
+                "a configured OAuth client has a client_id over {MAX_CLIENT_ID_BYTES} bytes or a secret over {MAX_CLIENT_SECRET_BYTES}"
+            ));
         }
         SecretTooShort::check(&self.client_secret).map_err(|short| {
             format!(
@@ -283,6 +309,9 @@ impl TokenService {
                 "client authentication is missing: use HTTP Basic or client_id and client_secret",
             ));
         };
+        if let Some(token) = &request.refresh_token {
+            bounded("refresh_token", token, MAX_REFRESH_TOKEN_BYTES)?;
+        }
         let client = self.authenticate(client_id, secret).await?;
         let grant = GrantType::parse(grant_name).ok_or_else(|| {
             OAuthError::new(
@@ -356,6 +385,10 @@ impl TokenService {
             ));
         };
         let client = self.authenticate(client_id, secret).await?;
+        // Longer than any token we issue: unknown, so ignored like any unknown token.
+        if token.len() > MAX_REFRESH_TOKEN_BYTES {
+            return Ok(());
+        }
         self.store
             .take_refresh_token(&refresh_token_digest(token), &client.client_id)
             .await?;
@@ -363,6 +396,8 @@ impl TokenService {
     }
 
     async fn authenticate(&self, client_id: &str, secret: &str) -> Result<OAuthClient, OAuthError> {
+        let client_id = bounded("client_id", client_id, MAX_CLIENT_ID_BYTES)?;
+        let secret = bounded("client_secret", secret, MAX_CLIENT_SECRET_BYTES)?;
         let client = match self.configured.iter().find(|c| c.client_id == client_id) {
             Some(client) => Some(client.clone()),
             None => self.store.find_client(client_id).await?,
