@@ -439,7 +439,8 @@ pub fn retention() -> Result<Duration, ConfigError> {
 
 async fn webhook_tokens(sdk: &SdkConfig) -> Result<Vec<String>, ConfigError> {
     if let Ok(name) = std::env::var("WEBHOOK_TOKENS_SECRET") {
-        return Ok(parse_token_list(&read_secret(sdk, &name).await?));
+        return parse_token_list(&read_secret(sdk, &name).await?)
+            .map_err(|reason| ConfigError::Secret { name, reason });
     }
     if let Ok(name) = std::env::var("WEBHOOK_TOKENS_PARAMETER") {
         let parameter = aws_sdk_ssm::Client::new(sdk)
@@ -453,7 +454,7 @@ async fn webhook_tokens(sdk: &SdkConfig) -> Result<Vec<String>, ConfigError> {
             .parameter()
             .and_then(|p| p.value())
             .unwrap_or_default();
-        return Ok(parse_token_list(value));
+        return parse_token_list(value).map_err(|reason| ConfigError::Secret { name, reason });
     }
     Ok(Vec::new())
 }
@@ -476,8 +477,10 @@ async fn secret_text(
     Ok(secret.secret_string().unwrap_or_default().to_owned())
 }
 
-/// Reads a token list in any of the documented forms; blank entries are dropped.
-pub fn parse_token_list(text: &str) -> Vec<String> {
+/// Reads a token list in any of the documented forms; blank entries are dropped. Text that
+/// begins as JSON does (`[`, `{` or `"`) must be JSON of one of those forms: a list with a
+/// typo is refused (the reason never quotes the value) rather than taken as one literal token.
+pub fn parse_token_list(text: &str) -> Result<Vec<String>, String> {
     #[derive(serde::Deserialize)]
     #[serde(untagged)]
     enum Tokens {
@@ -485,16 +488,24 @@ pub fn parse_token_list(text: &str) -> Vec<String> {
         Object { tokens: Vec<String> },
         One(String),
     }
-    let tokens = match serde_json::from_str::<Tokens>(text.trim()) {
+    let text = text.trim();
+    let tokens = match serde_json::from_str::<Tokens>(text) {
         Ok(Tokens::List(list) | Tokens::Object { tokens: list }) => list,
         Ok(Tokens::One(one)) => vec![one],
+        Err(e) if text.starts_with(['[', '{', '"']) => {
+            return Err(format!(
+                "it begins as JSON but is not a list of tokens, {{\"tokens\": [...]}} or one string (line {}, column {})",
+                e.line(),
+                e.column()
+            ));
+        }
         Err(_) => text.lines().map(str::to_owned).collect(),
     };
-    tokens
+    Ok(tokens
         .into_iter()
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
-        .collect()
+        .collect())
 }
 
 fn parse_env<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, ConfigError>
@@ -528,13 +539,22 @@ mod tests {
 
     #[test]
     fn token_lists_in_every_documented_form() {
-        assert_eq!(parse_token_list("abc"), ["abc"]);
-        assert_eq!(parse_token_list(" abc \n"), ["abc"]);
-        assert_eq!(parse_token_list(r#"["a", "b", " "]"#), ["a", "b"]);
-        assert_eq!(parse_token_list(r#"{"tokens": ["a", "b"]}"#), ["a", "b"]);
-        assert_eq!(parse_token_list("a\nb\n\n"), ["a", "b"]);
-        assert!(parse_token_list("").is_empty());
-        assert!(parse_token_list("[]").is_empty());
+        let parse = |text| parse_token_list(text).unwrap();
+        assert_eq!(parse("abc"), ["abc"]);
+        assert_eq!(parse(" abc \n"), ["abc"]);
+        assert_eq!(parse(r#"["a", "b", " "]"#), ["a", "b"]);
+        assert_eq!(parse(r#"{"tokens": ["a", "b"]}"#), ["a", "b"]);
+        assert_eq!(parse("a\nb\n\n"), ["a", "b"]);
+        assert!(parse("").is_empty());
+        assert!(parse("[]").is_empty());
+        for malformed in [
+            r#"["token-one", "#,
+            r#"{"tokens": "token-one"}"#,
+            r#""token-one"#,
+        ] {
+            let reason = parse_token_list(malformed).unwrap_err();
+            assert!(!reason.contains("token-one"), "{reason}");
+        }
     }
 
     #[test]
