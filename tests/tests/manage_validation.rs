@@ -158,6 +158,11 @@ fn cases() -> Vec<Case> {
             &["oauth2.expiresIn"],
         ),
         create(
+            "expiresIn at most a day",
+            webhook(json!({"oauth2": {"expiresIn": 86_401}})),
+            &["oauth2.expiresIn"],
+        ),
+        create(
             "expiresIn is required",
             webhook(json!({"oauth2": {"expiresIn": null}})),
             &["oauth2.expiresIn"],
@@ -279,6 +284,12 @@ fn cases() -> Vec<Case> {
             body: None,
             fields: &["phoneNumber", "id"],
         },
+        post(
+            "expires_in at most a day, in V2 settings too",
+            "/manage/settings/transactional",
+            settings(json!({"oauth2": {"expires_in": 86_401}})),
+            &["oauth2.expires_in"],
+        ),
         post(
             "auth_type is bearer or oauth2",
             "/manage/settings/transactional",

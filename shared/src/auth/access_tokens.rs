@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Principal, Verdict, VerifyBearer};
 use crate::clock::now_millis;
+use crate::domain::management::MAX_TOKEN_LIFETIME_SECS;
 
 /// Scopes that allow delivering webhooks; a token needs one of them. `webhook.write` is the scope
 /// in the vendor's settings example, `whatsapp.write` the one in its V2 webhook example.
@@ -125,7 +126,10 @@ impl AccessTokens {
         })
     }
 
+    /// A token for `client_id`, living `lifetime_secs` but never longer than
+    /// [`MAX_TOKEN_LIFETIME_SECS`].
     pub fn issue(&self, client_id: &str, scopes: &[String], lifetime_secs: u64) -> IssuedToken {
+        let lifetime_secs = lifetime_secs.min(MAX_TOKEN_LIFETIME_SECS);
         let key = &self.keys[0];
         let now = now_millis() / 1000;
         let claims = Claims {
@@ -135,8 +139,6 @@ impl AccessTokens {
             client_id: client_id.to_owned(),
             scope: scopes.join(" "),
             iat: now,
-            // Lifetimes come from registrations (`expiresIn`, any positive integer): a huge one
-            // means "does not expire", never an overflow.
             exp: now.saturating_add(i64::try_from(lifetime_secs).unwrap_or(i64::MAX)),
             jti: super::generate_token()[..32].to_owned(),
         };
@@ -197,6 +199,8 @@ impl VerifyBearer for AccessTokens {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+
     use super::*;
 
     fn tokens(keys: Vec<SigningKey>) -> AccessTokens {
@@ -286,14 +290,30 @@ mod tests {
     }
 
     #[test]
-    fn any_lifetime_a_registration_allows_gives_a_token_that_verifies() {
-        // `expiresIn` is any positive integer; i64::MAX once overflowed the expiry.
+    fn every_lifetime_is_clamped_to_a_day_and_verifies() {
+        // A configured client's lifetime may be any positive integer; i64::MAX once overflowed
+        // the expiry, and a huge one meant a token that never expires.
         let tokens = tokens(vec![SigningKey::generate("k")]);
-        for lifetime in [1, u64::from(u32::MAX), i64::MAX as u64, u64::MAX] {
+        for (lifetime, expected) in [
+            (1, 1),
+            (MAX_TOKEN_LIFETIME_SECS, MAX_TOKEN_LIFETIME_SECS),
+            (u64::from(u32::MAX), MAX_TOKEN_LIFETIME_SECS),
+            (u64::MAX, MAX_TOKEN_LIFETIME_SECS),
+        ] {
             let issued = tokens.issue("client", &scopes(&["webhook.write"]), lifetime);
-            assert!(
-                matches!(tokens.verify(&issued.token), Verdict::Accepted(_)),
-                "lifetime {lifetime}"
+            assert_eq!(issued.expires_in, expected);
+            let Verdict::Accepted(_) = tokens.verify(&issued.token) else {
+                panic!("lifetime {lifetime}: not accepted");
+            };
+            let claims: serde_json::Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(issued.token.split('.').nth(1).unwrap())
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(
+                claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+                expected as i64
             );
         }
     }

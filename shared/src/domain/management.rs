@@ -18,6 +18,10 @@ use super::SubProduct;
 use crate::auth::access_tokens::DELIVERY_SCOPES;
 use crate::auth::oauth::GrantType;
 
+/// The longest life of an access token we mint a client for (`expiresIn`), in seconds; the token
+/// endpoint clamps every lifetime to it as well.
+pub const MAX_TOKEN_LIFETIME_SECS: u64 = 86_400;
+
 pub const REPLY_ADDED_NOTE: &str =
     "added the reply event: Insider One requires it for conversational webhooks";
 pub const BLANK_FROM_NOTE: &str =
@@ -550,6 +554,15 @@ fn check_oauth2(
         }
     }
     let expires_in = match fields.expires_in {
+        Some(seconds) if seconds > MAX_TOKEN_LIFETIME_SECS as i64 => {
+            problems.add(
+                name("expires_in"),
+                format!(
+                    "must be at most {MAX_TOKEN_LIFETIME_SECS} (24 hours): a longer-lived token would outlive the withdrawal of its client"
+                ),
+            );
+            None
+        }
         Some(seconds) if seconds > 0 => u64::try_from(seconds).ok(),
         Some(_) => {
             problems.add(name("expires_in"), "must be greater than 0 (seconds)");
