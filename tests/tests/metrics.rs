@@ -8,8 +8,11 @@ use e2e_tests::payloads::statuses;
 use e2e_tests::stack::WEBHOOK_TOKEN;
 use e2e_tests::stores;
 use serde_json::Value;
+use shared::auth::access_tokens::{AccessTokens, SigningKey};
+use shared::auth::oauth::TokenService;
 use shared::auth::{Authenticator, StaticTokens};
 use shared::http::Body;
+use shared::http::oauth::token_endpoint;
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver, receive};
 use shared::insider::{Deadline, InsiderApi, InsiderClient, VendorCall};
 
@@ -54,6 +57,25 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
             .status(),
         401
     );
+    // A token request with a wrong secret, and one with no client authentication.
+    let (client_store, _client_dir) = stores::embedded();
+    let tokens = TokenService {
+        configured: Vec::new(),
+        store: Arc::new(client_store),
+        tokens: AccessTokens::new(vec![SigningKey::generate("k")], "iss", "aud").unwrap(),
+    };
+    for body in [
+        "grant_type=client_credentials&client_id=someone&client_secret=wrong-secret",
+        "grant_type=client_credentials",
+    ] {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("/oauth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        assert_eq!(token_endpoint(&tokens, request).await.status(), 401);
+    }
 
     let mut written = Vec::new();
     shared::telemetry::write_metrics(Some("request-1"), &mut written).unwrap();
@@ -100,8 +122,9 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
     );
     assert_eq!(value("StatusesReceived", &[("Status", "read")]), 2.0);
     assert_eq!(value("DuplicateEvents", &[]), 2.0);
-    assert_eq!(value("AuthFailures", &[]), 1.0);
+    assert_eq!(value("AuthFailures", &[]), 3.0);
     assert_eq!(value("AuthFailures", &[("Route", "webhooks")]), 1.0);
+    assert_eq!(value("AuthFailures", &[("Route", "oauth")]), 2.0);
     assert!(value("StoreLatency", &[]) > 0.0);
 
     // A vendor call answered 500 once, then retried with success.

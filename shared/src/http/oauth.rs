@@ -62,6 +62,11 @@ async fn answer(service: &TokenService, request: Request) -> Response {
     };
     outcome.unwrap_or_else(|error| {
         tracing::warn!(error = error.code.as_str(), "token request refused");
+        // Refusals, not our own failures (those are StoreFailures): the auth-failures alarm
+        // sees a client whose secret was rotated away, or someone guessing.
+        if error.code != OAuthErrorCode::TemporarilyUnavailable {
+            crate::telemetry::record::auth_failure("oauth");
+        }
         oauth_error_response(&error, basic)
     })
 }
