@@ -16,8 +16,7 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use shared::auth::access_tokens::{AccessTokens, DELIVERY_SCOPES, SigningKey};
-use shared::auth::oauth::GrantType;
+use shared::auth::access_tokens::{AccessTokens, SigningKey};
 use shared::auth::{Verdict, VerifyBearer};
 use shared::domain::SubProduct;
 use shared::domain::management::{
@@ -25,6 +24,8 @@ use shared::domain::management::{
     ValidationError, WebhookBody, WebhookPlan, check_phone_number, check_url, decode,
     validate_settings, validate_target, validate_v1, validate_webhook,
 };
+use shared::domain::oauth::DELIVERY_SCOPES;
+use shared::domain::oauth::GrantType;
 
 use crate::json_text;
 

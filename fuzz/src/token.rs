@@ -14,8 +14,9 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde::Deserialize;
 use serde_json::Value;
-use shared::auth::access_tokens::{AccessTokens, DELIVERY_SCOPES, LEEWAY_SECS, SigningKey};
+use shared::auth::access_tokens::{AccessTokens, LEEWAY_SECS, SigningKey};
 use shared::auth::{Authenticator, Principal, StaticTokens, Verdict, VerifyBearer, bearer_token};
+use shared::domain::oauth::DELIVERY_SCOPES;
 
 const KID: &str = "fuzz";
 const KEY: &[u8] = b"fuzz-signing-key-0123456789abcdef";

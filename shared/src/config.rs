@@ -38,8 +38,9 @@ use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
 use base64::Engine;
 
 use crate::auth::access_tokens::{AccessTokens, SigningKey};
-use crate::auth::oauth::{ConfiguredClient, OAuthClient, TokenService};
+use crate::auth::oauth::{ConfiguredClient, TokenService};
 use crate::auth::{Authenticator, StaticTokens};
+use crate::domain::oauth::OAuthClient;
 use crate::http::query::Query;
 use crate::http::receiver::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, MIN_STORE_BUDGET, Receiver,
@@ -594,7 +595,7 @@ mod tests {
         .unwrap();
         assert_eq!(clients[0].client_id, "insider");
         assert!(clients[0].secret_hash.matches("a-long-client-secret-value"));
-        assert_eq!(clients[0].scopes, crate::auth::oauth::default_scopes());
+        assert_eq!(clients[0].scopes, crate::domain::oauth::default_scopes());
         assert!(super::parse_clients(r#"[{"client_id": "x", "client_secret": "short"}]"#).is_err());
     }
 }

@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
-use shared::auth::oauth::{GrantType, OAuthClient, SecretHash, refresh_token_digest};
+use shared::auth::oauth::refresh_token_digest;
 use shared::clock::now_millis;
+use shared::domain::oauth::{GrantType, OAuthClient, SecretHash};
 use shared::store::{ClientStore, RefreshGrant, StoreError};
 
 fn client(client_id: &str, secret: &str) -> OAuthClient {

@@ -489,8 +489,8 @@ async fn the_stream_consumer_publishes_each_new_event_once_and_nothing_else() {
     let client = shared::auth::oauth::ConfiguredClient {
         client_id: "insider-stream".into(),
         client_secret: "a-client-secret-of-enough-length".into(),
-        grants: vec![shared::auth::oauth::GrantType::ClientCredentials],
-        scopes: shared::auth::oauth::default_scopes(),
+        grants: vec![shared::domain::oauth::GrantType::ClientCredentials],
+        scopes: shared::domain::oauth::default_scopes(),
         token_lifetime_secs: 3600,
         rotate_refresh_tokens: false,
     }

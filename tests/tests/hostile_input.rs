@@ -172,8 +172,8 @@ async fn hostile_api_gateway_events_get_their_documented_error_and_change_nothin
             ConfiguredClient {
                 client_id: OAUTH_CLIENT_ID.into(),
                 client_secret: OAUTH_CLIENT_SECRET.into(),
-                grants: vec![shared::auth::oauth::GrantType::ClientCredentials],
-                scopes: shared::auth::oauth::default_scopes(),
+                grants: vec![shared::domain::oauth::GrantType::ClientCredentials],
+                scopes: shared::domain::oauth::default_scopes(),
                 token_lifetime_secs: 600,
                 rotate_refresh_tokens: false,
             }

@@ -12,10 +12,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::auth::access_tokens::{AccessTokens, SigningKey};
-use shared::auth::oauth::{
-    ConfiguredClient, GrantType, OAuthClient, TokenService, refresh_token_digest,
-};
+use shared::auth::oauth::{ConfiguredClient, TokenService, refresh_token_digest};
 use shared::auth::{Authenticator, StaticTokens};
+use shared::domain::oauth::{GrantType, OAuthClient};
 use shared::http::oauth::token_endpoint;
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver, receive};
 use shared::http::{Body, Request, unreadable_body};

@@ -12,11 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Principal, Verdict, VerifyBearer};
 use crate::clock::now_millis;
-use crate::domain::management::MAX_TOKEN_LIFETIME_SECS;
+use crate::domain::oauth::{DELIVERY_SCOPES, MAX_TOKEN_LIFETIME_SECS};
 
-/// Scopes that allow delivering webhooks; a token needs one of them. `webhook.write` is the scope
-/// in the vendor's settings example, `whatsapp.write` the one in its V2 webhook example.
-pub const DELIVERY_SCOPES: [&str; 2] = ["webhook.write", "whatsapp.write"];
 /// HS256 keys shorter than the hash output weaken the signature.
 pub const MIN_KEY_BYTES: usize = 32;
 /// Clock skew tolerated between the token endpoint and the receiver.

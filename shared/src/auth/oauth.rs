@@ -16,10 +16,10 @@ use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::access_tokens::AccessTokens;
 use crate::clock::now_millis;
+use crate::domain::oauth::{GrantType, OAuthClient, SecretHash, default_scopes};
 use crate::store::{ClientStore, RefreshGrant, StoreError};
 
 pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3600;
@@ -31,87 +31,9 @@ pub const REGISTERED_REFRESH_TOKEN_LIFETIME_SECS: u64 = 10 * 365 * 86_400;
 /// only safe for high-entropy secrets (generated ones have 256 bits).
 pub const MIN_SECRET_CHARS: usize = 24;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GrantType {
-    ClientCredentials,
-    RefreshToken,
-}
-
-impl GrantType {
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "client_credentials" => Some(Self::ClientCredentials),
-            "refresh_token" => Some(Self::RefreshToken),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ClientCredentials => "client_credentials",
-            Self::RefreshToken => "refresh_token",
-        }
-    }
-}
-
-/// A salted SHA-256 digest of a client secret: `sha256$<salt hex>$<digest hex>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SecretHash(String);
-
-impl SecretHash {
-    pub fn new(secret: &str) -> Self {
-        let mut salt = [0u8; 16];
-        getrandom::fill(&mut salt).expect("the operating system provides randomness");
-        Self(format!(
-            "sha256${}${}",
-            hex::encode(salt),
-            hex::encode(salted(&salt, secret))
-        ))
-    }
-
-    pub fn matches(&self, secret: &str) -> bool {
-        let Some((salt, digest)) = self.salt_and_digest() else {
-            return false;
-        };
-        bool::from(salted(&salt, secret).as_slice().ct_eq(&digest))
-    }
-
-    /// The decoded salt and digest; `None` for a hash not in our format.
-    fn salt_and_digest(&self) -> Option<(Vec<u8>, Vec<u8>)> {
-        let mut parts = self.0.split('$');
-        let (Some("sha256"), Some(salt), Some(digest), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return None;
-        };
-        Some((hex::decode(salt).ok()?, hex::decode(digest).ok()?))
-    }
-}
-
-fn salted(salt: &[u8], secret: &str) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(salt);
-    hasher.update(secret.as_bytes());
-    hasher.finalize().into()
-}
-
 /// Refresh tokens are random, so a plain digest is enough to look them up without storing them.
 pub fn refresh_token_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OAuthClient {
-    pub client_id: String,
-    pub secret_hash: SecretHash,
-    pub grants: Vec<GrantType>,
-    pub scopes: Vec<String>,
-    pub token_lifetime_secs: u64,
-    /// Whether a refresh token is consumed on use and replaced (see the module comment).
-    #[serde(default)]
-    pub rotate_refresh_tokens: bool,
 }
 
 /// A client as written in configuration, with its secret in clear (it lives in Secrets Manager).
@@ -131,13 +53,6 @@ pub struct ConfiguredClient {
 
 fn all_grants() -> Vec<GrantType> {
     vec![GrantType::ClientCredentials, GrantType::RefreshToken]
-}
-
-pub fn default_scopes() -> Vec<String> {
-    super::access_tokens::DELIVERY_SCOPES
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect()
 }
 
 /// The longest `client_id` taken: far above any we mint or configure, far below DynamoDB's
@@ -558,17 +473,6 @@ fn verify_secret(client: Option<OAuthClient>, secret: &str) -> Option<OAuthClien
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_hashes_match_only_their_secret_and_are_salted() {
-        let hash = SecretHash::new("a-long-enough-client-secret");
-        assert!(hash.matches("a-long-enough-client-secret"));
-        assert!(!hash.matches("a-long-enough-client-secreT"));
-        assert!(!hash.matches(""));
-        assert_ne!(hash, SecretHash::new("a-long-enough-client-secret"));
-        assert!(!hash.0.contains("a-long-enough"));
-        assert!(!SecretHash("garbage".into()).matches("garbage"));
-    }
 
     fn configured(secret: &str) -> ConfiguredClient {
         ConfiguredClient {

@@ -15,12 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::SubProduct;
-use crate::auth::access_tokens::DELIVERY_SCOPES;
-use crate::auth::oauth::GrantType;
-
-/// The longest life of an access token we mint a client for (`expiresIn`), in seconds; the token
-/// endpoint clamps every lifetime to it as well.
-pub const MAX_TOKEN_LIFETIME_SECS: u64 = 86_400;
+use super::oauth::{DELIVERY_SCOPES, GrantType, MAX_TOKEN_LIFETIME_SECS};
 
 pub const REPLY_ADDED_NOTE: &str =
     "added the reply event: Insider One requires it for conversational webhooks";
@@ -579,7 +574,7 @@ fn check_oauth2(
     let scopes = fields
         .scopes
         .clone()
-        .unwrap_or_else(crate::auth::oauth::default_scopes);
+        .unwrap_or_else(super::oauth::default_scopes);
     Some(OAuth2Plan {
         grant_type: grant_type?,
         expires_in: expires_in?,
@@ -1109,7 +1104,7 @@ mod tests {
         .unwrap();
         let plan = validate_webhook(Some("+15551234567"), None, body, &own()).unwrap();
         assert!(plan.oauth2.mint);
-        assert_eq!(plan.oauth2.scopes, crate::auth::oauth::default_scopes());
+        assert_eq!(plan.oauth2.scopes, crate::domain::oauth::default_scopes());
         let minted = MintedCredentials {
             client_id: "insider-0a1b2c3d".into(),
             client_secret: "s".into(),

@@ -5,6 +5,7 @@ pub mod downstream;
 mod envelope;
 pub mod events;
 pub mod management;
+pub mod oauth;
 pub mod query;
 pub mod raw_ref;
 pub mod status;

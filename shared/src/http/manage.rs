@@ -281,8 +281,8 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::auth::oauth::OAuthClient;
     use crate::domain::management::BLANK_FROM_NOTE;
+    use crate::domain::oauth::OAuthClient;
     use crate::http::Body;
     use crate::insider::{
         Deadline, InsiderApi, InsiderError, InsiderFuture, VendorCall, VendorReply,

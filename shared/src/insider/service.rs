@@ -12,16 +12,14 @@ use serde_json::{Map, Value, json};
 
 use super::{Deadline, InsiderApi, InsiderError, SecretValues, VendorCall, VendorReply};
 use crate::auth::generate_token;
-use crate::auth::oauth::{
-    GrantType, OAuthClient, REGISTERED_REFRESH_TOKEN_LIFETIME_SECS, SecretHash,
-    refresh_token_digest,
-};
+use crate::auth::oauth::{REGISTERED_REFRESH_TOKEN_LIFETIME_SECS, refresh_token_digest};
 use crate::clock::now_millis;
 use crate::domain::SubProduct;
 use crate::domain::management::{
     Case, MintedCredentials, OAuth2Plan, OwnEndpoints, RequestError, SettingsPlan, V1Body,
     ValidationError, WebhookPlan, WebhookTarget,
 };
+use crate::domain::oauth::{GrantType, OAuthClient, SecretHash};
 use crate::store::{ClientStore, RefreshGrant, StoreError};
 
 /// Tries at a free client id; ids have 32 random bits, so a second try is already rare.

@@ -22,7 +22,7 @@ use super::{
     RefreshGrant, StoreError, StoreFuture, StoredEvent, WriteEvents, WriteReport, expiry,
     time_order,
 };
-use crate::auth::oauth::OAuthClient;
+use crate::domain::oauth::OAuthClient;
 use crate::domain::query::{
     EventFilter, EventScope, HOUR, HourWindow, PageRequest, Range, SortOrder, Stats, contact_key,
     hour_of, listed_at, tallies,

@@ -27,7 +27,7 @@ use std::pin::Pin;
 
 use serde::Serialize;
 
-use crate::auth::oauth::OAuthClient;
+use crate::domain::oauth::OAuthClient;
 use crate::domain::query::{
     EventFilter, EventScope, HourWindow, PageRequest, Position, Range, Stats,
 };

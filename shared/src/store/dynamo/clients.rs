@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Transact
 use super::errors::{classify, rejected, service_error};
 use super::items::{get_s, n, parse_n, s};
 use super::{DynamoStore, Item};
-use crate::auth::oauth::OAuthClient;
+use crate::domain::oauth::OAuthClient;
 use crate::store::{ClientStore, RefreshGrant, StoreError, StoreFuture};
 
 const CLIENT_SK: &str = "CLIENT";
