@@ -221,10 +221,22 @@ pub async fn management() -> Result<crate::insider::Management, ConfigError> {
             reason: e.to_string(),
         }
     })?;
+    // The functions that register bearer keys read the receiver's tokens, to refuse a key the
+    // receiver would refuse; the others are not given them.
+    let accepts_bearer_key = match std::env::var("WEBHOOK_TOKENS_SECRET") {
+        Ok(_) => {
+            let tokens = StaticTokens::new(webhook_tokens(&sdk).await?);
+            let accepts: crate::insider::service::AcceptsBearerKey =
+                std::sync::Arc::new(move |key: &str| tokens.accepts(key));
+            Some(accepts)
+        }
+        Err(_) => None,
+    };
     Ok(crate::insider::Management {
         insider: std::sync::Arc::new(client),
         clients: std::sync::Arc::new(dynamo_store(&sdk)?),
         public_base_url: non_empty_env("PUBLIC_BASE_URL"),
+        accepts_bearer_key,
     })
 }
 

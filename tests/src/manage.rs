@@ -295,6 +295,7 @@ impl Setup {
             insider,
             clients: Arc::new(clients),
             public_base_url: None,
+            accepts_bearer_key: Some(Arc::new(|key: &str| key == crate::stack::WEBHOOK_TOKEN)),
         }))
     }
 

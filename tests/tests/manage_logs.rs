@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 /// Secrets only a refused request carries.
 const INVALID_REQUEST_SECRET: &str = "secret-of-a-request-that-fails-validation";
-const REFUSED_REQUEST_SECRET: &str = "api-key-of-a-request-the-vendor-refuses";
+const UNACCEPTED_KEY: &str = "api-key-the-receiver-does-not-accept";
 
 #[tokio::test]
 async fn secrets_never_reach_the_logs_and_each_call_logs_one_line() {
@@ -58,11 +58,19 @@ async fn secrets_never_reach_the_logs_and_each_call_logs_one_line() {
     let unknown_sender = setup
         .post(
             "/manage/settings/transactional",
-            &json!({"auth_type": "bearer", "api_key": REFUSED_REQUEST_SECRET,
+            &json!({"auth_type": "bearer", "api_key": WEBHOOK_TOKEN,
                     "from": "+15550000000"}),
         )
         .await;
     unknown_sender.assert_error(StatusCode::BAD_REQUEST, "vendor_rejected");
+    // Refused by our check before the vendor: a key our receiver would refuse.
+    let unaccepted = setup
+        .post(
+            "/manage/settings/transactional",
+            &json!({"auth_type": "bearer", "api_key": UNACCEPTED_KEY}),
+        )
+        .await;
+    unaccepted.assert_error(StatusCode::BAD_REQUEST, "validation_failed");
 
     let logged = logs.text();
     for secret in [
@@ -77,7 +85,7 @@ async fn secrets_never_reach_the_logs_and_each_call_logs_one_line() {
         insider_sim::server::DEFAULT_CLIENT_SECRET,
         insider_sim::server::DEFAULT_INS_AUTH_KEY,
         INVALID_REQUEST_SECRET,
-        REFUSED_REQUEST_SECRET,
+        UNACCEPTED_KEY,
     ] {
         assert!(!logged.contains(secret), "{secret} reached the logs");
     }
@@ -100,6 +108,7 @@ async fn secrets_never_reach_the_logs_and_each_call_logs_one_line() {
             "v1_settings",
             "create_webhook",
             "create_webhook",
+            "transactional_settings",
             "transactional_settings"
         ]
     );
@@ -116,6 +125,7 @@ async fn secrets_never_reach_the_logs_and_each_call_logs_one_line() {
             (&json!("validation_failed"), &Value::Null),
             (&json!("vendor_rejected"), &json!(400)),
             (&json!("vendor_rejected"), &json!(400)),
+            (&json!("validation_failed"), &Value::Null),
         ]
     );
 }

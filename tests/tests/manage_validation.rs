@@ -309,6 +309,12 @@ fn cases() -> Vec<Case> {
             &["oauth2"],
         ),
         post(
+            "a bearer key for our receiver is one it accepts",
+            "/manage/settings/conversational",
+            json!({"auth_type": "bearer", "api_key": "not-a-key-our-receiver-accepts"}),
+            &["api_key"],
+        ),
+        post(
             "oauth2 needs oauth2",
             "/manage/settings/transactional",
             settings(json!({"oauth2": null})),
@@ -372,6 +378,12 @@ fn cases() -> Vec<Case> {
             "V1 apiKey is required",
             "/manage/settings/conversational/v1",
             v1(json!({"apiKey": null})),
+            &["apiKey"],
+        ),
+        post(
+            "V1: a bearer key for our receiver is one it accepts",
+            "/manage/settings/conversational/v1",
+            v1(json!({"apiKey": "not-a-key-our-receiver-accepts"})),
             &["apiKey"],
         ),
         post(

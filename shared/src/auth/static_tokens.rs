@@ -28,6 +28,11 @@ impl StaticTokens {
     pub fn is_empty(&self) -> bool {
         self.digests.is_empty()
     }
+
+    /// Whether a delivery with `token` as its bearer would be accepted.
+    pub fn accepts(&self, token: &str) -> bool {
+        matches!(self.verify(token), Verdict::Accepted(_))
+    }
 }
 
 impl VerifyBearer for StaticTokens {

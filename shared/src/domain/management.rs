@@ -259,6 +259,29 @@ pub fn is_loopback(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A bearer key registered for this deployment's own receiver must be one the receiver accepts,
+/// or every delivery would be refused 401: the problem, against `field`, when it is not. A key
+/// for another receiver is that receiver's business.
+pub fn check_bearer_key(
+    field: &str,
+    key: Option<&str>,
+    webhook_url: Option<&str>,
+    own: &OwnEndpoints,
+    accepted: impl Fn(&str) -> bool,
+) -> Result<(), ValidationError> {
+    match (key.map(str::trim), webhook_url) {
+        (Some(key), Some(url)) if own.is_own_receiver_url(url) && !accepted(key) => {
+            let mut problems = Problems::default();
+            problems.add(
+                field,
+                "is not a key this deployment's receiver accepts, so every delivery would be refused 401: add it to the webhook tokens (WEBHOOK_TOKENS_SECRET) first, then register it",
+            );
+            Err(problems.into_error())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// This deployment's own public URLs, which left-out fields default to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnEndpoints {
@@ -287,6 +310,13 @@ impl OwnEndpoints {
     pub fn is_own_token_url(&self, url: &str) -> bool {
         self.token_url()
             .is_some_and(|own| own == url.trim().trim_end_matches('/'))
+    }
+
+    /// Whether `url` is one of this deployment's webhook routes.
+    pub fn is_own_receiver_url(&self, url: &str) -> bool {
+        self.base
+            .as_ref()
+            .is_some_and(|base| url.trim().starts_with(&format!("{base}/webhooks/")))
     }
 
     /// The URL a left-out `field` defaults to, checked as a given one would be.
@@ -1055,6 +1085,26 @@ mod tests {
 
     fn own() -> OwnEndpoints {
         OwnEndpoints::new(Some("https://hooks.example.com/".into()))
+    }
+
+    #[test]
+    fn a_bearer_key_for_our_receiver_is_one_it_accepts() {
+        let accepts = |key: &str| key == "the-receivers-key";
+        let ours = Some("https://hooks.example.com/webhooks/conversational");
+        let check = |key, url| check_bearer_key("api_key", Some(key), url, &own(), accepts);
+        assert!(check("the-receivers-key", ours).is_ok());
+        assert!(check(" the-receivers-key ", ours).is_ok());
+        let refused = check("another-key", ours).unwrap_err();
+        assert_eq!(fields(&refused), ["api_key"]);
+        assert!(!format!("{refused:?}").contains("another-key"));
+        // Another receiver's keys are not ours to judge.
+        assert!(
+            check(
+                "another-key",
+                Some("https://partner.example.com/webhooks/x")
+            )
+            .is_ok()
+        );
     }
 
     fn fields(error: &ValidationError) -> Vec<&str> {

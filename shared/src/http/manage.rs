@@ -240,11 +240,11 @@ async fn run(
                 SubProduct::Conversational
             };
             let plan = validate_settings(sub_product, decode(body)?, &own)?;
-            management.save_settings(sub_product, plan).await
+            management.save_settings(sub_product, plan, &own).await
         }
         Operation::V1Settings => {
             let (body, notes) = validate_v1(decode(body)?, &own)?;
-            management.save_v1(body, notes).await
+            management.save_v1(body, notes, &own).await
         }
     }
 }
@@ -368,6 +368,7 @@ mod tests {
             insider: Arc::new(Answering(answer)),
             clients: Arc::new(NoClients),
             public_base_url: Some("https://hooks.example.com".into()),
+            accepts_bearer_key: None,
         }
     }
 

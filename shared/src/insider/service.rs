@@ -17,7 +17,7 @@ use crate::clock::now_millis;
 use crate::domain::SubProduct;
 use crate::domain::management::{
     Case, MintedCredentials, OAuth2Plan, OwnEndpoints, RequestError, SettingsPlan, V1Body,
-    ValidationError, WebhookPlan, WebhookTarget,
+    ValidationError, WebhookPlan, WebhookTarget, check_bearer_key,
 };
 use crate::domain::oauth::{GrantType, OAuthClient, SecretHash};
 use crate::store::{ClientStore, RefreshGrant, StoreError};
@@ -33,7 +33,12 @@ pub struct Management {
     /// `PUBLIC_BASE_URL`: this deployment's public URL, which left-out webhook and token URLs
     /// default to; when unset, each request's own (`x-forwarded-proto` and `Host`).
     pub public_base_url: Option<String>,
+    /// Whether this deployment's receiver accepts a bearer key, so that registering one it
+    /// refuses is refused first; `None`: not known here, not checked.
+    pub accepts_bearer_key: Option<AcceptsBearerKey>,
 }
+
+pub type AcceptsBearerKey = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {
@@ -131,7 +136,14 @@ impl Management {
         &self,
         sub_product: SubProduct,
         mut plan: SettingsPlan,
+        own: &OwnEndpoints,
     ) -> Result<Outcome, ManageError> {
+        self.check_bearer_key(
+            "api_key",
+            plan.body.api_key.as_deref(),
+            plan.body.webhook_url.as_deref(),
+            own,
+        )?;
         let deadline = self.deadline();
         let notes = std::mem::take(&mut plan.notes);
         let oauth2 = plan.oauth2.clone();
@@ -144,7 +156,18 @@ impl Management {
         .await
     }
 
-    pub async fn save_v1(&self, body: V1Body, notes: Vec<String>) -> Result<Outcome, ManageError> {
+    pub async fn save_v1(
+        &self,
+        body: V1Body,
+        notes: Vec<String>,
+        own: &OwnEndpoints,
+    ) -> Result<Outcome, ManageError> {
+        self.check_bearer_key(
+            "apiKey",
+            body.api_key.as_deref(),
+            body.webhook_url.as_deref(),
+            own,
+        )?;
         let deadline = self.deadline();
         self.register(None, Case::Camel, notes, deadline, |_| {
             VendorCall::V1Settings {
@@ -152,6 +175,22 @@ impl Management {
             }
         })
         .await
+    }
+
+    /// Refuses, before the vendor is called, a bearer key that this deployment's receiver would
+    /// refuse (see [`check_bearer_key`]).
+    fn check_bearer_key(
+        &self,
+        field: &str,
+        key: Option<&str>,
+        webhook_url: Option<&str>,
+        own: &OwnEndpoints,
+    ) -> Result<(), ManageError> {
+        let Some(accepts) = &self.accepts_bearer_key else {
+            return Ok(());
+        };
+        check_bearer_key(field, key, webhook_url, own, |key| accepts(key))
+            .map_err(|error| ManageError::Request(error.into()))
     }
 
     /// The deadline of a request starting now, for all its calls to Insider One.

@@ -187,6 +187,10 @@ pub async fn start_with(
             insider: Arc::new(insider),
             clients: Arc::clone(&stores.clients),
             public_base_url: management.public_base_url,
+            accepts_bearer_key: Some({
+                let tokens = StaticTokens::new(&config.webhook_tokens);
+                Arc::new(move |key: &str| tokens.accepts(key))
+            }),
         },
         tokens: TokenService {
             configured: vec![oauth_client],
