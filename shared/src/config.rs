@@ -204,7 +204,7 @@ pub fn parse_clients(text: &str) -> Result<Vec<OAuthClient>, String> {
 
 /// Dependencies of the management Lambdas (`/manage/...`): the Insider One client, built once
 /// so its connections are reused, and the client store credentials are minted into.
-pub async fn management() -> Result<crate::insider::Management, ConfigError> {
+pub async fn management() -> Result<crate::management::Management, ConfigError> {
     let sdk = sdk_config().await?;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let credentials = insider_credentials(&secrets, process_env).await?;
@@ -226,13 +226,13 @@ pub async fn management() -> Result<crate::insider::Management, ConfigError> {
     let accepts_bearer_key = match std::env::var("WEBHOOK_TOKENS_SECRET") {
         Ok(_) => {
             let tokens = StaticTokens::new(webhook_tokens(&sdk).await?);
-            let accepts: crate::insider::service::AcceptsBearerKey =
+            let accepts: crate::management::AcceptsBearerKey =
                 std::sync::Arc::new(move |key: &str| tokens.accepts(key));
             Some(accepts)
         }
         Err(_) => None,
     };
-    Ok(crate::insider::Management {
+    Ok(crate::management::Management {
         insider: std::sync::Arc::new(client),
         clients: std::sync::Arc::new(dynamo_store(&sdk)?),
         public_base_url: non_empty_env("PUBLIC_BASE_URL"),

@@ -10,8 +10,8 @@ use crate::auth::oauth::{OAuthError, OAuthErrorCode};
 use crate::domain::PayloadError;
 use crate::domain::management::{RequestError, ValidationError};
 use crate::domain::query::QueryError;
-use crate::insider::service::ManageError;
 use crate::insider::{InsiderError, SecretValues};
+use crate::management::ManageError;
 use crate::store::StoreError;
 
 #[derive(Debug)]

@@ -28,9 +28,9 @@ use crate::domain::management::{
     validate_webhook,
 };
 use crate::insider::SecretValues;
-use crate::insider::service::{ManageError, Outcome};
+use crate::management::{ManageError, Outcome};
 
-pub use crate::insider::Management;
+pub use crate::management::Management;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {

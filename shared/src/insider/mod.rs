@@ -7,13 +7,12 @@
 //! - [`InsiderClient`] is the production adapter: reqwest with rustls, one connection pool per
 //!   cold start, bounded waits, retries with backoff for idempotent calls only, and the gateway
 //!   token cached per scope.
-//! - [`service::Management`] is what the `/manage/...` handlers run: validate, fill in this
-//!   deployment's own URLs and credentials, call Insider One, compose the answer.
+//!
+//! The management use case that drives this port is [`crate::management`].
 
 mod client;
 mod error;
 mod masking;
-pub mod service;
 mod tokens;
 
 use std::future::Future;
@@ -29,7 +28,6 @@ pub use client::{
 };
 pub use error::InsiderError;
 pub use masking::{SecretValues, mask_secrets};
-pub use service::Management;
 
 use crate::domain::SubProduct;
 

@@ -1,4 +1,4 @@
-//! What the `/manage/...` routes do once a request is validated: fill in what depends on the
+//! The management use case, what the `/manage/...` routes do once a request is validated: fill in what depends on the
 //! vendor or on our client store (the API type of a webhook being updated, minted credentials),
 //! make the call, and compose our answer on the vendor's.
 //!
@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::{Deadline, InsiderApi, InsiderError, SecretValues, VendorCall, VendorReply};
 use crate::auth::generate_token;
 use crate::auth::oauth::{REGISTERED_REFRESH_TOKEN_LIFETIME_SECS, refresh_token_digest};
 use crate::clock::now_millis;
@@ -20,6 +19,7 @@ use crate::domain::management::{
     ValidationError, WebhookPlan, WebhookTarget, check_bearer_key,
 };
 use crate::domain::oauth::{GrantType, OAuthClient, SecretHash};
+use crate::insider::{Deadline, InsiderApi, InsiderError, SecretValues, VendorCall, VendorReply};
 use crate::store::{ClientStore, RefreshGrant, StoreError};
 
 /// Tries at a free client id; ids have 32 random bits, so a second try is already rare.
