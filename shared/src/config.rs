@@ -8,7 +8,7 @@
 //! | `STORE_BUDGET_MS` | bound on storing one delivery, all its DynamoDB calls together | 8000 |
 //! | `MAX_BODY_BYTES` | largest webhook body accepted | 1 MiB |
 //! | `RAW_BUCKET` | S3 bucket for raw fragments too large for a DynamoDB item (receiver, query) | — (such an event is refused) |
-//! | `WEBHOOK_TOKENS_SECRET` | Secrets Manager secret (name or ARN) with the webhook bearer tokens | — |
+//! | `WEBHOOK_TOKENS_SECRET` | Secrets Manager secret (name or ARN) with the webhook bearer tokens (receiver; settings functions, which refuse to register a key the receiver would refuse) | — |
 //! | `WEBHOOK_TOKENS_PARAMETER` | or: SSM SecureString parameter with them | — |
 //! | `OAUTH_SIGNING_KEYS_SECRET` | Secrets Manager secret with the access-token signing keys | — (token endpoint: required) |
 //! | `OAUTH_CLIENTS_SECRET` | Secrets Manager secret with the configured OAuth clients | — |
@@ -223,14 +223,16 @@ pub async fn management() -> Result<crate::management::Management, ConfigError> 
     })?;
     // The functions that register bearer keys read the receiver's tokens, to refuse a key the
     // receiver would refuse; the others are not given them.
-    let accepts_bearer_key = match std::env::var("WEBHOOK_TOKENS_SECRET") {
-        Ok(_) => {
-            let tokens = StaticTokens::new(webhook_tokens(&sdk).await?);
-            let accepts: crate::management::AcceptsBearerKey =
-                std::sync::Arc::new(move |key: &str| tokens.accepts(key));
-            Some(accepts)
-        }
-        Err(_) => None,
+    let knows_tokens = ["WEBHOOK_TOKENS_SECRET", "WEBHOOK_TOKENS_PARAMETER"]
+        .iter()
+        .any(|name| std::env::var(name).is_ok());
+    let accepts_bearer_key = if knows_tokens {
+        let tokens = StaticTokens::new(webhook_tokens(&sdk).await?);
+        let accepts: crate::management::AcceptsBearerKey =
+            std::sync::Arc::new(move |key: &str| tokens.accepts(key));
+        Some(accepts)
+    } else {
+        None
     };
     Ok(crate::management::Management {
         insider: std::sync::Arc::new(client),

@@ -92,7 +92,7 @@ pub struct OAuthClient {
     pub grants: Vec<GrantType>,
     pub scopes: Vec<String>,
     pub token_lifetime_secs: u64,
-    /// Whether a refresh token is consumed on use and replaced (see the module comment).
+    /// Whether a refresh token is consumed on use and replaced (see [`crate::auth::oauth`]).
     #[serde(default)]
     pub rotate_refresh_tokens: bool,
 }
