@@ -889,6 +889,20 @@ fn oauth_cases() -> Vec<Case> {
             .expect("oauth: no client authentication", fails(401, "invalid_client")),
         token()
             .form(&format!(
+                "grant_type=client_credentials&client_id={}&client_secret={OAUTH_CLIENT_SECRET}",
+                "i".repeat(3_000)
+            ))
+            .secret(OAUTH_CLIENT_SECRET)
+            .expect("oauth: client_id over 256 bytes", fails(401, "invalid_client")),
+        token()
+            .form(&format!(
+                "grant_type=refresh_token&refresh_token={}&{good_client}",
+                "r".repeat(3_000)
+            ))
+            .secret(OAUTH_CLIENT_SECRET)
+            .expect("oauth: refresh token over 512 bytes", fails(400, "invalid_grant")),
+        token()
+            .form(&format!(
                 "grant_type=client_credentials&client_id={OAUTH_CLIENT_ID}&client_secret=wrong-secret-0123456789abcdef"
             ))
             .secret("wrong-secret-0123456789abcdef")

@@ -63,11 +63,16 @@ pub const MAX_CLIENT_SECRET_BYTES: usize = 512;
 /// The longest refresh token taken (ours are 43 characters).
 pub const MAX_REFRESH_TOKEN_BYTES: usize = 512;
 
-/// `value`, or `invalid_request` naming `field` when it is longer than `max` bytes.
-fn bounded<'a>(field: &str, value: &'a str, max: usize) -> Result<&'a str, OAuthError> {
+/// `value`, or `code` naming `field` when it is longer than `max` bytes.
+fn bounded<'a>(
+    field: &str,
+    value: &'a str,
+    max: usize,
+    code: OAuthErrorCode,
+) -> Result<&'a str, OAuthError> {
     if value.len() > max {
         return Err(OAuthError::new(
-            OAuthErrorCode::InvalidRequest,
+            code,
             format!("{field} is longer than {max} bytes"),
         ));
     }
@@ -224,9 +229,6 @@ impl TokenService {
                 "client authentication is missing: use HTTP Basic or client_id and client_secret",
             ));
         };
-        if let Some(token) = &request.refresh_token {
-            bounded("refresh_token", token, MAX_REFRESH_TOKEN_BYTES)?;
-        }
         let client = self.authenticate(client_id, secret).await?;
         let grant = GrantType::parse(grant_name).ok_or_else(|| {
             OAuthError::new(
@@ -311,8 +313,19 @@ impl TokenService {
     }
 
     async fn authenticate(&self, client_id: &str, secret: &str) -> Result<OAuthClient, OAuthError> {
-        let client_id = bounded("client_id", client_id, MAX_CLIENT_ID_BYTES)?;
-        let secret = bounded("client_secret", secret, MAX_CLIENT_SECRET_BYTES)?;
+        // Longer than any client's: failed client authentication, told without a store read.
+        let client_id = bounded(
+            "client_id",
+            client_id,
+            MAX_CLIENT_ID_BYTES,
+            OAuthErrorCode::InvalidClient,
+        )?;
+        let secret = bounded(
+            "client_secret",
+            secret,
+            MAX_CLIENT_SECRET_BYTES,
+            OAuthErrorCode::InvalidClient,
+        )?;
         let client = match self.configured.iter().find(|c| c.client_id == client_id) {
             Some(client) => Some(client.clone()),
             None => self.store.find_client(client_id).await?,
@@ -329,6 +342,13 @@ impl TokenService {
     /// rotating client's token is replaced only once the whole request has been checked, so a
     /// refused request leaves it usable.
     async fn redeem(&self, client: &OAuthClient, token: &str) -> Result<RefreshGrant, OAuthError> {
+        // Longer than any token we issue: unknown, told without a store read.
+        bounded(
+            "refresh_token",
+            token,
+            MAX_REFRESH_TOKEN_BYTES,
+            OAuthErrorCode::InvalidGrant,
+        )?;
         let grant = self
             .store
             .find_refresh_token(&refresh_token_digest(token), &client.client_id)
