@@ -280,21 +280,6 @@ impl From<ManageError> for ApiError {
     }
 }
 
-/// A body that cannot be read at all (cut short, badly framed, marked base64-encoded without
-/// decoding), refused before any handler runs: `invalid_body`, or on the token endpoint, which
-/// answers every bad token request as RFC 6749 does, `invalid_request`, uncacheable like all
-/// its answers.
-pub fn unreadable_body(path: &str, message: &str) -> Response {
-    let family = path.split('/').find(|segment| !segment.is_empty());
-    if family == Some("oauth") {
-        let error = OAuthError::new(OAuthErrorCode::InvalidRequest, message);
-        let mut response = oauth_error_response(&error, false);
-        super::oauth::no_store(&mut response);
-        return response;
-    }
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", message).into_response()
-}
-
 /// RFC 6749 section 5.2: `{"error", "error_description"}`; `invalid_client` is a 401, with a
 /// `WWW-Authenticate` challenge when the client used HTTP Basic.
 pub(super) fn oauth_error_response(error: &OAuthError, basic_used: bool) -> Response {

@@ -8,13 +8,25 @@ pub mod oauth;
 pub mod query;
 pub mod receiver;
 
-pub use error::{ApiError, unreadable_body};
+pub use error::ApiError;
 pub use lambda_http::{Body, Request};
 
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 
 pub type Response = http::Response<Body>;
+
+/// A body that cannot be read at all (cut short, badly framed, marked base64-encoded without
+/// decoding), refused before any handler runs, in the shape of the route family it was for:
+/// `invalid_body`, or on the token endpoint, which answers every bad token request as RFC 6749
+/// does, `invalid_request`.
+pub fn unreadable_body(path: &str, message: &str) -> Response {
+    if oauth::is_oauth_path(path) {
+        oauth::unreadable_body(message)
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", message).into_response()
+    }
+}
 
 pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
     match serde_json::to_vec(value) {

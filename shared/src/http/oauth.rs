@@ -222,7 +222,21 @@ fn basic_credentials(encoded: &str) -> Option<(String, String)> {
     Some((unescape(id), unescape(secret)))
 }
 
-pub(super) fn no_store(response: &mut Response) {
+/// Whether `path` is one of the token endpoint's routes.
+pub(super) fn is_oauth_path(path: &str) -> bool {
+    path.split('/').find(|segment| !segment.is_empty()) == Some("oauth")
+}
+
+/// A token request whose body cannot be read: `invalid_request`, uncacheable like every answer
+/// of the token endpoint.
+pub(super) fn unreadable_body(message: &str) -> Response {
+    let error = OAuthError::new(OAuthErrorCode::InvalidRequest, message);
+    let mut response = oauth_error_response(&error, false);
+    no_store(&mut response);
+    response
+}
+
+fn no_store(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(
         header::CACHE_CONTROL,
