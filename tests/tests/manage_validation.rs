@@ -194,8 +194,17 @@ fn cases() -> Vec<Case> {
         ),
         create(
             "credentials are minted only for our token endpoint",
-            webhook(json!({"oauth2": {"tokenUrl": "https://partner.example.com/oauth/token"}})),
+            webhook(json!({"webhookUrl": "https://partner.example.com/hooks",
+                           "oauth2": {"tokenUrl": "https://partner.example.com/oauth/token"}})),
             &["oauth2.clientId"],
+        ),
+        create(
+            "our receiver takes only our token endpoint's tokens",
+            webhook(
+                json!({"oauth2": {"tokenUrl": "https://partner.example.com/oauth/token",
+                                      "clientId": "partner-client", "clientSecret": "partner-secret"}}),
+            ),
+            &["oauth2.tokenUrl"],
         ),
         create(
             "webhook URLs use https",

@@ -113,6 +113,11 @@ impl Problems {
         self.0.is_empty()
     }
 
+    /// Whether a problem is recorded against `field`.
+    pub fn concerns(&self, field: &str) -> bool {
+        self.0.iter().any(|problem| problem.field == field)
+    }
+
     pub fn into_error(self) -> ValidationError {
         ValidationError { fields: self.0 }
     }
@@ -477,11 +482,14 @@ impl OAuth2Plan {
     }
 }
 
+/// `for_own_receiver`: the webhook delivers to this deployment's receiver, which accepts only
+/// access tokens its own token endpoint signs.
 fn check_oauth2(
     problems: &mut Problems,
     case: Case,
     mut fields: OAuth2Fields,
     own: &OwnEndpoints,
+    for_own_receiver: bool,
 ) -> Option<OAuth2Plan> {
     let name = |snake: &'static str| format!("oauth2.{}", case.name(snake));
     let mut notes = Vec::new();
@@ -502,8 +510,19 @@ fn check_oauth2(
     };
     let own_token_url = match fields.token_url.as_deref() {
         Some(url) => {
-            problems.check(&name("token_url"), check_url(url));
-            own.is_own_token_url(url)
+            let valid = problems.check(&name("token_url"), check_url(url)).is_some();
+            let own_url = own.is_own_token_url(url);
+            if valid && !own_url && for_own_receiver {
+                problems.add(
+                    name("token_url"),
+                    format!(
+                        "is another OAuth server's, and this deployment's receiver accepts only access tokens its own token endpoint signs, so every delivery would be refused 401: leave {} out to use {}",
+                        name("token_url"),
+                        own.token_url().as_deref().unwrap_or("this deployment's /oauth/token")
+                    ),
+                );
+            }
+            own_url
         }
         None => {
             fields.token_url = own.default_url(problems, &name("token_url"), own.token_url());
@@ -852,7 +871,21 @@ pub fn validate_webhook(
             );
             None
         }
-        Some(oauth2) => check_oauth2(&mut problems, Case::Camel, oauth2.into(), own),
+        Some(oauth2) => {
+            let for_own_receiver = match webhook_url.as_deref() {
+                Some(url) => own.is_own_receiver_url(url),
+                // An update that leaves the URL out delivers to our receiver, unless ours is
+                // unknown or unusable, which is refused already.
+                None => !problems.concerns("webhookUrl"),
+            };
+            check_oauth2(
+                &mut problems,
+                Case::Camel,
+                oauth2.into(),
+                own,
+                for_own_receiver,
+            )
+        }
     };
     match (target, events, oauth2) {
         (Some(target), Some(events), Some(mut oauth2)) if problems.is_empty() => {
@@ -971,7 +1004,17 @@ pub fn validate_settings(
                     "is required with auth_type oauth2: grant_type, expires_in and optionally token_url, client_id, client_secret, refresh_token, scopes",
                 ),
                 Some(given) => {
-                    oauth2 = check_oauth2(&mut problems, Case::Snake, given.into(), own);
+                    let for_own_receiver = body
+                        .webhook_url
+                        .as_deref()
+                        .is_some_and(|url| own.is_own_receiver_url(url));
+                    oauth2 = check_oauth2(
+                        &mut problems,
+                        Case::Snake,
+                        given.into(),
+                        own,
+                        for_own_receiver,
+                    );
                 }
             }
         }
@@ -1111,6 +1154,22 @@ mod tests {
         error.fields.iter().map(|f| f.field.as_str()).collect()
     }
 
+    #[test]
+    fn our_receiver_takes_only_our_token_endpoints_tokens() {
+        let mut body = vendor_example();
+        body.webhook_url = None;
+        let error = validate_webhook(Some("15551234567"), None, body.clone(), &own()).unwrap_err();
+        assert_eq!(fields(&error), ["oauth2.tokenUrl"]);
+        assert!(
+            error.fields[0].message.ends_with(
+                "leave oauth2.tokenUrl out to use https://hooks.example.com/oauth/token"
+            ),
+            "{error}"
+        );
+        // Another receiver's tokens are its business, as in the vendor's example.
+        assert!(validate_webhook(Some("15551234567"), None, vendor_example(), &own()).is_ok());
+    }
+
     fn vendor_example() -> WebhookBody {
         decode(
             br#"{
@@ -1216,6 +1275,10 @@ mod tests {
         let mut body = vendor_example();
         body.sub_product = None;
         body.webhook_url = None;
+        // Delivering to our receiver, the tokens must come from our token endpoint.
+        if let Some(oauth2) = body.oauth2.as_mut() {
+            oauth2.token_url = Some("https://hooks.example.com/oauth/token".into());
+        }
         for own in [
             OwnEndpoints::new(None),
             OwnEndpoints::new(Some("http://hooks.example.com".into())),
