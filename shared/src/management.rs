@@ -1,6 +1,7 @@
-//! The management use case, what the `/manage/...` routes do once a request is validated: fill in what depends on the
-//! vendor or on our client store (the API type of a webhook being updated, minted credentials),
-//! make the call, and compose our answer on the vendor's.
+//! The management use case, what the `/manage/...` routes do once a request is validated: fill
+//! in what depends on the vendor or on our client store (the API type of a webhook being
+//! updated, minted credentials, whether the receiver takes a bearer key), make the call, and
+//! compose our answer on the vendor's.
 //!
 //! Each public method is one request: its calls to Insider One share one [`Deadline`], what
 //! they bring back has the secrets they carried masked, and credentials minted for a
