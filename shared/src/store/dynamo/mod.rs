@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use items::{event_from_image, event_item};
@@ -86,5 +87,14 @@ impl DynamoStore {
     /// Now, in epoch seconds.
     fn now(&self) -> i64 {
         (self.clock)().div_euclid(1000)
+    }
+
+    /// A `Query` of every item of the table partition `pk`.
+    fn partition_query(&self, pk: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", items::s(pk))
     }
 }

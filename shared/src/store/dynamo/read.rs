@@ -25,11 +25,7 @@ impl DynamoStore {
     async fn query_partition(&self, pk: &str, consistent: bool) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", s(pk))
+            .partition_query(pk)
             .consistent_read(consistent)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .into_paginator()

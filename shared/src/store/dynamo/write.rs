@@ -17,7 +17,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use super::errors::classify;
 use super::items::{
     IndexEntries, MAX_ITEM_BYTES, contact_partition, event_item_with, event_key, get_s, is_late,
-    item_size, key_partition, refer_to_raw, s,
+    item_size, key_partition, refer_to_raw,
 };
 use super::schema::{CONTACT_INDEX, KEY_INDEX};
 use super::{DynamoStore, Item};
@@ -125,11 +125,7 @@ impl DynamoStore {
     async fn read_partition(&self, pk: &str) -> Result<Partition, StoreError> {
         let mut found = Partition::default();
         let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", s(pk))
+            .partition_query(pk)
             .projection_expression("SK, #key, #contact")
             .expression_attribute_names("#key", KEY_INDEX.partition)
             .expression_attribute_names("#contact", CONTACT_INDEX.partition)
