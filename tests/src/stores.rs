@@ -6,7 +6,7 @@ use std::time::Duration;
 use shared::domain::query::{EventFilter, EventScope, PageRequest, Range};
 use shared::store::dynamo::DynamoStore;
 use shared::store::embedded::EmbeddedStore;
-use shared::store::{ListEvents, StoredEvent};
+use shared::store::{EventsByContact, ListEvents, StoredEvent};
 
 use crate::dynamodb_local;
 
@@ -51,6 +51,20 @@ pub async fn events_of_key<S: ListEvents + ?Sized>(
         .list_events(&scope, &EventFilter::default(), &page)
         .await
         .expect("the key index answers")
+        .events
+}
+
+/// The first page of a contact's events, at most `limit`, unfiltered.
+pub async fn events_of_contact<S: EventsByContact + ?Sized>(
+    store: &S,
+    contact: &str,
+    limit: usize,
+) -> Vec<StoredEvent> {
+    let page = PageRequest { after: None, limit };
+    store
+        .events_by_contact(contact, &Range::default(), &EventFilter::default(), &page)
+        .await
+        .expect("the contact index answers")
         .events
 }
 

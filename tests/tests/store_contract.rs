@@ -1053,18 +1053,15 @@ async fn windows_and_stats_reach_the_last_second(store: Arc<dyn Store>) {
     let stats = store.read_stats(&hours).await.unwrap();
     assert_eq!(stats, expected_stats(&events, hours));
     assert_eq!(stats.events, 1);
-    let page = store
-        .list_events(
-            &EventScope::Window(window),
-            &EventFilter::default(),
-            &PageRequest {
-                after: None,
-                limit: 10,
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(page.events.len(), 1);
+    let scope = EventScope::Window(window);
+    let listed = every_page(
+        store.as_ref(),
+        &Listing::Events(&scope),
+        &EventFilter::default(),
+        10,
+    )
+    .await;
+    assert_eq!(listed.len(), 1);
 }
 
 e2e_tests::on_both_stores!(
