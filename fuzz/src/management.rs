@@ -16,8 +16,8 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use shared::auth::Verdict;
 use shared::auth::access_tokens::{AccessTokens, SigningKey};
-use shared::auth::{Verdict, VerifyBearer};
 use shared::domain::SubProduct;
 use shared::domain::management::{
     EventName, OAuth2Plan, OwnEndpoints, RequestError, SECRET_FIELDS, SettingsBody, V1Body,
@@ -182,7 +182,7 @@ fn check_oauth2(plan: &OAuth2Plan) {
         .iter()
         .any(|s| DELIVERY_SCOPES.contains(&s.as_str()));
     assert_eq!(
-        matches!(tokens.verify(&issued.token), Verdict::Accepted(_)),
+        matches!(tokens.check(&issued.token), Verdict::Accepted(_)),
         deliverable,
         "a token of the accepted lifetime {} does not verify as it should",
         plan.expires_in

@@ -13,6 +13,8 @@
 //! | `OAUTH_SIGNING_KEYS_SECRET` | Secrets Manager secret with the access-token signing keys | — (token endpoint: required) |
 //! | `OAUTH_CLIENTS_SECRET` | Secrets Manager secret with the configured OAuth clients | — |
 //! | `OAUTH_ISSUER`, `OAUTH_AUDIENCE` | `iss` and `aud` of access tokens | `insider-webhooks`, `insider-webhooks-receiver` |
+//! | `TRUSTED_ISSUERS` | external OAuth issuers whose access tokens the receiver accepts, comma-separated URLs (https; plain http only to a loopback host); the management functions accept their token endpoints as `tokenUrl` | — |
+//! | `TRUSTED_AUDIENCE` | the `aud` (or, without one, the `client_id`) those tokens must carry; required with `TRUSTED_ISSUERS` | — |
 //! | `INSIDER_CREDENTIALS_SECRET` | Secrets Manager secret with our Insider One credentials (management Lambdas) | — |
 //! | `INSIDER_CLIENT_ID`, `INSIDER_CLIENT_SECRET`, `INSIDER_INS_AUTH_KEY` | or: those credentials in the environment (local use) | — |
 //! | `INSIDER_GATEWAY_URL`, `INSIDER_WHATSAPP_URL` | Insider One's hosts: https (plain http only to a loopback host); redirects are never followed | `https://gw.useinsider.com`, `https://whatsapp.useinsider.com` |
@@ -39,7 +41,8 @@ use base64::Engine;
 
 use crate::auth::access_tokens::{AccessTokens, SigningKey};
 use crate::auth::oauth::{ConfiguredClient, TokenService};
-use crate::auth::{Authenticator, StaticTokens};
+use crate::auth::trusted_issuers::IssuerError;
+use crate::auth::{Authenticator, StaticTokens, TrustedIssuers};
 use crate::domain::oauth::OAuthClient;
 use crate::http::query::Query;
 use crate::http::receiver::{
@@ -76,6 +79,10 @@ pub async fn receiver() -> Result<Receiver, ConfigError> {
     let (tokens, access_tokens, store) =
         tokio::try_join!(webhook_tokens(&sdk), access_tokens(&sdk), event_store(&sdk))?;
     let mut auth = Authenticator::new();
+    // First, so that a refusal of an external issuer's token is the one the caller reads.
+    if let Some(trusted) = trusted_issuers()? {
+        auth = auth.with(trusted);
+    }
     if !tokens.is_empty() {
         auth = auth.with(StaticTokens::new(tokens));
     }
@@ -154,6 +161,33 @@ async fn access_tokens(sdk: &SdkConfig) -> Result<Option<AccessTokens>, ConfigEr
         .map_err(|e| ConfigError::Secret {
             name,
             reason: e.to_string(),
+        })
+}
+
+/// The external issuers of `TRUSTED_ISSUERS` with the audience of `TRUSTED_AUDIENCE`; `None`
+/// when no issuer is set.
+pub fn trusted_issuers() -> Result<Option<TrustedIssuers>, ConfigError> {
+    let issuers: Vec<String> = non_empty_env("TRUSTED_ISSUERS")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if issuers.is_empty() {
+        return Ok(None);
+    }
+    let audience = non_empty_env("TRUSTED_AUDIENCE").unwrap_or_default();
+    TrustedIssuers::new(issuers, audience)
+        .map(Some)
+        .map_err(|error| ConfigError::Invalid {
+            name: match error {
+                IssuerError::NoAudience => "TRUSTED_AUDIENCE",
+                _ => "TRUSTED_ISSUERS",
+            },
+            reason: error.to_string(),
         })
 }
 
@@ -239,6 +273,7 @@ pub async fn management() -> Result<crate::management::Management, ConfigError> 
         clients: std::sync::Arc::new(dynamo_store(&sdk)?),
         public_base_url: non_empty_env("PUBLIC_BASE_URL"),
         accepts_bearer_key,
+        trusted_issuers: trusted_issuers()?.map(std::sync::Arc::new),
     })
 }
 

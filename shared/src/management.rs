@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::auth::generate_token;
 use crate::auth::oauth::{REGISTERED_REFRESH_TOKEN_LIFETIME_SECS, refresh_token_digest};
+use crate::auth::{TrustedIssuers, generate_token};
 use crate::clock::now_millis;
 use crate::domain::SubProduct;
 use crate::domain::management::{
@@ -37,9 +37,24 @@ pub struct Management {
     /// Whether this deployment's receiver accepts a bearer key, so that registering one it
     /// refuses is refused first; `None`: not known here, not checked.
     pub accepts_bearer_key: Option<AcceptsBearerKey>,
+    /// The external issuers the receiver trusts, whose token endpoints a webhook delivering to
+    /// it may name; `None`: none.
+    pub trusted_issuers: Option<Arc<TrustedIssuers>>,
 }
 
 pub type AcceptsBearerKey = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+impl Management {
+    /// This deployment's endpoints at `base`, with the token endpoints of the issuers its
+    /// receiver trusts (read from their discovery documents, once each).
+    pub async fn own_endpoints(&self, base: Option<String>) -> OwnEndpoints {
+        let own = OwnEndpoints::new(base);
+        match &self.trusted_issuers {
+            Some(issuers) => own.with_trusted(issuers.servers().await),
+            None => own,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManageError {

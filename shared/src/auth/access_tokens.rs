@@ -6,11 +6,12 @@
 
 use std::collections::HashSet;
 
-use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::{Principal, Verdict, VerifyBearer};
+use futures::future::BoxFuture;
+
+use super::{Principal, Verdict, VerifyBearer, jwt_rejection};
 use crate::clock::now_millis;
 use crate::domain::oauth::{DELIVERY_SCOPES, MAX_TOKEN_LIFETIME_SECS};
 
@@ -151,7 +152,14 @@ impl AccessTokens {
 }
 
 impl VerifyBearer for AccessTokens {
-    fn verify(&self, token: &str) -> Verdict {
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Verdict> {
+        Box::pin(std::future::ready(self.check(token)))
+    }
+}
+
+impl AccessTokens {
+    /// Signature, issuer, audience, expiry and scope: no I/O.
+    pub fn check(&self, token: &str) -> Verdict {
         // Not shaped like a JWT: a static token, for another verifier.
         if token.split('.').count() != 3 {
             return Verdict::NotMine;
@@ -170,16 +178,7 @@ impl VerifyBearer for AccessTokens {
             jsonwebtoken::decode::<Claims>(token, &self.decoding_keys[key], &self.validation);
         let claims = match decoded {
             Ok(data) => data.claims,
-            Err(error) => {
-                return Verdict::Rejected(match error.kind() {
-                    ErrorKind::ExpiredSignature => "the access token has expired",
-                    ErrorKind::InvalidSignature => "the access token's signature is not valid",
-                    ErrorKind::InvalidAudience => "the access token is for another audience",
-                    ErrorKind::InvalidIssuer => "the access token is from another issuer",
-                    ErrorKind::InvalidAlgorithm => "the access token uses another algorithm",
-                    _ => "the access token is not valid",
-                });
-            }
+            Err(error) => return Verdict::Rejected(jwt_rejection(error.kind())),
         };
         if !claims
             .scope
@@ -215,15 +214,12 @@ mod tests {
         let before = tokens(vec![old.clone()]).issue("client", &scopes(&["webhook.write"]), 60);
         let rotating = tokens(vec![new.clone(), old]);
         assert!(
-            matches!(rotating.verify(&before.token), Verdict::Accepted(p) if p.subject == "client")
+            matches!(rotating.check(&before.token), Verdict::Accepted(p) if p.subject == "client")
         );
         let after = rotating.issue("client", &scopes(&["webhook.write"]), 60);
-        assert!(matches!(
-            rotating.verify(&after.token),
-            Verdict::Accepted(_)
-        ));
+        assert!(matches!(rotating.check(&after.token), Verdict::Accepted(_)));
         assert_eq!(
-            tokens(vec![new]).verify(&before.token),
+            tokens(vec![new]).check(&before.token),
             Verdict::Rejected("the access token is signed with an unknown key")
         );
     }
@@ -246,7 +242,7 @@ mod tests {
         let stale =
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&key.secret)).unwrap();
         assert_eq!(
-            expired.verify(&stale),
+            expired.check(&stale),
             Verdict::Rejected("the access token has expired")
         );
 
@@ -257,18 +253,18 @@ mod tests {
             br#"{"iss":"issuer","aud":"receiver","sub":"evil","client_id":"evil","scope":"webhook.write","iat":1,"exp":99999999999,"jti":"x"}"#,
         );
         assert_eq!(
-            tokens.verify(&format!("{head}.{forged_body}.{signature}")),
+            tokens.check(&format!("{head}.{forged_body}.{signature}")),
             Verdict::Rejected("the access token's signature is not valid")
         );
 
         let other_audience = AccessTokens::new(vec![key.clone()], "issuer", "elsewhere").unwrap();
         assert_eq!(
-            other_audience.verify(&good),
+            other_audience.check(&good),
             Verdict::Rejected("the access token is for another audience")
         );
         let other_issuer = AccessTokens::new(vec![key], "someone", "receiver").unwrap();
         assert_eq!(
-            other_issuer.verify(&good),
+            other_issuer.check(&good),
             Verdict::Rejected("the access token is from another issuer")
         );
 
@@ -276,14 +272,14 @@ mod tests {
             .issue("client", &scopes(&["whatsapp.read"]), 60)
             .token;
         assert_eq!(
-            tokens.verify(&unscoped),
+            tokens.check(&unscoped),
             Verdict::Rejected("the access token's scope does not allow webhook delivery")
         );
         assert_eq!(
-            tokens.verify("a.b.c"),
+            tokens.check("a.b.c"),
             Verdict::Rejected("the access token is malformed")
         );
-        assert_eq!(tokens.verify("static-token"), Verdict::NotMine);
+        assert_eq!(tokens.check("static-token"), Verdict::NotMine);
     }
 
     #[test]
@@ -299,7 +295,7 @@ mod tests {
         ] {
             let issued = tokens.issue("client", &scopes(&["webhook.write"]), lifetime);
             assert_eq!(issued.expires_in, expected);
-            let Verdict::Accepted(_) = tokens.verify(&issued.token) else {
+            let Verdict::Accepted(_) = tokens.check(&issued.token) else {
                 panic!("lifetime {lifetime}: not accepted");
             };
             let claims: serde_json::Value = serde_json::from_slice(

@@ -1,12 +1,17 @@
 //! Who may deliver webhooks. The receiver asks an [`Authenticator`], which asks each configured
-//! verifier in turn; static bearer tokens are one verifier, OAuth 2.0 access tokens plug in beside
-//! them as another.
+//! verifier in turn: static bearer tokens, the access tokens our token endpoint signs, and those
+//! of the external issuers the deployment trusts.
 
 pub mod access_tokens;
 pub mod oauth;
 mod static_tokens;
+pub mod trusted_issuers;
+
+use futures::future::BoxFuture;
+use jsonwebtoken::errors::ErrorKind;
 
 pub use static_tokens::StaticTokens;
+pub use trusted_issuers::TrustedIssuers;
 
 /// Who a request was authenticated as; never holds the credential itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +29,17 @@ pub enum Verdict {
     NotMine,
 }
 
+/// Asynchronous because an external issuer's keys may have to be fetched first.
 pub trait VerifyBearer: Send + Sync {
-    fn verify(&self, token: &str) -> Verdict;
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Verdict>;
+}
+
+/// One verifier can serve several routes (the receiver and the management routes share the
+/// trusted issuers' keys).
+impl<T: VerifyBearer + ?Sized> VerifyBearer for std::sync::Arc<T> {
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Verdict> {
+        (**self).verify(token)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,7 +72,7 @@ impl Authenticator {
     }
 
     /// Checks an `Authorization` header value.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
         if !self.is_configured() {
             return Err(AuthError::NotConfigured);
         }
@@ -67,7 +81,7 @@ impl Authenticator {
             .ok_or(AuthError::MissingCredentials)?;
         let mut rejection = None;
         for verifier in &self.verifiers {
-            match verifier.verify(token) {
+            match verifier.verify(token).await {
                 Verdict::Accepted(principal) => return Ok(principal),
                 Verdict::Rejected(reason) => rejection = rejection.or(Some(reason)),
                 Verdict::NotMine => {}
@@ -76,6 +90,19 @@ impl Authenticator {
         Err(AuthError::InvalidToken(
             rejection.unwrap_or("the bearer token is not valid"),
         ))
+    }
+}
+
+/// Why a JWT failed `jsonwebtoken`'s checks, in words safe to show the caller.
+fn jwt_rejection(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::ExpiredSignature => "the access token has expired",
+        ErrorKind::ImmatureSignature => "the access token is not valid yet",
+        ErrorKind::InvalidSignature => "the access token's signature is not valid",
+        ErrorKind::InvalidAudience => "the access token is for another audience",
+        ErrorKind::InvalidIssuer => "the access token is from another issuer",
+        ErrorKind::InvalidAlgorithm => "the access token uses another algorithm",
+        _ => "the access token is not valid",
     }
 }
 

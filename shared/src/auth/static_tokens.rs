@@ -1,6 +1,8 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use futures::future::BoxFuture;
+
 use super::{Principal, Verdict, VerifyBearer};
 
 /// The bearer tokens (the `apiKey` given to Insider One) accepted for delivery. More than one is
@@ -30,27 +32,27 @@ impl StaticTokens {
     }
 
     /// Whether a delivery with `token` as its bearer would be accepted.
-    pub fn accepts(&self, token: &str) -> bool {
-        matches!(self.verify(token), Verdict::Accepted(_))
-    }
-}
-
-impl VerifyBearer for StaticTokens {
     /// Compares digests, so neither the length nor the content of a configured token leaks
     /// through timing; every configured token is compared.
-    fn verify(&self, token: &str) -> Verdict {
+    pub fn accepts(&self, token: &str) -> bool {
         let presented = digest(token);
         let matched = self
             .digests
             .iter()
             .fold(subtle::Choice::from(0), |acc, d| acc | d.ct_eq(&presented));
-        if bool::from(matched) {
+        bool::from(matched)
+    }
+}
+
+impl VerifyBearer for StaticTokens {
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Verdict> {
+        Box::pin(std::future::ready(if self.accepts(token) {
             Verdict::Accepted(Principal {
                 subject: "static-token".into(),
             })
         } else {
             Verdict::NotMine
-        }
+        }))
     }
 }
 
@@ -67,46 +69,52 @@ mod tests {
         Authenticator::new().with(StaticTokens::new(tokens.iter().copied()))
     }
 
-    #[test]
-    fn accepts_every_configured_token_for_rotation() {
+    #[tokio::test]
+    async fn accepts_every_configured_token_for_rotation() {
         let auth = authenticator(&["old-token", "new-token"]);
-        assert!(auth.authenticate(Some("Bearer old-token")).is_ok());
-        assert!(auth.authenticate(Some("bearer new-token")).is_ok());
+        assert!(auth.authenticate(Some("Bearer old-token")).await.is_ok());
+        assert!(auth.authenticate(Some("bearer new-token")).await.is_ok());
     }
 
-    #[test]
-    fn rejects_wrong_missing_and_malformed_credentials() {
+    #[tokio::test]
+    async fn rejects_wrong_missing_and_malformed_credentials() {
         let auth = authenticator(&["secret-token"]);
         assert_eq!(
-            auth.authenticate(Some("Bearer secret-tokeN")),
+            auth.authenticate(Some("Bearer secret-tokeN")).await,
             Err(AuthError::InvalidToken("the bearer token is not valid"))
         );
-        assert_eq!(auth.authenticate(None), Err(AuthError::MissingCredentials));
         assert_eq!(
-            auth.authenticate(Some("Basic c2VjcmV0")),
+            auth.authenticate(None).await,
             Err(AuthError::MissingCredentials)
         );
         assert_eq!(
-            auth.authenticate(Some("Bearer ")),
+            auth.authenticate(Some("Basic c2VjcmV0")).await,
             Err(AuthError::MissingCredentials)
         );
         assert_eq!(
-            auth.authenticate(Some("secret-token")),
+            auth.authenticate(Some("Bearer ")).await,
+            Err(AuthError::MissingCredentials)
+        );
+        assert_eq!(
+            auth.authenticate(Some("secret-token")).await,
             Err(AuthError::MissingCredentials)
         );
     }
 
-    #[test]
-    fn blank_tokens_never_configure_anything() {
+    #[tokio::test]
+    async fn blank_tokens_never_configure_anything() {
         let tokens = StaticTokens::new(["", "  "]);
         assert!(tokens.is_empty());
         assert!(
             authenticator(&["", " "])
                 .authenticate(Some("Bearer  "))
+                .await
                 .is_err()
         );
         assert_eq!(
-            Authenticator::new().authenticate(Some("Bearer anything")),
+            Authenticator::new()
+                .authenticate(Some("Bearer anything"))
+                .await,
             Err(AuthError::NotConfigured)
         );
     }

@@ -287,10 +287,20 @@ pub fn check_bearer_key(
     }
 }
 
-/// This deployment's own public URLs, which left-out fields default to.
+/// This deployment's own public URLs, which left-out fields default to, and the OAuth servers
+/// besides its own whose access tokens its receiver accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnEndpoints {
     base: Option<String>,
+    trusted: Vec<TrustedServer>,
+}
+
+/// An external issuer the receiver trusts, with the token endpoint its discovery document names
+/// (`None` while that document cannot be read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedServer {
+    pub issuer: String,
+    pub token_endpoint: Option<String>,
 }
 
 impl OwnEndpoints {
@@ -299,7 +309,27 @@ impl OwnEndpoints {
     pub fn new(base: Option<String>) -> Self {
         Self {
             base: base.map(|b| b.trim().trim_end_matches('/').to_owned()),
+            trusted: Vec::new(),
         }
+    }
+
+    pub fn with_trusted(mut self, trusted: Vec<TrustedServer>) -> Self {
+        self.trusted = trusted;
+        self
+    }
+
+    /// Whether `url` is the token endpoint of a trusted external issuer: the one its discovery
+    /// document names, or any URL under the issuer's own (Auth0, Okta and Keycloak keep theirs
+    /// there; Cognito's is on another host, found only through discovery).
+    pub fn is_trusted_token_url(&self, url: &str) -> bool {
+        let url = url.trim().trim_end_matches('/');
+        self.trusted.iter().any(|server| {
+            server
+                .token_endpoint
+                .as_deref()
+                .is_some_and(|endpoint| endpoint.trim_end_matches('/') == url)
+                || url.starts_with(&format!("{}/", server.issuer.trim_end_matches('/')))
+        })
     }
 
     pub fn token_url(&self) -> Option<String> {
@@ -483,7 +513,7 @@ impl OAuth2Plan {
 }
 
 /// `for_own_receiver`: the webhook delivers to this deployment's receiver, which accepts only
-/// access tokens its own token endpoint signs.
+/// access tokens its own token endpoint or a trusted issuer signs.
 fn check_oauth2(
     problems: &mut Problems,
     case: Case,
@@ -512,11 +542,11 @@ fn check_oauth2(
         Some(url) => {
             let valid = problems.check(&name("token_url"), check_url(url)).is_some();
             let own_url = own.is_own_token_url(url);
-            if valid && !own_url && for_own_receiver {
+            if valid && !own_url && for_own_receiver && !own.is_trusted_token_url(url) {
                 problems.add(
                     name("token_url"),
                     format!(
-                        "is another OAuth server's, and this deployment's receiver accepts only access tokens its own token endpoint signs, so every delivery would be refused 401: leave {} out to use {}",
+                        "is the token endpoint of an OAuth server this deployment's receiver does not trust, so every delivery would be refused 401: leave {} out to use {}, or make the receiver trust that server's issuer (the TrustedIssuers and TrustedAudience parameters of the stack, --trusted-issuer and --trusted-audience of the local stack)",
                         name("token_url"),
                         own.token_url().as_deref().unwrap_or("this deployment's /oauth/token")
                     ),
@@ -1160,14 +1190,43 @@ mod tests {
         body.webhook_url = None;
         let error = validate_webhook(Some("15551234567"), None, body.clone(), &own()).unwrap_err();
         assert_eq!(fields(&error), ["oauth2.tokenUrl"]);
-        assert!(
-            error.fields[0].message.ends_with(
-                "leave oauth2.tokenUrl out to use https://hooks.example.com/oauth/token"
-            ),
-            "{error}"
-        );
+        let message = &error.fields[0].message;
+        for how in [
+            "leave oauth2.tokenUrl out to use https://hooks.example.com/oauth/token",
+            "TrustedIssuers",
+            "--trusted-issuer",
+        ] {
+            assert!(message.contains(how), "{error}");
+        }
         // Another receiver's tokens are its business, as in the vendor's example.
         assert!(validate_webhook(Some("15551234567"), None, vendor_example(), &own()).is_ok());
+    }
+
+    #[test]
+    fn our_receiver_takes_a_trusted_issuers_tokens_too() {
+        let mut body = vendor_example();
+        body.webhook_url = None;
+        let trusting = |token_endpoint: Option<&str>| {
+            own().with_trusted(vec![TrustedServer {
+                issuer: "https://partner.example.com/".into(),
+                token_endpoint: token_endpoint.map(str::to_owned),
+            }])
+        };
+        // Under the issuer's URL, as Auth0, Okta and Keycloak serve it, discovered or not.
+        for endpoint in [None, Some("https://partner.example.com/oauth/token")] {
+            let plan =
+                validate_webhook(Some("15551234567"), None, body.clone(), &trusting(endpoint));
+            assert!(plan.is_ok(), "{plan:?}");
+        }
+        // Elsewhere, as Cognito's is, only when the issuer's discovery document names it.
+        body.oauth2.as_mut().unwrap().token_url =
+            Some("https://partner.auth.eu-west-1.amazoncognito.com/oauth2/token".into());
+        let cognito = Some("https://partner.auth.eu-west-1.amazoncognito.com/oauth2/token");
+        assert!(
+            validate_webhook(Some("15551234567"), None, body.clone(), &trusting(cognito)).is_ok()
+        );
+        let error = validate_webhook(Some("15551234567"), None, body, &trusting(None)).unwrap_err();
+        assert_eq!(fields(&error), ["oauth2.tokenUrl"]);
     }
 
     fn vendor_example() -> WebhookBody {

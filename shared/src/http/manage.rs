@@ -24,8 +24,7 @@ use super::{
 };
 use crate::domain::SubProduct;
 use crate::domain::management::{
-    OwnEndpoints, decode, is_loopback, validate_settings, validate_target, validate_v1,
-    validate_webhook,
+    decode, is_loopback, validate_settings, validate_target, validate_v1, validate_webhook,
 };
 use crate::insider::SecretValues;
 use crate::management::{ManageError, Outcome};
@@ -212,12 +211,15 @@ async fn run(
     let phone_number = query_param(request, "phoneNumber");
     let phone_number = phone_number.as_deref();
     let body = request.body().as_ref();
-    let own = OwnEndpoints::new(
-        management
-            .public_base_url
-            .clone()
-            .or_else(|| request_base_url(request)),
-    );
+    // Only the registrations need it, and it may read the trusted issuers' discovery documents.
+    let own = || {
+        management.own_endpoints(
+            management
+                .public_base_url
+                .clone()
+                .or_else(|| request_base_url(request)),
+        )
+    };
     match operation {
         Operation::ListWebhooks => {
             management
@@ -230,6 +232,7 @@ async fn run(
                 .await
         }
         Operation::CreateWebhook | Operation::UpdateWebhook => {
+            let own = own().await;
             let plan = validate_webhook(phone_number, id, decode(body)?, &own)?;
             management.save_webhook(plan, &own).await
         }
@@ -239,10 +242,12 @@ async fn run(
             } else {
                 SubProduct::Conversational
             };
+            let own = own().await;
             let plan = validate_settings(sub_product, decode(body)?, &own)?;
             management.save_settings(sub_product, plan, &own).await
         }
         Operation::V1Settings => {
+            let own = own().await;
             let (body, notes) = validate_v1(decode(body)?, &own)?;
             management.save_v1(body, notes, &own).await
         }
@@ -369,6 +374,7 @@ mod tests {
             clients: Arc::new(NoClients),
             public_base_url: Some("https://hooks.example.com".into()),
             accepts_bearer_key: None,
+            trusted_issuers: None,
         }
     }
 

@@ -100,6 +100,7 @@ async fn store_delivery(
     if let Err(error) = receiver
         .auth
         .authenticate(authorization(request).as_deref())
+        .await
     {
         record::auth_failure("webhooks");
         return Err(error.into());

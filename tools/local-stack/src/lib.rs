@@ -20,7 +20,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shared::auth::access_tokens::{AccessTokens, SigningKey};
 use shared::auth::oauth::{ConfiguredClient, DEFAULT_TOKEN_LIFETIME_SECS, TokenService};
-use shared::auth::{Authenticator, StaticTokens};
+use shared::auth::{Authenticator, StaticTokens, TrustedIssuers};
 use shared::domain::oauth::GrantType;
 use shared::http::manage::{Management, manage};
 use shared::http::oauth::token_endpoint;
@@ -74,6 +74,10 @@ pub struct Config {
     /// The key access tokens are signed with; when `None`, a new one at every start, so tokens
     /// issued before a restart stop working, as after a key rotation.
     pub signing_key: Option<SigningKey>,
+    /// External OAuth issuers whose access tokens the receiver accepts too, as
+    /// `TRUSTED_ISSUERS` in Lambda, and the audience their tokens must carry.
+    pub trusted_issuers: Vec<String>,
+    pub trusted_audience: Option<String>,
 }
 
 /// How the `/manage/...` routes reach Insider One (or a simulator of it).
@@ -165,6 +169,19 @@ pub async fn start_with(
         AccessTokens::new(vec![key], issuer.clone(), audience.clone())
             .map_err(|e| StartError::OAuth(e.to_string()))
     };
+    let trusted_issuers = if config.trusted_issuers.is_empty() {
+        None
+    } else {
+        let audience = config.trusted_audience.clone().unwrap_or_default();
+        let issuers = TrustedIssuers::new(&config.trusted_issuers, audience)
+            .map_err(|e| StartError::TrustedIssuers(e.to_string()))?;
+        Some(Arc::new(issuers))
+    };
+    let mut receiver_auth = Authenticator::new();
+    // First, so that a refusal of an external issuer's token is the one the caller reads.
+    if let Some(issuers) = &trusted_issuers {
+        receiver_auth = receiver_auth.with(Arc::clone(issuers));
+    }
     let writer = config
         .downstream
         .around(stores.writer)
@@ -172,7 +189,7 @@ pub async fn start_with(
     let routes = Arc::new(Routes {
         receiver: Receiver {
             store: writer,
-            auth: Authenticator::new()
+            auth: receiver_auth
                 .with(StaticTokens::new(&config.webhook_tokens))
                 .with(access_tokens(signing_key.clone())?),
             max_body_bytes: config.max_body_bytes,
@@ -191,6 +208,7 @@ pub async fn start_with(
                 let tokens = StaticTokens::new(&config.webhook_tokens);
                 Arc::new(move |key: &str| tokens.accepts(key))
             }),
+            trusted_issuers,
         },
         tokens: TokenService {
             configured: vec![oauth_client],
@@ -248,6 +266,7 @@ pub enum StartError {
     OAuth(String),
     Insider(String),
     Downstream(String),
+    TrustedIssuers(String),
     Listen(SocketAddr, std::io::Error),
 }
 
@@ -258,6 +277,7 @@ impl std::fmt::Display for StartError {
             StartError::OAuth(e) => write!(f, "the OAuth client is not valid: {e}"),
             StartError::Insider(e) => write!(f, "the Insider One client cannot be built: {e}"),
             StartError::Downstream(e) => write!(f, "new events cannot be published: {e}"),
+            StartError::TrustedIssuers(e) => write!(f, "the trusted issuers are not valid: {e}"),
             StartError::Listen(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
         }
     }
@@ -364,6 +384,7 @@ where
     match routes
         .admin
         .authenticate(authorization(&request).as_deref())
+        .await
     {
         Ok(_) => handler(request).await,
         Err(error) => ApiError::from(error).into_response(),

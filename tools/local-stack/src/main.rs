@@ -69,6 +69,20 @@ struct Args {
     /// The `source` of those events.
     #[arg(long, env = "EVENT_SOURCE", default_value = shared::config::DEFAULT_EVENT_SOURCE)]
     event_source: String,
+    /// An external OAuth issuer (Cognito, Auth0, Okta, Keycloak, ...) whose access tokens the
+    /// receiver accepts too, verified with the keys its discovery document points to; https,
+    /// plain http only to a loopback host. Repeatable.
+    #[arg(
+        long = "trusted-issuer",
+        value_name = "URL",
+        env = "TRUSTED_ISSUERS",
+        value_delimiter = ',',
+        requires = "trusted_audience"
+    )]
+    trusted_issuers: Vec<String>,
+    /// The `aud` (or, in a token without one, the `client_id`) those tokens must carry.
+    #[arg(long, value_name = "AUD", env = "TRUSTED_AUDIENCE")]
+    trusted_audience: Option<String>,
 }
 
 #[tokio::main]
@@ -128,10 +142,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 source: args.event_source.clone(),
             },
             signing_key: None,
+            trusted_issuers: args.trusted_issuers.clone(),
+            trusted_audience: args.trusted_audience.clone(),
         },
         management,
     )
-    .await?;
+    .await
+    .unwrap_or_else(|error| {
+        // In words, not as the Debug form `?` would print.
+        eprintln!("local-stack: {error}");
+        std::process::exit(1);
+    });
     let url = stack.url();
     let store = match store {
         StoreChoice::Embedded(dir) => format!("embedded store in {}", dir.display()),
