@@ -10,6 +10,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
+use crate::issuer::{IssuerKey, TestIssuer, hs256};
 use crate::manage::SENDER;
 use crate::payloads::status;
 use crate::stack::{
@@ -1475,6 +1476,115 @@ fn manage_cases(tokens: &Tokens) -> Vec<Case> {
             .secret("987654321098765")
             .expect("manage: V1 flag as text, key as a number", invalid()),
     ]
+}
+
+/// Access tokens of an external issuer the receiver trusts, each refused `invalid_token`: forged
+/// algorithms, tampered parts, unknown and over-long key ids, stale and future tokens, the wrong
+/// audience or scope.
+pub fn trusted_issuer_cases(issuer: &TestIssuer) -> Vec<Case> {
+    let encode =
+        |value: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());
+    let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+    let (rsa, ec) = (&issuer.rsa, &issuer.ec);
+    let claims = issuer.claims();
+    let good = rsa.token(&claims);
+    let (good_head, good_rest) = good.split_once('.').unwrap_or_default();
+    let good_signature = good_rest.rsplit_once('.').map_or("", |(_, s)| s);
+    let tokens: Vec<(&str, String)> = vec![
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                encode(&json!({"alg": "none", "kid": "rsa-1"})),
+                encode(&claims)
+            ),
+        ),
+        (
+            "HS256 signed with the published RSA key",
+            hs256(
+                &json!({"alg": "HS256", "kid": "rsa-1"}),
+                &claims,
+                &rsa.public_bytes(),
+            ),
+        ),
+        (
+            "HS256 signed with the published EC key",
+            hs256(
+                &json!({"alg": "HS256", "kid": "ec-1"}),
+                &claims,
+                &ec.public_bytes(),
+            ),
+        ),
+        (
+            "RS256 named on the EC key",
+            rsa.sign(&json!({"alg": "RS256", "kid": "ec-1"}), &claims),
+        ),
+        (
+            "ES256 named on the RSA key",
+            ec.sign(&json!({"alg": "ES256", "kid": "rsa-1"}), &claims),
+        ),
+        (
+            "tampered claims",
+            format!(
+                "{good_head}.{}.{good_signature}",
+                encode(&issuer.claims_with(json!({"sub": "someone-else"})))
+            ),
+        ),
+        (
+            "tampered header",
+            format!(
+                "{}.{good_rest}",
+                encode(&json!({"alg": "RS512", "kid": "rsa-1"}))
+            ),
+        ),
+        (
+            "signature cut off",
+            format!("{good_head}.{}.", encode(&claims)),
+        ),
+        ("unknown kid", IssuerKey::ec("not-published").token(&claims)),
+        (
+            "over-long kid",
+            rsa.sign(&json!({"alg": "RS256", "kid": "k".repeat(4096)}), &claims),
+        ),
+        ("no kid", rsa.sign(&json!({"alg": "RS256"}), &claims)),
+        (
+            "expired",
+            rsa.token(&issuer.claims_with(json!({"iat": now - 7200, "exp": now - 3600}))),
+        ),
+        (
+            "not valid yet",
+            rsa.token(&issuer.claims_with(json!({"nbf": now + 3600}))),
+        ),
+        (
+            "without exp",
+            rsa.token(&issuer.claims_with(json!({"exp": null}))),
+        ),
+        (
+            "another audience",
+            rsa.token(&issuer.claims_with(json!({"aud": "someone-else"}))),
+        ),
+        (
+            "without a delivery scope",
+            rsa.token(&issuer.claims_with(json!({"scope": "openid whatsapp.read"}))),
+        ),
+        (
+            "over 16 KB",
+            rsa.token(&issuer.claims_with(json!({"pad": "p".repeat(16 * 1024)}))),
+        ),
+    ];
+    tokens
+        .into_iter()
+        .map(|(name, token)| {
+            req(Family::Receiver, "POST", "/webhooks/transactional")
+                .bearer(&token)
+                .body(good_delivery())
+                .expect(
+                    format!("receiver: trusted issuer's token, {name}"),
+                    fails(401, "invalid_token")
+                        .with_header("www-authenticate", "Bearer error=\"invalid_token\""),
+                )
+        })
+        .collect()
 }
 
 /// Every HTTP case, family by family.

@@ -5,6 +5,7 @@ pub mod dynamodb_local;
 pub mod fault_proxy;
 pub mod gateway;
 pub mod hostile;
+pub mod issuer;
 pub mod logs;
 pub mod manage;
 pub mod moto;

@@ -119,6 +119,27 @@ impl Setup {
         sim: impl FnOnce(&mut SimConfig),
         insider: impl FnOnce(&RunningSim, &mut InsiderSettings),
     ) -> Setup {
+        Self::launch(sim, insider, |_| {}).await
+    }
+
+    /// With a receiver that also accepts the access tokens of an external issuer.
+    pub async fn trusting(issuer: &crate::issuer::TestIssuer) -> Setup {
+        Self::launch(
+            |_| {},
+            |_, _| {},
+            |config| {
+                config.trusted_issuers = vec![issuer.url()];
+                config.trusted_audience = Some(crate::issuer::AUDIENCE.into());
+            },
+        )
+        .await
+    }
+
+    async fn launch(
+        sim: impl FnOnce(&mut SimConfig),
+        insider: impl FnOnce(&RunningSim, &mut InsiderSettings),
+        stack_config: impl FnOnce(&mut local_stack::Config),
+    ) -> Setup {
         let mut sim_config = SimConfig {
             probe_timeout: Duration::from_secs(5),
             ..SimConfig::default()
@@ -130,10 +151,11 @@ impl Setup {
         let mut settings = insider_settings(&sim.url());
         insider(&sim, &mut settings);
         let dir = tempfile::tempdir().expect("temporary folder");
-        let config = stack::config(
+        let mut config = stack::config(
             StoreChoice::Embedded(dir.path().to_owned()),
             Duration::from_secs(3),
         );
+        stack_config(&mut config);
         let management = ManagementConfig {
             insider: settings,
             public_base_url: None,
@@ -296,6 +318,7 @@ impl Setup {
             clients: Arc::new(clients),
             public_base_url: None,
             accepts_bearer_key: Some(Arc::new(|key: &str| key == crate::stack::WEBHOOK_TOKEN)),
+            trusted_issuers: None,
         }))
     }
 

@@ -36,6 +36,8 @@ pub fn config(store: StoreChoice, store_timeout: Duration) -> Config {
             SigningKey::new(SIGNING_KEY_ID, SIGNING_KEY_SECRET.to_vec())
                 .expect("the test key is long enough"),
         ),
+        trusted_issuers: Vec::new(),
+        trusted_audience: None,
     }
 }
 

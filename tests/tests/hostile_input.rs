@@ -13,7 +13,9 @@ use std::sync::Arc;
 use base64::Engine;
 use e2e_tests::hostile::{
     Case, EventCase, Family, Tokens, http_cases, judge, lambda_cases, store_snapshot,
+    trusted_issuer_cases,
 };
+use e2e_tests::issuer::TestIssuer;
 use e2e_tests::manage::Setup;
 use e2e_tests::payloads::status;
 use e2e_tests::stack::{
@@ -66,7 +68,8 @@ fn assert_no_secret_logged(logs: &str, secrets: impl Iterator<Item = Vec<u8>>) {
 #[tokio::test]
 async fn every_hostile_request_gets_its_documented_error_and_changes_nothing() {
     let (logs, _guard) = logs::capture();
-    let setup = Setup::start().await;
+    let issuer = TestIssuer::start().await;
+    let setup = Setup::trusting(&issuer).await;
     let addr = setup.stack.addr();
     let delivery = |message_id: &str| {
         raw_http::request(
@@ -86,7 +89,8 @@ async fn every_hostile_request_gets_its_documented_error_and_changes_nothing() {
         String::from_utf8_lossy(&first.body)
     );
 
-    let cases: Vec<Case> = http_cases(&Tokens::default());
+    let mut cases: Vec<Case> = http_cases(&Tokens::default());
+    cases.extend(trusted_issuer_cases(&issuer));
     assert_unique(cases.iter().map(|c| &c.name));
     let counts = count_by_family(cases.iter().map(|c| &c.family));
     println!("{} HTTP cases: {counts:?}", cases.len());
@@ -143,6 +147,12 @@ async fn every_hostile_request_gets_its_documented_error_and_changes_nothing() {
         (200, Some(serde_json::json!({"stored": 1, "duplicates": 0})))
     );
     assert_ne!(store_snapshot(setup.store_dir()), snapshot);
+    // The unknown key ids fetched the issuer's keys again at most once (a minute apart).
+    assert!(
+        issuer.jwks_fetches() <= 2,
+        "{} fetches",
+        issuer.jwks_fetches()
+    );
     assert_no_secret_logged(&logs.text(), cases.into_iter().flat_map(|c| c.secrets));
 }
 

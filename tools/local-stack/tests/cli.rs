@@ -260,3 +260,37 @@ fn a_chosen_oauth_secret_too_short_stops_the_start_and_names_its_variable() {
     );
     assert!(output.stdout.is_empty(), "nothing started");
 }
+
+#[test]
+fn a_trusted_issuer_needs_an_audience_and_https_off_loopback() {
+    let data_dir = tempfile::tempdir().expect("a temporary folder");
+    let run = |args: &[&str]| {
+        Command::new(BINARY)
+            .args(["--port", "9", "--data-dir"])
+            .arg(data_dir.path())
+            .args(args)
+            .env_clear()
+            .output()
+            .expect("the local-stack executable runs")
+    };
+    let without_audience = run(&["--trusted-issuer", "https://id.example.com"]);
+    assert_eq!(
+        without_audience.status.code(),
+        Some(2),
+        "{without_audience:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&without_audience.stderr).contains("--trusted-audience"),
+        "{without_audience:?}"
+    );
+    let plain_http = run(&[
+        "--trusted-issuer",
+        "http://id.example.com",
+        "--trusted-audience",
+        "receiver",
+    ]);
+    assert_ne!(plain_http.status.code(), Some(0), "{plain_http:?}");
+    let said = String::from_utf8_lossy(&plain_http.stderr);
+    assert!(said.contains("trusted issuers are not valid"), "{said}");
+    assert!(plain_http.stdout.is_empty(), "nothing started");
+}
