@@ -347,6 +347,9 @@ def check_functions(t: dict) -> list[str]:
         if d.get("Name") == "FunctionName"
     }
 
+    # Functions given TRUSTED_ISSUERS: the receiver must trust whatever the management
+    # functions accept as a tokenUrl, or a registration they accept is refused every delivery.
+    trusting: dict[str, object] = {}
     for name, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
@@ -422,6 +425,11 @@ def check_functions(t: dict) -> list[str]:
         for extra in sorted(readable - needed - {None}):
             problems.append(f"{where}: may read secret {extra}, which none of its environment variables names")
 
+        if ("TRUSTED_ISSUERS" in env) != ("TRUSTED_AUDIENCE" in env):
+            problems.append(f"{where}: TRUSTED_ISSUERS and TRUSTED_AUDIENCE go together")
+        if "TRUSTED_ISSUERS" in env:
+            trusting[name] = env["TRUSTED_ISSUERS"]
+
         for event_name, event in (props.get("Events") or {}).items():
             if event.get("Type") != "HttpApi":
                 continue
@@ -433,6 +441,12 @@ def check_functions(t: dict) -> list[str]:
                     f"{where}.Events.{event_name}: route {route[0]} {route[1]} is public; "
                     "add Auth: {Authorizer: AWS_IAM} or list it in PUBLIC_ROUTES with a reason"
                 )
+    receiver_trusts = trusting.get("WebhookReceiverFunction")
+    for name, issuers in trusting.items():
+        if issuers != receiver_trusts:
+            problems.append(
+                f"Resources.{name}: TRUSTED_ISSUERS differs from the receiver's, which must trust every issuer a registration may name"
+            )
     return problems
 
 
@@ -635,6 +649,8 @@ def self_test(path: Path) -> int:
         "stream mapping without partial batch failures": lambda t: t[r]["EventPublisherStreamMapping"]["Properties"].pop("FunctionResponseTypes"),
         "stream mapping retrying without bound": lambda t: t[r]["EventPublisherStreamMapping"]["Properties"].update(MaximumRetryAttempts=-1),
         "stream mapping without a dead-letter queue": lambda t: t[r]["EventPublisherStreamMapping"]["Properties"].pop("DestinationConfig"),
+        "trusted issuers without an audience": lambda t: receiver(t)["Environment"]["Variables"].pop("TRUSTED_AUDIENCE"),
+        "management trusting issuers the receiver does not": lambda t: receiver(t)["Environment"]["Variables"].update(TRUSTED_ISSUERS=""),
         "dead-letter queue the function may not send to": lambda t: t[r]["EventPublisherFunction"]["Properties"]["Policies"][0]["Statement"].pop(2),
     }
     failed = 0
