@@ -234,17 +234,7 @@ impl TestIssuer {
 
     /// Valid claims with `changes` merged in (`null` removes a claim).
     pub fn claims_with(&self, changes: Value) -> Value {
-        let mut claims = self.claims();
-        if let (Some(claims), Value::Object(changes)) = (claims.as_object_mut(), changes) {
-            for (name, value) in changes {
-                if value.is_null() {
-                    claims.remove(&name);
-                } else {
-                    claims.insert(name, value);
-                }
-            }
-        }
-        claims
+        crate::oauth::merged(self.claims(), changes)
     }
 }
 

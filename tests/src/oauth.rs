@@ -54,3 +54,18 @@ pub async fn deliver_with(
         challenge,
     )
 }
+
+/// JWT claims with `changes` merged in (`null` removes a claim), for tokens a test makes wrong
+/// one claim at a time.
+pub fn merged(mut claims: Value, changes: Value) -> Value {
+    if let (Some(claims), Value::Object(changes)) = (claims.as_object_mut(), changes) {
+        for (name, value) in changes {
+            if value.is_null() {
+                claims.remove(&name);
+            } else {
+                claims.insert(name, value);
+            }
+        }
+    }
+    claims
+}

@@ -37,19 +37,22 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 /// Keys kept per issuer; the rest of a larger set is ignored.
 const MAX_KEYS: usize = 32;
-/// Only signatures with a published public key: an `HS256` token "signed" with that public key
-/// (or `alg: none`, which does not even parse) is refused.
-const ASYMMETRIC: [Algorithm; 9] = [
+/// What an RSA key may verify.
+const RSA_ALGORITHMS: [Algorithm; 6] = [
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,
     Algorithm::PS256,
     Algorithm::PS384,
     Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
 ];
+
+/// Only signatures with a published public key: an `HS256` token "signed" with that public key
+/// (or `alg: none`, which does not even parse) is refused.
+fn is_asymmetric(alg: Algorithm) -> bool {
+    RSA_ALGORITHMS.contains(&alg)
+        || matches!(alg, Algorithm::ES256 | Algorithm::ES384 | Algorithm::EdDSA)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IssuerError {
@@ -197,7 +200,7 @@ impl TrustedIssuers {
         let Ok(header) = jsonwebtoken::decode_header(token) else {
             return Verdict::Rejected("the access token is malformed");
         };
-        if !ASYMMETRIC.contains(&header.alg) {
+        if !is_asymmetric(header.alg) {
             return Verdict::Rejected(
                 "the access token uses an algorithm this receiver does not accept from other issuers",
             );
@@ -365,14 +368,7 @@ fn signing_key(jwk: Jwk) -> Option<(String, Key)> {
         return None;
     }
     let by_kind: Vec<Algorithm> = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => vec![
-            Algorithm::RS256,
-            Algorithm::RS384,
-            Algorithm::RS512,
-            Algorithm::PS256,
-            Algorithm::PS384,
-            Algorithm::PS512,
-        ],
+        AlgorithmParameters::RSA(_) => RSA_ALGORITHMS.to_vec(),
         AlgorithmParameters::EllipticCurve(params) => match params.curve {
             EllipticCurve::P256 => vec![Algorithm::ES256],
             EllipticCurve::P384 => vec![Algorithm::ES384],
