@@ -176,7 +176,7 @@ fn check_oauth2(plan: &OAuth2Plan) {
     // Our token endpoint issues tokens of this lifetime to a minted client.
     let key = SigningKey::new("k", vec![7u8; 32]).expect("a key");
     let tokens = AccessTokens::new(vec![key], "i", "a").expect("tokens");
-    let issued = tokens.issue("client", &plan.scopes, plan.expires_in);
+    let issued = tokens.issue("client", &plan.scopes, plan.expires_in, true);
     let deliverable = plan
         .scopes
         .iter()

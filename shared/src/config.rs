@@ -41,6 +41,7 @@ use base64::Engine;
 
 use crate::auth::access_tokens::{AccessTokens, SigningKey};
 use crate::auth::oauth::{ConfiguredClient, TokenService};
+use crate::auth::revocation::Revocations;
 use crate::auth::trusted_issuers::IssuerError;
 use crate::auth::{Authenticator, StaticTokens, TrustedIssuers};
 use crate::domain::oauth::OAuthClient;
@@ -87,7 +88,10 @@ pub async fn receiver() -> Result<Receiver, ConfigError> {
         auth = auth.with(StaticTokens::new(tokens));
     }
     if let Some(access_tokens) = access_tokens {
-        auth = auth.with(access_tokens);
+        // The client store is the event table: a minted client's tokens are checked there.
+        let clients: std::sync::Arc<dyn crate::store::ClientStore> =
+            std::sync::Arc::new(store.clone());
+        auth = auth.with(access_tokens.with_revocations(Revocations::new(clients)));
     }
     if !auth.is_configured() {
         tracing::error!(

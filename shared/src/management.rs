@@ -19,7 +19,7 @@ use crate::domain::management::{
     Case, MintedCredentials, OAuth2Plan, OwnEndpoints, RequestError, SettingsPlan, V1Body,
     ValidationError, WebhookPlan, WebhookTarget, check_bearer_key,
 };
-use crate::domain::oauth::{GrantType, OAuthClient, SecretHash};
+use crate::domain::oauth::{GrantType, MintedClient, MintedFor, OAuthClient, SecretHash};
 use crate::insider::{Deadline, InsiderApi, InsiderError, SecretValues, VendorCall, VendorReply};
 use crate::store::{ClientStore, RefreshGrant, StoreError};
 
@@ -64,10 +64,12 @@ pub enum ManageError {
     Invalid(#[from] ValidationError),
     #[error(transparent)]
     Vendor(#[from] InsiderError),
-    #[error("minting credentials failed: {0}")]
+    #[error("the store of minted credentials failed: {0}")]
     Store(#[from] StoreError),
     #[error("Insider One lists no webhook {id} for sender {phone_number}")]
     WebhookNotFound { id: u64, phone_number: String },
+    #[error("no minted client {0}: it was never minted here, or is withdrawn already")]
+    CredentialNotFound(String),
 }
 
 /// A call that succeeded: the vendor's status and our answer.
@@ -107,13 +109,47 @@ impl Management {
         Ok(Outcome::new(reply, None, Vec::new()))
     }
 
+    /// Deletes the webhook, then withdraws the credentials minted for it.
     pub async fn delete_webhook(&self, target: WebhookTarget) -> Result<Outcome, ManageError> {
+        let id = target.id.unwrap_or_default();
+        let minted_for = MintedFor::Webhook {
+            phone_number: target.phone_number.clone(),
+            webhook_id: Some(id),
+        };
         let call = VendorCall::DeleteWebhook {
             phone_number: target.phone_number,
-            id: target.id.unwrap_or_default(),
+            id,
         };
         let reply = self.vendor(&call, self.deadline()).await?;
-        Ok(Outcome::new(reply, None, Vec::new()))
+        let notes = self
+            .withdraw_minted(&minted_for, None, "the deleted webhook")
+            .await;
+        Ok(Outcome::new(reply, None, notes))
+    }
+
+    /// Every client in the ledger of minted credentials; never a secret.
+    pub async fn list_credentials(&self) -> Result<Outcome, ManageError> {
+        let minted = self.clients.minted_clients().await?;
+        Ok(Outcome {
+            vendor_status: 200,
+            body: json!({ "credentials": minted.iter().map(credential_json).collect::<Vec<_>>() }),
+        })
+    }
+
+    /// Withdraws one minted client: its secret, its refresh tokens and, within a minute, its
+    /// access tokens stop working.
+    pub async fn withdraw_credential(&self, client_id: &str) -> Result<Outcome, ManageError> {
+        if !self.clients.delete_client(client_id).await? {
+            return Err(ManageError::CredentialNotFound(client_id.to_owned()));
+        }
+        tracing::info!(
+            client_id,
+            "withdrew minted OAuth client credentials on request"
+        );
+        Ok(Outcome {
+            vendor_status: 200,
+            body: json!({ "withdrawn": client_id }),
+        })
     }
 
     /// Creates the webhook, or updates it when the plan names one.
@@ -133,7 +169,19 @@ impl Management {
         }
         let notes = std::mem::take(&mut plan.notes);
         let oauth2 = plan.oauth2.clone();
-        self.register(Some(&oauth2), Case::Camel, notes, deadline, |minted| {
+        let minted_for = MintedFor::Webhook {
+            phone_number: phone_number.clone(),
+            webhook_id: id,
+        };
+        let registration = Registration {
+            oauth2: Some(&oauth2),
+            case: Case::Camel,
+            minted_for: &minted_for,
+            // A create's webhook exists only once Insider One answers; an update replaces the
+            // credentials of one that does.
+            replaces: id.is_some(),
+        };
+        self.register(registration, notes, deadline, |minted| {
             let body = to_json(&plan.into_body(minted, id.is_none()));
             match id {
                 None => VendorCall::CreateWebhook { phone_number, body },
@@ -163,7 +211,16 @@ impl Management {
         let deadline = self.deadline();
         let notes = std::mem::take(&mut plan.notes);
         let oauth2 = plan.oauth2.clone();
-        self.register(oauth2.as_ref(), Case::Snake, notes, deadline, |minted| {
+        let minted_for = MintedFor::Settings {
+            sub_product: sub_product.as_str().to_owned(),
+        };
+        let registration = Registration {
+            oauth2: oauth2.as_ref(),
+            case: Case::Snake,
+            minted_for: &minted_for,
+            replaces: true,
+        };
+        self.register(registration, notes, deadline, |minted| {
             VendorCall::Settings {
                 sub_product,
                 body: to_json(&plan.into_body(minted)),
@@ -185,12 +242,11 @@ impl Management {
             own,
         )?;
         let deadline = self.deadline();
-        self.register(None, Case::Camel, notes, deadline, |_| {
-            VendorCall::V1Settings {
-                body: to_json(&body),
-            }
-        })
-        .await
+        let vendor_call = VendorCall::V1Settings {
+            body: to_json(&body),
+        };
+        let reply = self.vendor(&vendor_call, deadline).await?;
+        Ok(Outcome::new(reply, None, notes))
     }
 
     /// Refuses, before the vendor is called, a bearer key that this deployment's receiver would
@@ -229,59 +285,119 @@ impl Management {
         outcome
     }
 
-    /// The shape every registration shares: mint what was left out, call, answer. Credentials
-    /// are minted before the call because Insider One uses them at once, to probe the URL; when
-    /// the call fails they are withdrawn ([`Self::withdraw`]).
+    /// The shape every registration shares: mint what was left out, call, answer, and withdraw
+    /// what the registration replaced. Credentials are minted before the call because Insider
+    /// One uses them at once, to probe the URL; when the call fails they are withdrawn
+    /// ([`Self::withdraw`]), and those it replaced stay.
     async fn register(
         &self,
-        oauth2: Option<&OAuth2Plan>,
-        case: Case,
-        notes: Vec<String>,
+        registration: Registration<'_>,
+        mut notes: Vec<String>,
         deadline: Deadline,
         call: impl FnOnce(Option<&MintedCredentials>) -> VendorCall,
     ) -> Result<Outcome, ManageError> {
-        let minted = match oauth2.filter(|plan| plan.mint) {
+        let minted = match registration.oauth2.filter(|plan| plan.mint) {
             // Within the request's deadline too: an update lists before it gets here.
             Some(plan) => Some(
-                tokio::time::timeout_at(deadline.at(), self.mint(plan))
+                tokio::time::timeout_at(deadline.at(), self.mint(plan, registration.minted_for))
                     .await
                     .map_err(|_| deadline.exceeded())??,
             ),
             None => None,
         };
-        match self.vendor(&call(minted.as_ref()), deadline).await {
-            Ok(reply) => Ok(Outcome::new(reply, minted.map(|m| m.to_json(case)), notes)),
+        let reply = match self.vendor(&call(minted.as_ref()), deadline).await {
+            Ok(reply) => reply,
             Err(error) => {
                 if let Some(minted) = &minted {
                     self.withdraw(minted).await;
                 }
-                Err(error.into())
+                return Err(error.into());
             }
+        };
+        let kept = minted.as_ref().map(|m| m.client_id.as_str());
+        if registration.replaces {
+            let why = "what this request replaced";
+            notes.extend(
+                self.withdraw_minted(registration.minted_for, kept, why)
+                    .await,
+            );
+        } else if let (Some(client_id), MintedFor::Webhook { phone_number, .. }) =
+            (kept, registration.minted_for)
+        {
+            self.record_created_webhook(client_id, phone_number, &reply.body)
+                .await;
+        }
+        Ok(Outcome::new(
+            reply,
+            minted.map(|m| m.to_json(registration.case)),
+            notes,
+        ))
+    }
+
+    /// Ties a client minted for a webhook being created to the id Insider One gave it, so that
+    /// deleting or updating the webhook withdraws it.
+    async fn record_created_webhook(&self, client_id: &str, phone_number: &str, reply: &Value) {
+        let Some(webhook_id) = reply["webhook"].as_u64() else {
+            tracing::warn!(
+                client_id,
+                "Insider One's answer names no webhook id: the minted client stays listed without one"
+            );
+            return;
+        };
+        let minted_for = MintedFor::Webhook {
+            phone_number: phone_number.to_owned(),
+            webhook_id: Some(webhook_id),
+        };
+        if let Err(error) = self.clients.set_minted_for(client_id, &minted_for).await {
+            tracing::error!(
+                client_id,
+                webhook_id,
+                %error,
+                "could not record which webhook a minted client is for; withdraw it with DELETE /manage/credentials/{{id}} once the webhook is gone"
+            );
         }
     }
 
-    /// The API type of an existing webhook, from the vendor's list.
-    async fn sub_product_of(
+    /// Withdraws the clients minted for `minted_for` but `kept` (the one a registration just
+    /// minted), now that Insider One confirmed what replaced or deleted them (`why`, for the
+    /// notes); what it withdrew, as notes. A failure is logged and noted: the call to Insider
+    /// One itself succeeded.
+    async fn withdraw_minted(
         &self,
-        phone_number: &str,
-        id: u64,
-        deadline: Deadline,
-    ) -> Result<SubProduct, ManageError> {
-        let call = VendorCall::ListWebhooks {
-            phone_number: phone_number.to_owned(),
+        minted_for: &MintedFor,
+        kept: Option<&str>,
+        why: &str,
+    ) -> Vec<String> {
+        let replaced: Vec<String> = match self.clients.minted_clients().await {
+            Ok(ledger) => ledger
+                .into_iter()
+                .filter(|entry| &entry.minted_for == minted_for)
+                .map(|entry| entry.client_id)
+                .filter(|client_id| Some(client_id.as_str()) != kept)
+                .collect(),
+            Err(error) => {
+                tracing::error!(%error, "could not read the ledger of minted credentials to withdraw those of a replaced or deleted registration");
+                return vec![WITHDRAWAL_FAILED_NOTE.to_owned()];
+            }
         };
-        let list = self.vendor(&call, deadline).await?;
-        list.body["webhooks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|webhook| webhook["id"].as_u64() == Some(id))
-            .and_then(|webhook| webhook["subProduct"].as_str())
-            .and_then(SubProduct::parse)
-            .ok_or_else(|| ManageError::WebhookNotFound {
-                id,
-                phone_number: phone_number.to_owned(),
-            })
+        let withdrawals =
+            futures::future::join_all(replaced.iter().map(|id| self.clients.delete_client(id)))
+                .await;
+        let mut notes = Vec::new();
+        for (client_id, outcome) in replaced.iter().zip(withdrawals) {
+            match outcome {
+                Ok(_) => {
+                    tracing::info!(client_id = %client_id, "withdrew minted credentials whose registration was replaced or deleted");
+                    notes.push(format!("withdrew the client {client_id}, minted for {why}"));
+                }
+                Err(error) => {
+                    tracing::error!(client_id = %client_id, %error, "could not withdraw minted credentials whose registration was replaced or deleted");
+                    notes.push(WITHDRAWAL_FAILED_NOTE.to_owned());
+                }
+            }
+        }
+        notes.dedup();
+        notes
     }
 
     /// Withdraws the credentials minted for a registration that Insider One did not accept
@@ -317,10 +433,38 @@ impl Management {
         }
     }
 
+    /// The API type of an existing webhook, from the vendor's list.
+    async fn sub_product_of(
+        &self,
+        phone_number: &str,
+        id: u64,
+        deadline: Deadline,
+    ) -> Result<SubProduct, ManageError> {
+        let call = VendorCall::ListWebhooks {
+            phone_number: phone_number.to_owned(),
+        };
+        let list = self.vendor(&call, deadline).await?;
+        list.body["webhooks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|webhook| webhook["id"].as_u64() == Some(id))
+            .and_then(|webhook| webhook["subProduct"].as_str())
+            .and_then(SubProduct::parse)
+            .ok_or_else(|| ManageError::WebhookNotFound {
+                id,
+                phone_number: phone_number.to_owned(),
+            })
+    }
+
     /// A client of our token endpoint for Insider One: a 256-bit secret, the grant and scopes
     /// of the registration, tokens living `expiresIn`; for the refresh_token grant, also a
     /// refresh token. Only digests are stored; the values are returned once.
-    async fn mint(&self, plan: &OAuth2Plan) -> Result<MintedCredentials, StoreError> {
+    async fn mint(
+        &self,
+        plan: &OAuth2Plan,
+        minted_for: &MintedFor,
+    ) -> Result<MintedCredentials, StoreError> {
         let client_secret = generate_token();
         for _ in 0..MINT_ATTEMPTS {
             let client = OAuthClient {
@@ -331,7 +475,8 @@ impl Management {
                 token_lifetime_secs: plan.expires_in,
                 rotate_refresh_tokens: false,
             };
-            if !self.clients.create_client(&client).await? {
+            let entry = MintedClient::of(&client, minted_for.clone());
+            if !self.clients.create_client(&client, &entry).await? {
                 continue;
             }
             let refresh_token = match plan.grant_type {
@@ -366,6 +511,52 @@ impl Management {
             "no free client id was found for the minted credentials".into(),
         ))
     }
+}
+
+/// What a registration is, beside its vendor call.
+struct Registration<'a> {
+    oauth2: Option<&'a OAuth2Plan>,
+    case: Case,
+    /// What credentials minted for it are for.
+    minted_for: &'a MintedFor,
+    /// Whether it replaces the credentials of an existing registration (an update, new
+    /// settings), which are withdrawn once Insider One confirms.
+    replaces: bool,
+}
+
+/// The note of an answer whose replaced or deleted registration's credentials could not all be
+/// withdrawn.
+pub const WITHDRAWAL_FAILED_NOTE: &str = "the credentials minted for what this request replaced or deleted could not all be withdrawn: list them with GET /manage/credentials and withdraw each with DELETE /manage/credentials/{client_id}";
+
+/// A ledger entry as the credentials route shows it. The sender's number is the business's own,
+/// yet shown only by its last four digits, as numbers are everywhere we answer.
+fn credential_json(entry: &MintedClient) -> Value {
+    let minted_for = match &entry.minted_for {
+        MintedFor::Webhook {
+            phone_number,
+            webhook_id,
+        } => json!({
+            "kind": "webhook",
+            "webhookId": webhook_id,
+            "phoneNumber": last_digits(phone_number),
+        }),
+        MintedFor::Settings { sub_product } => {
+            json!({"kind": "settings", "subProduct": sub_product})
+        }
+    };
+    json!({
+        "clientId": entry.client_id,
+        "mintedFor": minted_for,
+        "mintedAt": entry.minted_at,
+        "grantTypes": entry.grants.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "scopes": entry.scopes,
+    })
+}
+
+fn last_digits(phone_number: &str) -> String {
+    let digits: Vec<char> = phone_number.chars().filter(char::is_ascii_digit).collect();
+    let shown: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+    format!("********{shown}")
 }
 
 /// Our request models serialize into plain JSON objects; nothing in them can fail to encode.

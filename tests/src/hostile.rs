@@ -242,17 +242,7 @@ impl Tokens {
 
     /// Valid claims with `changes` merged in (`null` removes a claim).
     fn claims_with(&self, changes: Value) -> Value {
-        let mut claims = self.claims();
-        if let (Some(claims), Value::Object(changes)) = (claims.as_object_mut(), changes) {
-            for (name, value) in changes {
-                if value.is_null() {
-                    claims.remove(&name);
-                } else {
-                    claims.insert(name, value);
-                }
-            }
-        }
-        claims
+        crate::oauth::merged(self.claims(), changes)
     }
 
     fn header() -> Value {
@@ -1235,6 +1225,42 @@ fn manage_cases(tokens: &Tokens) -> Vec<Case> {
         req(M, "GET", format!("/manage/webhooks?phoneNumber={SENDER}"))
             .bearer(&tokens.valid())
             .expect("manage: delivery access token", fails(401, "invalid_token")),
+        req(M, "GET", "/manage/credentials")
+            .bearer(WEBHOOK_TOKEN)
+            .expect(
+                "manage: credentials with the webhook token",
+                fails(401, "invalid_token"),
+            ),
+        req(M, "DELETE", "/manage/credentials/insider-00000000").expect(
+            "manage: withdrawal without credentials",
+            fails(401, "missing_credentials"),
+        ),
+        req(M, "DELETE", "/manage/credentials/insider-00000000")
+            .admin()
+            .expect(
+                "manage: withdrawal of an unknown client",
+                fails(404, "credential_not_found"),
+            ),
+        req(
+            M,
+            "DELETE",
+            format!("/manage/credentials/{}", "c".repeat(4096)),
+        )
+        .admin()
+        .expect(
+            "manage: withdrawal of a 4 KB client id",
+            fails(404, "credential_not_found"),
+        ),
+        req(M, "DELETE", "/manage/credentials").admin().expect(
+            "manage: withdrawal without a client id",
+            fails(405, "method_not_allowed").with_header("allow", "GET"),
+        ),
+        req(M, "POST", "/manage/credentials/insider-00000000")
+            .admin()
+            .expect(
+                "manage: another method on a client",
+                fails(405, "method_not_allowed").with_header("allow", "DELETE"),
+            ),
         req(M, "GET", "/manage")
             .admin()
             .expect("manage: bare prefix", fails(404, "not_found")),

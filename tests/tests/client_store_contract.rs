@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use shared::auth::oauth::refresh_token_digest;
 use shared::clock::now_millis;
-use shared::domain::oauth::{GrantType, OAuthClient, SecretHash};
+use shared::domain::oauth::{GrantType, MintedClient, MintedFor, OAuthClient, SecretHash};
 use shared::store::{ClientStore, RefreshGrant, StoreError};
 
 fn client(client_id: &str, secret: &str) -> OAuthClient {
@@ -34,9 +34,25 @@ fn grant(token: &str, client_id: &str, lifetime_secs: i64) -> RefreshGrant {
 
 const DAY: i64 = 86_400;
 
+/// What the tests' clients are minted for: a webhook of this sender.
+fn for_webhook(webhook_id: Option<u64>) -> MintedFor {
+    MintedFor::Webhook {
+        phone_number: "15551234567".into(),
+        webhook_id,
+    }
+}
+
+/// Mints `client` for a webhook being created; whether its id was free.
+async fn mint(store: &Arc<dyn ClientStore>, client: &OAuthClient) -> bool {
+    store
+        .create_client(client, &MintedClient::of(client, for_webhook(None)))
+        .await
+        .unwrap()
+}
+
 async fn a_created_client_is_found_as_created(store: Arc<dyn ClientStore>) {
     let created = client("insider-0a1b2c3d", "a-long-enough-client-secret");
-    assert!(store.create_client(&created).await.unwrap());
+    assert!(mint(&store, &created).await);
     let found = store
         .find_client("insider-0a1b2c3d")
         .await
@@ -49,9 +65,9 @@ async fn a_created_client_is_found_as_created(store: Arc<dyn ClientStore>) {
 
 async fn a_taken_client_id_is_never_overwritten(store: Arc<dyn ClientStore>) {
     let first = client("insider-taken", "the-first-client-secret-000");
-    assert!(store.create_client(&first).await.unwrap());
+    assert!(mint(&store, &first).await);
     let second = client("insider-taken", "the-second-client-secret-00");
-    assert!(!store.create_client(&second).await.unwrap());
+    assert!(!mint(&store, &second).await);
     assert_eq!(
         store.find_client("insider-taken").await.unwrap(),
         Some(first),
@@ -61,7 +77,7 @@ async fn a_taken_client_id_is_never_overwritten(store: Arc<dyn ClientStore>) {
 
 async fn a_deleted_client_is_gone_and_its_id_free_again(store: Arc<dyn ClientStore>) {
     let minted = client("insider-withdrawn", "a-secret-nobody-was-shown-0");
-    assert!(store.create_client(&minted).await.unwrap());
+    assert!(mint(&store, &minted).await);
     assert!(store.delete_client("insider-withdrawn").await.unwrap());
     assert_eq!(store.find_client("insider-withdrawn").await.unwrap(), None);
     assert!(
@@ -69,10 +85,7 @@ async fn a_deleted_client_is_gone_and_its_id_free_again(store: Arc<dyn ClientSto
         "a second delete finds nothing"
     );
     assert!(!store.delete_client("insider-never").await.unwrap());
-    assert!(
-        store.create_client(&minted).await.unwrap(),
-        "the id is free"
-    );
+    assert!(mint(&store, &minted).await, "the id is free");
 }
 
 async fn concurrent_creates_of_one_id_have_one_winner(store: Arc<dyn ClientStore>) {
@@ -81,7 +94,7 @@ async fn concurrent_creates_of_one_id_have_one_winner(store: Arc<dyn ClientStore
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 let candidate = client("insider-raced", &format!("secret-of-candidate-{n:04}"));
-                let created = store.create_client(&candidate).await.unwrap();
+                let created = mint(&store, &candidate).await;
                 (created, candidate)
             })
         })
@@ -353,7 +366,80 @@ async fn concurrent_rotations_of_one_refresh_token_have_one_winner(store: Arc<dy
     );
 }
 
+async fn the_ledger_lists_each_minted_client_with_what_it_is_for(store: Arc<dyn ClientStore>) {
+    let webhook = client("insider-webhook1", "a-long-enough-client-secret");
+    let settings = client("insider-settings", "another-long-enough-client-secret");
+    assert!(mint(&store, &webhook).await);
+    let for_settings = MintedFor::Settings {
+        sub_product: "conversational".into(),
+    };
+    assert!(
+        store
+            .create_client(
+                &settings,
+                &MintedClient::of(&settings, for_settings.clone())
+            )
+            .await
+            .unwrap()
+    );
+    let ledger = store.minted_clients().await.unwrap();
+    let ids: Vec<&str> = ledger.iter().map(|e| e.client_id.as_str()).collect();
+    assert_eq!(ids, ["insider-settings", "insider-webhook1"]);
+    assert_eq!(ledger[0].minted_for, for_settings);
+    assert_eq!(ledger[0].grants, settings.grants);
+    assert_eq!(ledger[0].scopes, settings.scopes);
+    assert!(ledger[0].minted_at > now_millis() - 60_000);
+
+    // The webhook's id, once Insider One created it.
+    assert!(
+        store
+            .set_minted_for("insider-webhook1", &for_webhook(Some(84)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_minted_for("insider-unknown", &for_webhook(Some(84)))
+            .await
+            .unwrap()
+    );
+    let ledger = store.minted_clients().await.unwrap();
+    assert_eq!(ledger[1].minted_for, for_webhook(Some(84)));
+    assert_eq!(ledger.len(), 2, "nothing was added for an unknown client");
+
+    // Withdrawn: gone from the ledger with the client.
+    assert!(store.delete_client("insider-webhook1").await.unwrap());
+    let ledger = store.minted_clients().await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0].client_id, "insider-settings");
+    assert_eq!(store.find_client("insider-webhook1").await.unwrap(), None);
+}
+
+async fn a_taken_id_adds_no_ledger_entry(store: Arc<dyn ClientStore>) {
+    let first = client("insider-taken", "a-long-enough-client-secret");
+    assert!(mint(&store, &first).await);
+    let settings = MintedFor::Settings {
+        sub_product: "transactional".into(),
+    };
+    let second = client("insider-taken", "another-long-enough-client-secret");
+    assert!(
+        !store
+            .create_client(&second, &MintedClient::of(&second, settings))
+            .await
+            .unwrap()
+    );
+    let ledger = store.minted_clients().await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(
+        ledger[0].minted_for,
+        for_webhook(None),
+        "the first entry stays"
+    );
+}
+
 e2e_tests::on_both_stores!(
+    the_ledger_lists_each_minted_client_with_what_it_is_for,
+    a_taken_id_adds_no_ledger_entry,
     a_created_client_is_found_as_created,
     a_taken_client_id_is_never_overwritten,
     a_deleted_client_is_gone_and_its_id_free_again,

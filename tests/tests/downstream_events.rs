@@ -496,7 +496,13 @@ async fn the_stream_consumer_publishes_each_new_event_once_and_nothing_else() {
     }
     .into_client()
     .unwrap();
-    assert!(table.store.create_client(&client).await.unwrap());
+    let minted = shared::domain::oauth::MintedClient::of(
+        &client,
+        shared::domain::oauth::MintedFor::Settings {
+            sub_product: "transactional".into(),
+        },
+    );
+    assert!(table.store.create_client(&client, &minted).await.unwrap());
 
     let mut distinct = Vec::new();
     for event in &written {

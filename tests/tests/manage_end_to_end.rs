@@ -191,8 +191,16 @@ async fn update_looks_up_the_type_and_delete_removes_the_webhook() {
 
     let deleted = setup.delete(&webhooks_path(Some(id))).await;
     assert_eq!(
-        (deleted.status, deleted.body.clone()),
-        (StatusCode::OK, json!({"status": true}))
+        (deleted.status, &deleted.body["status"]),
+        (StatusCode::OK, &json!(true))
+    );
+    let second_client = updated.body["credentials"]["clientId"].as_str().unwrap();
+    assert_eq!(
+        deleted.body["notes"],
+        json!([format!(
+            "withdrew the client {second_client}, minted for the deleted webhook"
+        )]),
+        "the webhook's credentials went with it"
     );
     let listed = setup.get(&webhooks_path(None)).await;
     assert_eq!(listed.body, json!({"webhooks": []}));

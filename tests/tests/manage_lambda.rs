@@ -161,8 +161,14 @@ async fn each_route_runs_through_its_own_handler() {
     )
     .await;
     assert_eq!(
-        (deleted.status, deleted.body),
-        (StatusCode::OK, json!({"status": true}))
+        (deleted.status, &deleted.body["status"]),
+        (StatusCode::OK, &json!(true))
+    );
+    assert_eq!(
+        deleted.body["notes"].as_array().map(Vec::len),
+        Some(1),
+        "the update's minted client went with the webhook: {}",
+        deleted.body
     );
     let listed = invoke(management, manage::list_webhooks, &list_event).await;
     assert_eq!(listed.body, json!({"webhooks": []}));
@@ -350,6 +356,13 @@ async fn a_handler_answers_404_to_any_route_but_its_own() {
         )
         .await,
         invoke(management, manage::v1_settings, &settings("/messages/x")).await,
+        invoke(management, manage::list_credentials, &webhooks("GET")).await,
+        invoke(
+            management,
+            manage::withdraw_credential,
+            &settings("/manage/credentials"),
+        )
+        .await,
     ];
     for answer in answers {
         answer.assert_error(StatusCode::NOT_FOUND, "not_found");

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use shared::auth::access_tokens::{AccessTokens, SigningKey};
 use shared::auth::oauth::{ConfiguredClient, TokenService, refresh_token_digest};
 use shared::auth::{Authenticator, StaticTokens};
-use shared::domain::oauth::{GrantType, OAuthClient};
+use shared::domain::oauth::{GrantType, MintedClient, MintedFor, OAuthClient};
 use shared::http::oauth::token_endpoint;
 use shared::http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver, receive};
 use shared::http::{Body, Request, unreadable_body};
@@ -531,12 +531,28 @@ impl ClientStore for RefreshTokenWritesFail {
         self.store.find_client(client_id)
     }
 
-    fn create_client<'a>(&'a self, client: &'a OAuthClient) -> StoreFuture<'a, bool> {
-        self.store.create_client(client)
+    fn create_client<'a>(
+        &'a self,
+        client: &'a OAuthClient,
+        minted: &'a MintedClient,
+    ) -> StoreFuture<'a, bool> {
+        self.store.create_client(client, minted)
     }
 
     fn delete_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, bool> {
         self.store.delete_client(client_id)
+    }
+
+    fn minted_clients(&self) -> StoreFuture<'_, Vec<MintedClient>> {
+        self.store.minted_clients()
+    }
+
+    fn set_minted_for<'a>(
+        &'a self,
+        client_id: &'a str,
+        minted_for: &'a MintedFor,
+    ) -> StoreFuture<'a, bool> {
+        self.store.set_minted_for(client_id, minted_for)
     }
 
     fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()> {
@@ -660,7 +676,13 @@ async fn expired_and_other_clients_refresh_tokens_are_invalid_grants() {
     }
     .into_client()
     .unwrap();
-    assert!(service.store.create_client(&other).await.unwrap());
+    let minted = MintedClient::of(
+        &other,
+        MintedFor::Settings {
+            sub_product: "transactional".into(),
+        },
+    );
+    assert!(service.store.create_client(&other, &minted).await.unwrap());
     let other_client = "client_id=other&client_secret=other-secret-long-enough-0123456789";
     let others = refresh_token_of(&service, other_client).await;
     let (status, answer) = post_token(&service, &refresh(&others, FULL_CLIENT)).await;
@@ -882,10 +904,20 @@ impl ClientStore for CountingStore {
     fn find_client<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<OAuthClient>> {
         self.call(None)
     }
-    fn create_client<'a>(&'a self, _: &'a OAuthClient) -> StoreFuture<'a, bool> {
+    fn create_client<'a>(
+        &'a self,
+        _: &'a OAuthClient,
+        _: &'a MintedClient,
+    ) -> StoreFuture<'a, bool> {
         self.call(false)
     }
     fn delete_client<'a>(&'a self, _: &'a str) -> StoreFuture<'a, bool> {
+        self.call(false)
+    }
+    fn minted_clients(&self) -> StoreFuture<'_, Vec<MintedClient>> {
+        self.call(Vec::new())
+    }
+    fn set_minted_for<'a>(&'a self, _: &'a str, _: &'a MintedFor) -> StoreFuture<'a, bool> {
         self.call(false)
     }
     fn save_refresh_token<'a>(&'a self, _: &'a RefreshGrant) -> StoreFuture<'a, ()> {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use futures::future::BoxFuture;
 
+use super::revocation::Revocations;
 use super::{Principal, Verdict, VerifyBearer, jwt_rejection};
 use crate::clock::now_millis;
 use crate::domain::oauth::{DELIVERY_SCOPES, MAX_TOKEN_LIFETIME_SECS};
@@ -74,6 +75,10 @@ struct Claims {
     iat: i64,
     exp: i64,
     jti: String,
+    /// The client was minted at run time and may be withdrawn: the receiver checks that it
+    /// still exists ([`Revocations`]). Configured clients end with their secret's reload.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    minted: bool,
 }
 
 /// A token just issued, with what the token endpoint reports about it.
@@ -90,6 +95,9 @@ pub struct AccessTokens {
     validation: Validation,
     issuer: String,
     audience: String,
+    /// Where the receiver checks that a minted client was not withdrawn; `None` for the token
+    /// endpoint, which only signs.
+    revocations: Option<Revocations>,
 }
 
 impl AccessTokens {
@@ -121,12 +129,26 @@ impl AccessTokens {
             validation,
             issuer,
             audience,
+            revocations: None,
         })
     }
 
+    /// Refuses the tokens of minted clients that were withdrawn, within the check's interval.
+    pub fn with_revocations(mut self, revocations: Revocations) -> Self {
+        self.revocations = Some(revocations);
+        self
+    }
+
     /// A token for `client_id`, living `lifetime_secs` but never longer than
-    /// [`MAX_TOKEN_LIFETIME_SECS`].
-    pub fn issue(&self, client_id: &str, scopes: &[String], lifetime_secs: u64) -> IssuedToken {
+    /// [`MAX_TOKEN_LIFETIME_SECS`]; `minted`: the client was minted at run time, so the receiver
+    /// checks that it was not withdrawn since.
+    pub fn issue(
+        &self,
+        client_id: &str,
+        scopes: &[String],
+        lifetime_secs: u64,
+        minted: bool,
+    ) -> IssuedToken {
         let lifetime_secs = lifetime_secs.min(MAX_TOKEN_LIFETIME_SECS);
         let key = &self.keys[0];
         let now = now_millis() / 1000;
@@ -139,6 +161,7 @@ impl AccessTokens {
             iat: now,
             exp: now.saturating_add(i64::try_from(lifetime_secs).unwrap_or(i64::MAX)),
             jti: super::generate_token()[..32].to_owned(),
+            minted,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(key.kid.clone());
@@ -153,43 +176,65 @@ impl AccessTokens {
 
 impl VerifyBearer for AccessTokens {
     fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Verdict> {
-        Box::pin(std::future::ready(self.check(token)))
+        Box::pin(async move {
+            let claims = match self.verified_claims(token) {
+                Ok(claims) => claims,
+                Err(verdict) => return verdict,
+            };
+            if let (true, Some(revocations)) = (claims.minted, &self.revocations)
+                && !revocations.is_current(&claims.client_id).await
+            {
+                return Verdict::Rejected("the access token's client was withdrawn");
+            }
+            Verdict::Accepted(Principal {
+                subject: claims.client_id,
+            })
+        })
     }
 }
 
 impl AccessTokens {
-    /// Signature, issuer, audience, expiry and scope: no I/O.
+    /// Signature, issuer, audience, expiry and scope, without the withdrawal check: no I/O.
     pub fn check(&self, token: &str) -> Verdict {
+        match self.verified_claims(token) {
+            Ok(claims) => Verdict::Accepted(Principal {
+                subject: claims.client_id,
+            }),
+            Err(verdict) => verdict,
+        }
+    }
+
+    fn verified_claims(&self, token: &str) -> Result<Claims, Verdict> {
         // Not shaped like a JWT: a static token, for another verifier.
         if token.split('.').count() != 3 {
-            return Verdict::NotMine;
+            return Err(Verdict::NotMine);
         }
         let Ok(header) = jsonwebtoken::decode_header(token) else {
-            return Verdict::Rejected("the access token is malformed");
+            return Err(Verdict::Rejected("the access token is malformed"));
         };
         let Some(key) = header
             .kid
             .as_deref()
             .and_then(|kid| self.keys.iter().position(|k| k.kid == kid))
         else {
-            return Verdict::Rejected("the access token is signed with an unknown key");
+            return Err(Verdict::Rejected(
+                "the access token is signed with an unknown key",
+            ));
         };
-        let decoded =
-            jsonwebtoken::decode::<Claims>(token, &self.decoding_keys[key], &self.validation);
-        let claims = match decoded {
-            Ok(data) => data.claims,
-            Err(error) => return Verdict::Rejected(jwt_rejection(error.kind())),
-        };
+        let claims =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding_keys[key], &self.validation)
+                .map_err(|error| Verdict::Rejected(jwt_rejection(error.kind())))?
+                .claims;
         if !claims
             .scope
             .split(' ')
             .any(|scope| DELIVERY_SCOPES.contains(&scope))
         {
-            return Verdict::Rejected("the access token's scope does not allow webhook delivery");
+            return Err(Verdict::Rejected(
+                "the access token's scope does not allow webhook delivery",
+            ));
         }
-        Verdict::Accepted(Principal {
-            subject: claims.client_id,
-        })
+        Ok(claims)
     }
 }
 
@@ -211,12 +256,13 @@ mod tests {
     fn a_token_verifies_with_its_key_until_the_key_is_removed() {
         let old = SigningKey::generate("old");
         let new = SigningKey::generate("new");
-        let before = tokens(vec![old.clone()]).issue("client", &scopes(&["webhook.write"]), 60);
+        let before =
+            tokens(vec![old.clone()]).issue("client", &scopes(&["webhook.write"]), 60, false);
         let rotating = tokens(vec![new.clone(), old]);
         assert!(
             matches!(rotating.check(&before.token), Verdict::Accepted(p) if p.subject == "client")
         );
-        let after = rotating.issue("client", &scopes(&["webhook.write"]), 60);
+        let after = rotating.issue("client", &scopes(&["webhook.write"]), 60, false);
         assert!(matches!(rotating.check(&after.token), Verdict::Accepted(_)));
         assert_eq!(
             tokens(vec![new]).check(&before.token),
@@ -229,7 +275,7 @@ mod tests {
         let key = SigningKey::generate("k");
         let tokens = tokens(vec![key.clone()]);
         let good = tokens
-            .issue("client", &scopes(&["whatsapp.write"]), 60)
+            .issue("client", &scopes(&["whatsapp.write"]), 60, false)
             .token;
 
         let expired = AccessTokens::new(vec![key.clone()], "issuer", "receiver").unwrap();
@@ -269,7 +315,7 @@ mod tests {
         );
 
         let unscoped = tokens
-            .issue("client", &scopes(&["whatsapp.read"]), 60)
+            .issue("client", &scopes(&["whatsapp.read"]), 60, false)
             .token;
         assert_eq!(
             tokens.check(&unscoped),
@@ -293,7 +339,7 @@ mod tests {
             (u64::from(u32::MAX), MAX_TOKEN_LIFETIME_SECS),
             (u64::MAX, MAX_TOKEN_LIFETIME_SECS),
         ] {
-            let issued = tokens.issue("client", &scopes(&["webhook.write"]), lifetime);
+            let issued = tokens.issue("client", &scopes(&["webhook.write"]), lifetime, false);
             assert_eq!(issued.expires_in, expected);
             let Verdict::Accepted(_) = tokens.check(&issued.token) else {
                 panic!("lifetime {lifetime}: not accepted");

@@ -4,6 +4,7 @@
 
 pub mod access_tokens;
 pub mod oauth;
+pub mod revocation;
 mod static_tokens;
 pub mod trusted_issuers;
 

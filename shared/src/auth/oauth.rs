@@ -278,9 +278,16 @@ impl TokenService {
                 (scopes, refresh_token)
             }
         };
-        let issued = self
-            .tokens
-            .issue(&client.client_id, &scopes, client.token_lifetime_secs);
+        let minted = !self
+            .configured
+            .iter()
+            .any(|c| c.client_id == client.client_id);
+        let issued = self.tokens.issue(
+            &client.client_id,
+            &scopes,
+            client.token_lifetime_secs,
+            minted,
+        );
         tracing::info!(client_id = %client.client_id, grant = grant.as_str(), "access token issued");
         crate::telemetry::record::token_issued(grant.as_str());
         Ok(TokenResponse {

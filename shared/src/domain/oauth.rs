@@ -97,6 +97,45 @@ pub struct OAuthClient {
     pub rotate_refresh_tokens: bool,
 }
 
+/// What a client minted by the management routes was minted for, so that it is withdrawn with
+/// it: when the webhook is deleted, or its credentials or the settings are replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MintedFor {
+    /// A V2 webhook of the sender `phone_number`; its id is known once Insider One created it.
+    Webhook {
+        phone_number: String,
+        #[serde(default)]
+        webhook_id: Option<u64>,
+    },
+    /// The V2 settings of an API type (`transactional` or `conversational`).
+    Settings { sub_product: String },
+}
+
+/// A minted client as the ledger of minted credentials keeps it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MintedClient {
+    pub client_id: String,
+    pub minted_for: MintedFor,
+    /// Epoch milliseconds.
+    pub minted_at: i64,
+    pub grants: Vec<GrantType>,
+    pub scopes: Vec<String>,
+}
+
+impl MintedClient {
+    /// The ledger entry of `client`, minted now for `minted_for`.
+    pub fn of(client: &OAuthClient, minted_for: MintedFor) -> Self {
+        Self {
+            client_id: client.client_id.clone(),
+            minted_for,
+            minted_at: crate::clock::now_millis(),
+            grants: client.grants.clone(),
+            scopes: client.scopes.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -268,12 +268,17 @@ impl From<ManageError> for ApiError {
             ManageError::Invalid(error) => error.into(),
             ManageError::Vendor(error) => error.into(),
             ManageError::Store(error) => {
-                tracing::error!(%error, "minting credentials for Insider One failed");
+                tracing::error!(%error, "the store of minted credentials failed");
                 error.into()
             }
             ManageError::WebhookNotFound { .. } => Self::new(
                 StatusCode::NOT_FOUND,
                 "webhook_not_found",
+                error.to_string(),
+            ),
+            ManageError::CredentialNotFound(_) => Self::new(
+                StatusCode::NOT_FOUND,
+                "credential_not_found",
                 error.to_string(),
             ),
         }

@@ -9,6 +9,8 @@
 //! | `POST /manage/settings/transactional` | V2 transactional settings (snake_case body) |
 //! | `POST /manage/settings/conversational` | V2 conversational settings (snake_case body) |
 //! | `POST /manage/settings/conversational/v1` | V1 "Save Webhook URL" (camelCase body) |
+//! | `GET /manage/credentials` | the OAuth clients minted for Insider One, never a secret |
+//! | `DELETE /manage/credentials/{client_id}` | withdraw one |
 //!
 //! Each route has its own Lambda, bound to one handler below; the local stack mounts them all
 //! through [`manage`]. In AWS they sit behind IAM authorization at API Gateway, locally behind
@@ -22,6 +24,7 @@ use super::{
     ApiError, Request, Response, empty_response, header_str, json_response, path_segments,
     query_param,
 };
+use crate::auth::oauth::MAX_CLIENT_ID_BYTES;
 use crate::domain::SubProduct;
 use crate::domain::management::{
     decode, is_loopback, validate_settings, validate_target, validate_v1, validate_webhook,
@@ -40,6 +43,8 @@ pub enum Operation {
     TransactionalSettings,
     ConversationalSettings,
     V1Settings,
+    ListCredentials,
+    WithdrawCredential,
 }
 
 impl Operation {
@@ -52,6 +57,8 @@ impl Operation {
             Self::TransactionalSettings => "transactional_settings",
             Self::ConversationalSettings => "conversational_settings",
             Self::V1Settings => "v1_settings",
+            Self::ListCredentials => "list_credentials",
+            Self::WithdrawCredential => "withdraw_credential",
         }
     }
 
@@ -80,10 +87,12 @@ impl Operation {
             ["manage", "settings", "conversational", "v1"] => {
                 (&[("POST", Self::V1Settings)], "POST")
             }
+            ["manage", "credentials"] => (&[("GET", Self::ListCredentials)], "GET"),
+            ["manage", "credentials", _] => (&[("DELETE", Self::WithdrawCredential)], "DELETE"),
             _ => return Err(ApiError::not_found()),
         };
         let id = match segments.as_slice() {
-            ["manage", "webhooks", id] => Some((*id).to_owned()),
+            ["manage", "webhooks" | "credentials", id] => Some((*id).to_owned()),
             _ => None,
         };
         methods
@@ -120,6 +129,14 @@ pub async fn conversational_settings(management: &Management, request: Request) 
 
 pub async fn v1_settings(management: &Management, request: Request) -> Response {
     handle(management, request, Some(Operation::V1Settings)).await
+}
+
+pub async fn list_credentials(management: &Management, request: Request) -> Response {
+    handle(management, request, Some(Operation::ListCredentials)).await
+}
+
+pub async fn withdraw_credential(management: &Management, request: Request) -> Response {
+    handle(management, request, Some(Operation::WithdrawCredential)).await
 }
 
 /// Every `/manage/...` route, for the local stack.
@@ -251,6 +268,18 @@ async fn run(
             let (body, notes) = validate_v1(decode(body)?, &own)?;
             management.save_v1(body, notes, &own).await
         }
+        Operation::ListCredentials => management.list_credentials().await,
+        Operation::WithdrawCredential => {
+            let client_id = id.unwrap_or_default();
+            // No client id is that long (ours are `insider-` and 8 hex digits): answered without
+            // a store call, whose key it might not even fit.
+            if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_BYTES {
+                return Err(ManageError::CredentialNotFound(
+                    client_id.chars().take(64).collect(),
+                ));
+            }
+            management.withdraw_credential(client_id).await
+        }
     }
 }
 
@@ -287,7 +316,7 @@ mod tests {
 
     use super::*;
     use crate::domain::management::BLANK_FROM_NOTE;
-    use crate::domain::oauth::OAuthClient;
+    use crate::domain::oauth::{MintedClient, MintedFor, OAuthClient};
     use crate::http::Body;
     use crate::insider::{
         Deadline, InsiderApi, InsiderError, InsiderFuture, VendorCall, VendorReply,
@@ -319,9 +348,11 @@ mod tests {
         }
     }
 
-    /// A client store these tests never reach: none of their calls mints or withdraws
-    /// credentials.
-    struct NoClients;
+    /// A client store these tests never write to: none of their calls mints credentials, and
+    /// its ledger is empty, so none finds any to withdraw; or, `ledger_fails`, cannot be read.
+    struct NoClients {
+        ledger_fails: bool,
+    }
 
     impl NoClients {
         fn answer<'a, T: Send + 'a>() -> StoreFuture<'a, T> {
@@ -335,10 +366,23 @@ mod tests {
         fn find_client<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<OAuthClient>> {
             Self::answer()
         }
-        fn create_client<'a>(&'a self, _: &'a OAuthClient) -> StoreFuture<'a, bool> {
+        fn create_client<'a>(
+            &'a self,
+            _: &'a OAuthClient,
+            _: &'a MintedClient,
+        ) -> StoreFuture<'a, bool> {
             Self::answer()
         }
         fn delete_client<'a>(&'a self, _: &'a str) -> StoreFuture<'a, bool> {
+            Self::answer()
+        }
+        fn minted_clients(&self) -> StoreFuture<'_, Vec<MintedClient>> {
+            if self.ledger_fails {
+                return Self::answer();
+            }
+            Box::pin(std::future::ready(Ok(Vec::new())))
+        }
+        fn set_minted_for<'a>(&'a self, _: &'a str, _: &'a MintedFor) -> StoreFuture<'a, bool> {
             Self::answer()
         }
         fn save_refresh_token<'a>(&'a self, _: &'a RefreshGrant) -> StoreFuture<'a, ()> {
@@ -371,7 +415,9 @@ mod tests {
     fn management(answer: Result<VendorReply, InsiderError>) -> Management {
         Management {
             insider: Arc::new(Answering(answer)),
-            clients: Arc::new(NoClients),
+            clients: Arc::new(NoClients {
+                ledger_fails: false,
+            }),
             public_base_url: Some("https://hooks.example.com".into()),
             accepts_bearer_key: None,
             trusted_issuers: None,
@@ -406,6 +452,27 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         let body: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(body, json!({"notes": [BLANK_FROM_NOTE]}));
+    }
+
+    #[tokio::test]
+    async fn a_withdrawal_that_fails_after_insider_one_confirmed_is_a_note_not_an_error() {
+        let mut deleting = management(Ok(VendorReply {
+            status: 200,
+            body: json!({"status": true}),
+        }));
+        deleting.clients = Arc::new(NoClients { ledger_fails: true });
+        let request = http::Request::builder()
+            .method("DELETE")
+            .uri("/manage/webhooks/84?phoneNumber=15551234567")
+            .body(crate::http::Body::Empty)
+            .unwrap();
+        let response = manage(&deleting, request).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(
+            body,
+            json!({"status": true, "notes": [crate::management::WITHDRAWAL_FAILED_NOTE]})
+        );
     }
 
     #[tokio::test]

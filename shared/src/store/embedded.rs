@@ -20,9 +20,9 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::{
     ClientStore, EventPage, EventsByContact, ListEvents, MessageRecord, ReadMessage, ReadStats,
     RefreshGrant, StoreError, StoreFuture, StoredEvent, WriteEvents, WriteReport, expiry,
-    time_order,
+    from_json_text, time_order, to_json_text,
 };
-use crate::domain::oauth::OAuthClient;
+use crate::domain::oauth::{MintedClient, MintedFor, OAuthClient};
 use crate::domain::query::{
     EventFilter, EventScope, HOUR, HourWindow, PageRequest, Range, SortOrder, Stats, contact_key,
     hour_of, listed_at, tallies,
@@ -45,6 +45,10 @@ CREATE INDEX IF NOT EXISTS events_by_key ON events (key, occurred_at, received_a
 CREATE TABLE IF NOT EXISTS oauth_clients (
     client_id TEXT PRIMARY KEY,
     client    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS minted_clients (
+    client_id TEXT PRIMARY KEY,
+    minted    TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS refresh_tokens (
     digest     TEXT PRIMARY KEY,
@@ -246,7 +250,7 @@ impl WriteEvents for EmbeddedStore {
                         None => (MessageState::default(), None),
                     };
                     state.apply(change);
-                    let state = serde_json::to_string(&state).map_err(|e| StoreError::Rejected(e.to_string()))?;
+                    let state = to_json_text(&state)?;
                     tx.execute(
                         "INSERT INTO message_status (message_id, key, expires_at, state)
                          VALUES (?1, ?2, ?3, ?4)
@@ -287,13 +291,7 @@ impl ReadMessage for EmbeddedStore {
                     return Ok(None);
                 }
                 let (state, status_key) = match status {
-                    Some((json, key)) => (
-                        Some(
-                            serde_json::from_str(&json)
-                                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                        ),
-                        key,
-                    ),
+                    Some((json, key)) => (Some(from_json_text(&json)?), key),
                     None => (None, None),
                 };
                 let key = status_key.or_else(|| events.iter().find_map(|e| e.event.key.clone()));
@@ -397,22 +395,34 @@ impl ClientStore for EmbeddedStore {
                 )
                 .optional()
                 .map_err(unavailable)?;
-            json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
-                .transpose()
+            json.map(|j| from_json_text(&j)).transpose()
         }))
     }
 
-    fn create_client<'a>(&'a self, client: &'a OAuthClient) -> StoreFuture<'a, bool> {
-        let client = client.clone();
+    fn create_client<'a>(
+        &'a self,
+        client: &'a OAuthClient,
+        minted: &'a MintedClient,
+    ) -> StoreFuture<'a, bool> {
+        let (client, minted) = (client.clone(), minted.clone());
         Box::pin(self.with_connection(move |connection| {
-            let json =
-                serde_json::to_string(&client).map_err(|e| StoreError::Rejected(e.to_string()))?;
-            let inserted = connection
+            let client_json = to_json_text(&client)?;
+            let minted_json = to_json_text(&minted)?;
+            let tx = connection.transaction().map_err(unavailable)?;
+            let inserted = tx
                 .execute(
                     "INSERT OR IGNORE INTO oauth_clients (client_id, client) VALUES (?1, ?2)",
-                    params![client.client_id, json],
+                    params![client.client_id, client_json],
                 )
                 .map_err(unavailable)?;
+            if inserted == 1 {
+                tx.execute(
+                    "INSERT OR REPLACE INTO minted_clients (client_id, minted) VALUES (?1, ?2)",
+                    params![client.client_id, minted_json],
+                )
+                .map_err(unavailable)?;
+            }
+            tx.commit().map_err(unavailable)?;
             Ok(inserted == 1)
         }))
     }
@@ -420,13 +430,66 @@ impl ClientStore for EmbeddedStore {
     fn delete_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, bool> {
         let client_id = client_id.to_owned();
         Box::pin(self.with_connection(move |connection| {
-            let deleted = connection
-                .execute(
-                    "DELETE FROM oauth_clients WHERE client_id = ?1",
-                    params![client_id],
-                )
+            let tx = connection.transaction().map_err(unavailable)?;
+            let mut deleted = 0;
+            for table in ["oauth_clients", "minted_clients"] {
+                deleted += tx
+                    .execute(
+                        &format!("DELETE FROM {table} WHERE client_id = ?1"),
+                        params![client_id],
+                    )
+                    .map_err(unavailable)?;
+            }
+            tx.commit().map_err(unavailable)?;
+            Ok(deleted > 0)
+        }))
+    }
+
+    fn minted_clients(&self) -> StoreFuture<'_, Vec<MintedClient>> {
+        Box::pin(self.with_connection(|connection| {
+            let mut statement = connection
+                .prepare("SELECT minted FROM minted_clients ORDER BY client_id")
                 .map_err(unavailable)?;
-            Ok(deleted == 1)
+            let rows = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(unavailable)?;
+            rows.map(|row| {
+                let json = row.map_err(unavailable)?;
+                from_json_text(&json)
+            })
+            .collect()
+        }))
+    }
+
+    fn set_minted_for<'a>(
+        &'a self,
+        client_id: &'a str,
+        minted_for: &'a MintedFor,
+    ) -> StoreFuture<'a, bool> {
+        let (client_id, minted_for) = (client_id.to_owned(), minted_for.clone());
+        Box::pin(self.with_connection(move |connection| {
+            let tx = connection.transaction().map_err(unavailable)?;
+            let json: Option<String> = tx
+                .query_row(
+                    "SELECT minted FROM minted_clients WHERE client_id = ?1",
+                    params![client_id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            let Some(json) = json else {
+                return Ok(false);
+            };
+            let mut entry: MintedClient = from_json_text(&json)?;
+            entry.minted_for = minted_for;
+            let json = to_json_text(&entry)?;
+            tx.execute(
+                "UPDATE minted_clients SET minted = ?2 WHERE client_id = ?1",
+                params![client_id, json],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(true)
         }))
     }
 
@@ -508,8 +571,7 @@ fn write_refresh_grant(
     statement: &str,
     grant: &RefreshGrant,
 ) -> Result<(), StoreError> {
-    let scopes =
-        serde_json::to_string(&grant.scopes).map_err(|e| StoreError::Rejected(e.to_string()))?;
+    let scopes = to_json_text(&grant.scopes)?;
     connection
         .execute(
             statement,
@@ -550,8 +612,7 @@ fn migrate(connection: &mut Connection, retention: Duration) -> Result<(), Store
         })
         .map_err(unavailable)?;
     for (event_id, json, received_at) in rows {
-        let event: Event =
-            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let event: Event = from_json_text(&json)?;
         let at = listed_at(event.occurred_at, received_at);
         tx.execute(
             "UPDATE events SET listed_at = ?2, family = ?3, status = ?4, contact = ?5
@@ -717,7 +778,7 @@ fn read_rows(
     rows.into_iter()
         .map(|(event, sub_product, received_at)| {
             Ok(StoredEvent::new(
-                serde_json::from_str(&event).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                from_json_text(&event)?,
                 SubProduct::parse(&sub_product).ok_or_else(|| {
                     StoreError::Corrupt(format!("unknown sub-product {sub_product}"))
                 })?,

@@ -27,7 +27,7 @@ use std::pin::Pin;
 
 use serde::Serialize;
 
-use crate::domain::oauth::OAuthClient;
+use crate::domain::oauth::{MintedClient, MintedFor, OAuthClient};
 use crate::domain::query::{
     EventFilter, EventScope, HourWindow, PageRequest, Position, Range, Stats,
 };
@@ -191,11 +191,25 @@ pub struct RefreshGrant {
 /// OAuth clients minted at run time, and refresh tokens.
 pub trait ClientStore: Send + Sync {
     fn find_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<OAuthClient>>;
-    /// Adds a client; `false` when the id is already taken (nothing is overwritten).
-    fn create_client<'a>(&'a self, client: &'a OAuthClient) -> StoreFuture<'a, bool>;
-    /// Removes a client minted at run time, so its secret no longer gets tokens (its refresh
-    /// tokens need it too); `false` when there was none.
+    /// Adds a client with its entry in the ledger of minted clients, in one step; `false` when
+    /// the id is already taken (nothing is written).
+    fn create_client<'a>(
+        &'a self,
+        client: &'a OAuthClient,
+        minted: &'a MintedClient,
+    ) -> StoreFuture<'a, bool>;
+    /// Removes a client minted at run time and its ledger entry, so its secret no longer gets
+    /// tokens (its refresh tokens need it too); `false` when there was neither.
     fn delete_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, bool>;
+    /// The ledger: every minted client, by id.
+    fn minted_clients(&self) -> StoreFuture<'_, Vec<MintedClient>>;
+    /// Records what a minted client is for once it is known (the id of the webhook Insider One
+    /// created); `false` when the ledger has no such client.
+    fn set_minted_for<'a>(
+        &'a self,
+        client_id: &'a str,
+        minted_for: &'a MintedFor,
+    ) -> StoreFuture<'a, bool>;
     fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()>;
     /// The grant, if it exists and belongs to `client_id`; it stays usable.
     fn find_refresh_token<'a>(
@@ -235,6 +249,16 @@ pub(crate) fn time_order(a: &StoredEvent, b: &StoredEvent) -> std::cmp::Ordering
         b.received_at,
         &b.event.id,
     ))
+}
+
+/// A value the store keeps as JSON text (a client, a ledger entry, a message's state).
+pub(crate) fn to_json_text(value: &impl Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Rejected(e.to_string()))
+}
+
+/// A value the store kept as JSON text; text that does not read back is corrupt.
+pub(crate) fn from_json_text<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// Epoch seconds after which a stored item may be deleted by the store's TTL.

@@ -20,6 +20,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shared::auth::access_tokens::{AccessTokens, SigningKey};
 use shared::auth::oauth::{ConfiguredClient, DEFAULT_TOKEN_LIFETIME_SECS, TokenService};
+use shared::auth::revocation::Revocations;
 use shared::auth::{Authenticator, StaticTokens, TrustedIssuers};
 use shared::domain::oauth::GrantType;
 use shared::http::manage::{Management, manage};
@@ -191,7 +192,10 @@ pub async fn start_with(
             store: writer,
             auth: receiver_auth
                 .with(StaticTokens::new(&config.webhook_tokens))
-                .with(access_tokens(signing_key.clone())?),
+                .with(
+                    access_tokens(signing_key.clone())?
+                        .with_revocations(Revocations::new(Arc::clone(&stores.clients))),
+                ),
             max_body_bytes: config.max_body_bytes,
             store_budget: config.store_budget,
         },

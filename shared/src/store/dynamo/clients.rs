@@ -1,4 +1,5 @@
-//! OAuth clients minted at run time and refresh tokens, by their keys (`CLIENT#`, `REFRESH#`).
+//! OAuth clients minted at run time and refresh tokens, by their keys (`CLIENT#`, `REFRESH#`),
+//! and the ledger of minted clients: one partition, `MINTED`, an item per client (`CLIENT#id`).
 
 use std::collections::HashMap;
 
@@ -9,11 +10,26 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Transact
 use super::errors::{classify, rejected, service_error};
 use super::items::{get_s, n, parse_n, s};
 use super::{DynamoStore, Item};
-use crate::domain::oauth::OAuthClient;
-use crate::store::{ClientStore, RefreshGrant, StoreError, StoreFuture};
+use crate::domain::oauth::{MintedClient, MintedFor, OAuthClient};
+use crate::store::{
+    ClientStore, RefreshGrant, StoreError, StoreFuture, from_json_text, to_json_text,
+};
 
 const CLIENT_SK: &str = "CLIENT";
 const REFRESH_SK: &str = "REFRESH";
+/// The ledger's one partition: minted clients are a few per webhook, read only by operators.
+const LEDGER_PK: &str = "MINTED";
+
+fn ledger_key(client_id: &str) -> [(&'static str, AttributeValue); 2] {
+    [
+        ("PK", s(LEDGER_PK)),
+        ("SK", s(&format!("CLIENT#{client_id}"))),
+    ]
+}
+
+fn minted_json(minted: &MintedClient) -> Result<AttributeValue, StoreError> {
+    to_json_text(minted).map(|json| s(&json))
+}
 
 impl ClientStore for DynamoStore {
     fn find_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, Option<OAuthClient>> {
@@ -30,39 +46,143 @@ impl ClientStore for DynamoStore {
                 .map_err(classify)?;
             item.item()
                 .and_then(|item| get_s(item, "client"))
-                .map(|json| {
-                    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
-                })
+                .map(|json| from_json_text(&json))
                 .transpose()
         })
     }
 
-    fn create_client<'a>(&'a self, client: &'a OAuthClient) -> StoreFuture<'a, bool> {
+    /// One `TransactWriteItems`: the client, if its id is free, and its ledger entry.
+    fn create_client<'a>(
+        &'a self,
+        client: &'a OAuthClient,
+        minted: &'a MintedClient,
+    ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let json =
-                serde_json::to_string(client).map_err(|e| StoreError::Rejected(e.to_string()))?;
-            self.put_if_absent(HashMap::from([
-                ("PK".to_owned(), s(&format!("CLIENT#{}", client.client_id))),
-                ("SK".to_owned(), s(CLIENT_SK)),
-                ("client".to_owned(), s(&json)),
-            ]))
-            .await
+            let json = to_json_text(client)?;
+            let put_client = Put::builder()
+                .table_name(&self.table)
+                .item("PK", s(&format!("CLIENT#{}", client.client_id)))
+                .item("SK", s(CLIENT_SK))
+                .item("client", s(&json))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .map_err(rejected)?;
+            let [(_, pk), (_, sk)] = ledger_key(&client.client_id);
+            let put_entry = Put::builder()
+                .table_name(&self.table)
+                .item("PK", pk)
+                .item("SK", sk)
+                .item("minted", minted_json(minted)?)
+                .build()
+                .map_err(rejected)?;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put_client).build())
+                .transact_items(TransactWriteItem::builder().put(put_entry).build())
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(true),
+                Err(SdkError::ServiceError(e)) => match e.into_err() {
+                    TransactWriteItemsError::TransactionCanceledException(cancelled)
+                        if cancelled
+                            .cancellation_reasons()
+                            .first()
+                            .and_then(|r| r.code())
+                            == Some("ConditionalCheckFailed") =>
+                    {
+                        Ok(false)
+                    }
+                    other => Err(service_error(other)),
+                },
+                Err(e) => Err(classify(e)),
+            }
         })
     }
 
+    /// The client and its ledger entry, at once; an entry left by an earlier, interrupted
+    /// withdrawal goes too.
     fn delete_client<'a>(&'a self, client_id: &'a str) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let deleted = self
+            let delete = |key: [(&'static str, AttributeValue); 2]| {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .set_key(Some(
+                        key.map(|(name, value)| (name.to_owned(), value)).into(),
+                    ))
+                    .return_values(ReturnValue::AllOld)
+                    .send()
+            };
+            let client_key = [
+                ("PK", s(&format!("CLIENT#{client_id}"))),
+                ("SK", s(CLIENT_SK)),
+            ];
+            let (client, entry) = tokio::join!(delete(client_key), delete(ledger_key(client_id)));
+            let (client, entry) = (client.map_err(classify)?, entry.map_err(classify)?);
+            Ok(client.attributes.is_some() || entry.attributes.is_some())
+        })
+    }
+
+    fn minted_clients(&self) -> StoreFuture<'_, Vec<MintedClient>> {
+        Box::pin(async move {
+            let items = self.query_partition(LEDGER_PK, true).await?;
+            items
+                .iter()
+                .filter_map(|item| get_s(item, "minted"))
+                .map(|json| from_json_text(&json))
+                .collect()
+        })
+    }
+
+    fn set_minted_for<'a>(
+        &'a self,
+        client_id: &'a str,
+        minted_for: &'a MintedFor,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let found = self
                 .client
-                .delete_item()
+                .get_item()
                 .table_name(&self.table)
-                .key("PK", s(&format!("CLIENT#{client_id}")))
-                .key("SK", s(CLIENT_SK))
-                .return_values(ReturnValue::AllOld)
+                .set_key(Some(
+                    ledger_key(client_id)
+                        .map(|(name, value)| (name.to_owned(), value))
+                        .into(),
+                ))
+                .consistent_read(true)
                 .send()
                 .await
                 .map_err(classify)?;
-            Ok(deleted.attributes.is_some())
+            let Some(json) = found.item().and_then(|item| get_s(item, "minted")) else {
+                return Ok(false);
+            };
+            let mut entry: MintedClient = from_json_text(&json)?;
+            entry.minted_for = minted_for.clone();
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(
+                    ledger_key(client_id)
+                        .map(|(name, value)| (name.to_owned(), value))
+                        .into_iter()
+                        .chain([("minted".to_owned(), minted_json(&entry)?)])
+                        .collect(),
+                ))
+                .condition_expression("attribute_exists(PK)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => Ok(true),
+                Err(SdkError::ServiceError(e))
+                    if e.err().is_conditional_check_failed_exception() =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(classify(e)),
+            }
         })
     }
 

@@ -22,7 +22,11 @@ use crate::store::{
 
 impl DynamoStore {
     /// Every item of one table partition, in sort key order.
-    async fn query_partition(&self, pk: &str, consistent: bool) -> Result<Vec<Item>, StoreError> {
+    pub(super) async fn query_partition(
+        &self,
+        pk: &str,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut pages = self
             .partition_query(pk)
