@@ -9,8 +9,8 @@ use bytes::Bytes;
 use e2e_tests::dynamodb_local::{self, unique_table_name};
 use e2e_tests::gateway;
 use e2e_tests::moto::Moto;
-use e2e_tests::payloads::status;
-use lambda_emulator::{EmulatorError, Function, FunctionSettings, Outcome};
+use e2e_tests::payloads::{status, text_reply};
+use lambda_emulator::{EmulatorError, Function, FunctionSettings, Logs, Outcome};
 use shared::store::ReadMessage;
 use shared::store::dynamo::DynamoStore;
 
@@ -222,6 +222,73 @@ async fn tokens_come_from_secrets_manager_or_parameter_store_read_at_init() {
         );
         assert!(store.read_message(&message_id).await.unwrap().is_some());
         function.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn at_trace_level_no_log_line_holds_a_credential_a_phone_number_or_message_text() {
+    let (endpoint, table, store) = table().await;
+    let moto = credential_sources().await;
+    let logs = tempfile::NamedTempFile::new().unwrap();
+    let mut settings = settings(endpoint, &table);
+    settings.environment.extend(
+        [
+            ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+            ("WEBHOOK_TOKENS_SECRET", "webhook-tokens"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.endpoint()),
+        ]
+        .map(|(name, value)| (name.to_owned(), value.to_owned())),
+    );
+    settings.logs = Logs::File(logs.path().to_owned());
+    let mut function = Function::start(Path::new(BOOTSTRAP), &settings)
+        .await
+        .unwrap();
+    // A status to a phone number and a reply with its text, with the token, then a wrong token.
+    const TEXT: &str = "my parcel never came, please call me back";
+    let (code, _) = deliver(&mut function, "wamid.trace-status", SECRET_TOKEN).await;
+    assert_eq!(code, 200);
+    let reply = text_reply("wamid.trace-reply", TEXT, 1_795_000_000);
+    let event = gateway::event(
+        "POST",
+        "/webhooks/conversational",
+        "",
+        &[("authorization", &format!("Bearer {SECRET_TOKEN}"))],
+        Some(&reply),
+        false,
+    )
+    .to_string();
+    let answer = function.invoke(Bytes::from(event)).await.unwrap();
+    assert_eq!(status_code(&answer.outcome).0, 200);
+    let (code, _) = deliver(
+        &mut function,
+        "wamid.trace-refused",
+        "wrong-token-0123456789",
+    )
+    .await;
+    assert_eq!(code, 401);
+    assert!(
+        store
+            .read_message("wamid.trace-reply")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    function.stop().await;
+
+    let written = std::fs::read_to_string(logs.path()).unwrap();
+    assert!(
+        written.contains("\"outcome\":\"stored\""),
+        "the function logged its requests: {written}"
+    );
+    for secret in [
+        SECRET_TOKEN,
+        "token-rotated-out-next-0002",
+        "wrong-token-0123456789",
+        "905551112233",
+        TEXT,
+        "Ayşe",
+    ] {
+        assert!(!written.contains(secret), "a log line shows {secret:?}");
     }
 }
 

@@ -46,6 +46,8 @@ pub enum EmulatorError {
     Gone,
     #[error("the emulator could not listen on loopback: {0}")]
     Listen(std::io::Error),
+    #[error("the function's log file could not be created: {0}")]
+    Logs(std::io::Error),
 }
 
 /// What the function answered to one invocation, and how long it took from the moment the event
@@ -87,8 +89,19 @@ pub struct FunctionSettings {
     pub timeout: Duration,
     /// Extra variables, as the function's configuration would set them.
     pub environment: Vec<(String, String)>,
-    /// Pass the function's stdout and stderr (its logs) through; dropped otherwise.
-    pub show_logs: bool,
+    /// Where the function's stdout and stderr (its logs) go.
+    pub logs: Logs,
+}
+
+/// What becomes of a function's logs.
+#[derive(Debug, Clone, Default)]
+pub enum Logs {
+    #[default]
+    Dropped,
+    /// Passed through to this process's stdout and stderr.
+    Shown,
+    /// Both written to this file, for a test to read.
+    File(std::path::PathBuf),
 }
 
 impl Default for FunctionSettings {
@@ -98,7 +111,7 @@ impl Default for FunctionSettings {
             memory_mb: 256,
             timeout: Duration::from_secs(10),
             environment: Vec::new(),
-            show_logs: false,
+            logs: Logs::Dropped,
         }
     }
 }
@@ -138,14 +151,15 @@ impl Function {
             let _ = axum::serve(listener, router(shared)).await;
         });
 
+        let (stdout, stderr) = log_outputs(&settings.logs).map_err(EmulatorError::Logs)?;
         let spawned_at = Instant::now();
         let mut child = Command::new(bootstrap)
             .env_clear()
             .envs(lambda_environment(addr, settings))
             .envs(settings.environment.iter().cloned())
             .stdin(Stdio::null())
-            .stdout(logs(settings.show_logs))
-            .stderr(logs(settings.show_logs))
+            .stdout(stdout)
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .map_err(|source| EmulatorError::Spawn {
@@ -222,12 +236,16 @@ impl Function {
     }
 }
 
-fn logs(show: bool) -> Stdio {
-    if show {
-        Stdio::inherit()
-    } else {
-        Stdio::null()
-    }
+/// The function's stdout and stderr.
+fn log_outputs(logs: &Logs) -> std::io::Result<(Stdio, Stdio)> {
+    Ok(match logs {
+        Logs::Dropped => (Stdio::null(), Stdio::null()),
+        Logs::Shown => (Stdio::inherit(), Stdio::inherit()),
+        Logs::File(path) => {
+            let file = std::fs::File::create(path)?;
+            (Stdio::from(file.try_clone()?), Stdio::from(file))
+        }
+    })
 }
 
 fn lambda_environment(

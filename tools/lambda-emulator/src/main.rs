@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use clap::Parser;
-use lambda_emulator::{Function, FunctionSettings, Outcome};
+use lambda_emulator::{Function, FunctionSettings, Logs, Outcome};
 
 #[derive(Parser)]
 #[command(about = "Runs a Lambda bootstrap under a local Runtime API and measures it")]
@@ -76,7 +76,11 @@ async fn main() -> ExitCode {
         memory_mb: args.memory_mb,
         timeout: Duration::from_secs(args.timeout_secs),
         environment: args.environment.clone(),
-        show_logs: args.show_logs,
+        logs: if args.show_logs {
+            Logs::Shown
+        } else {
+            Logs::Dropped
+        },
     };
     // Unique across runs too, so a persistent store never sees a replay of an earlier run.
     let run = SystemTime::now()
