@@ -486,12 +486,12 @@ impl Management {
                     let lifetime =
                         i64::try_from(REGISTERED_REFRESH_TOKEN_LIFETIME_SECS).unwrap_or(i64::MAX);
                     self.clients
-                        .save_refresh_token(&RefreshGrant {
-                            digest: refresh_token_digest(&token),
-                            client_id: client.client_id.clone(),
-                            scopes: plan.scopes.clone(),
-                            expires_at: now_millis() / 1000 + lifetime,
-                        })
+                        .save_refresh_token(&RefreshGrant::new(
+                            refresh_token_digest(&token),
+                            client.client_id.clone(),
+                            plan.scopes.clone(),
+                            now_millis() / 1000 + lifetime,
+                        ))
                         .await?;
                     Some(token)
                 }

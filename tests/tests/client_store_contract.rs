@@ -24,12 +24,12 @@ fn client(client_id: &str, secret: &str) -> OAuthClient {
 /// A grant of `client_id` for the refresh token `token`, expiring `lifetime_secs` from now
 /// (negative: already expired).
 fn grant(token: &str, client_id: &str, lifetime_secs: i64) -> RefreshGrant {
-    RefreshGrant {
-        digest: refresh_token_digest(token),
-        client_id: client_id.to_owned(),
-        scopes: vec!["webhook.write".into()],
-        expires_at: now_millis() / 1000 + lifetime_secs,
-    }
+    RefreshGrant::new(
+        refresh_token_digest(token),
+        client_id.to_owned(),
+        vec!["webhook.write".into()],
+        now_millis() / 1000 + lifetime_secs,
+    )
 }
 
 const DAY: i64 = 86_400;
@@ -211,7 +211,10 @@ async fn concurrent_takes_of_one_refresh_token_have_one_winner(store: Arc<dyn Cl
 async fn a_rotation_replaces_the_old_refresh_token_in_one_step(store: Arc<dyn ClientStore>) {
     let old = grant("refresh-token-old", "client-a", 30 * DAY);
     store.save_refresh_token(&old).await.unwrap();
-    let new = grant("refresh-token-new", "client-a", 30 * DAY);
+    let new = RefreshGrant {
+        family: old.family.clone(),
+        ..grant("refresh-token-new", "client-a", 30 * DAY)
+    };
     assert!(
         !store
             .rotate_refresh_token(&old.digest, "client-b", &new)
@@ -238,8 +241,11 @@ async fn a_rotation_replaces_the_old_refresh_token_in_one_step(store: Arc<dyn Cl
             .find_refresh_token(&old.digest, "client-a")
             .await
             .unwrap(),
-        None,
-        "the old token is gone"
+        Some(RefreshGrant {
+            used: true,
+            ..old.clone()
+        }),
+        "the old token is kept, used, so that a replay of it is seen"
     );
     assert_eq!(
         store
@@ -361,8 +367,10 @@ async fn concurrent_rotations_of_one_refresh_token_have_one_winner(store: Arc<dy
         store
             .find_refresh_token(&old.digest, "client-a")
             .await
-            .unwrap(),
-        None
+            .unwrap()
+            .map(|grant| grant.used),
+        Some(true),
+        "the old token is kept, used"
     );
 }
 
@@ -437,7 +445,72 @@ async fn a_taken_id_adds_no_ledger_entry(store: Arc<dyn ClientStore>) {
     );
 }
 
+async fn a_replayed_family_loses_its_live_token_and_only_it(store: Arc<dyn ClientStore>) {
+    let first = grant("refresh-token-first", "client-a", 30 * DAY);
+    store.save_refresh_token(&first).await.unwrap();
+    let second = RefreshGrant {
+        family: first.family.clone(),
+        ..grant("refresh-token-second", "client-a", 30 * DAY)
+    };
+    let third = RefreshGrant {
+        family: first.family.clone(),
+        ..grant("refresh-token-third", "client-a", 30 * DAY)
+    };
+    assert!(
+        store
+            .rotate_refresh_token(&first.digest, "client-a", &second)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .rotate_refresh_token(&second.digest, "client-a", &third)
+            .await
+            .unwrap()
+    );
+    let other_family = grant("refresh-token-elsewhere", "client-a", 30 * DAY);
+    store.save_refresh_token(&other_family).await.unwrap();
+
+    assert!(
+        !store
+            .revoke_refresh_family(&first.family, "client-b")
+            .await
+            .unwrap(),
+        "another client's request revokes nothing"
+    );
+    assert!(
+        store
+            .revoke_refresh_family(&first.family, "client-a")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .find_refresh_token(&third.digest, "client-a")
+            .await
+            .unwrap(),
+        None,
+        "the family's live token is revoked"
+    );
+    assert!(
+        store
+            .find_refresh_token(&other_family.digest, "client-a")
+            .await
+            .unwrap()
+            .is_some(),
+        "another family of the client keeps its token"
+    );
+    assert!(
+        !store
+            .revoke_refresh_family(&first.family, "client-a")
+            .await
+            .unwrap(),
+        "nothing is left to revoke"
+    );
+}
+
 e2e_tests::on_both_stores!(
+    a_replayed_family_loses_its_live_token_and_only_it,
     the_ledger_lists_each_minted_client_with_what_it_is_for,
     a_taken_id_adds_no_ledger_entry,
     a_created_client_is_found_as_created,

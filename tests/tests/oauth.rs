@@ -12,7 +12,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::auth::access_tokens::{AccessTokens, SigningKey};
-use shared::auth::oauth::{ConfiguredClient, TokenService, refresh_token_digest};
+use shared::auth::oauth::{
+    ConfiguredClient, REGISTERED_REFRESH_TOKEN_LIFETIME_SECS, TokenService, refresh_token_digest,
+};
 use shared::auth::{Authenticator, StaticTokens};
 use shared::domain::oauth::{GrantType, MintedClient, MintedFor, OAuthClient};
 use shared::http::oauth::token_endpoint;
@@ -423,15 +425,8 @@ async fn rotating_refresh_tokens_are_single_use_and_keep_their_scope() {
     );
     let next = narrowed["refresh_token"].as_str().unwrap();
     assert_ne!(next, refresh, "a rotating client gets a new refresh token");
-    let reused = grant(format!(
-        "grant_type=refresh_token&refresh_token={refresh}&{full}"
-    ))
-    .await;
-    let reused: Value = serde_json::from_slice(reused.body()).unwrap();
-    assert_eq!(
-        reused["error"], "invalid_grant",
-        "a rotated-out refresh token is refused"
-    );
+    // (A rotated-out token presented again revokes its family: see
+    // a_replayed_refresh_token_revokes_its_family.)
     // RFC 6749 6: the new refresh token's scope is identical to the old one's, not the narrowed
     // scope of the access token, so it obtains the full original scope again.
     let restored = grant(format!(
@@ -501,6 +496,97 @@ async fn rotating_refresh_tokens_are_single_use_and_keep_their_scope() {
 }
 
 /// The answer of the token endpoint to a form body without client authentication headers.
+#[tokio::test]
+async fn a_replayed_refresh_token_revokes_its_family() {
+    let (service, _dir) = service();
+    let first = refresh_token_of(&service, FULL_CLIENT).await;
+    let elsewhere = refresh_token_of(&service, FULL_CLIENT).await;
+    let refresh =
+        |token: &str| format!("grant_type=refresh_token&refresh_token={token}&{FULL_CLIENT}");
+    let (status, rotated) = post_token(&service, &refresh(&first)).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
+
+    // RFC 9700 4.14.2: the rotated-out token again: refused, and the family's live token with it.
+    let (status, replayed) = post_token(&service, &refresh(&first)).await;
+    assert_eq!(
+        (status, replayed["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{replayed}"
+    );
+    let (status, revoked) = post_token(&service, &refresh(&second)).await;
+    assert_eq!(
+        (status, revoked["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "the live token of the replayed family is revoked: {revoked}"
+    );
+    // Another family of the same client is not touched.
+    let (status, other) = post_token(&service, &refresh(&elsewhere)).await;
+    assert_eq!(status, StatusCode::OK, "{other}");
+}
+
+#[tokio::test]
+async fn a_registered_refresh_token_is_renewed_when_used_and_a_configured_one_is_not() {
+    let (service, _dir) = service();
+    // A client minted at run time (not configured), with a registered refresh token that has
+    // ten days left.
+    let minted = ConfiguredClient {
+        client_id: "insider-0a0b0c0d".into(),
+        client_secret: "minted-secret-long-enough-0123456789".into(),
+        grants: vec![GrantType::RefreshToken],
+        scopes: vec!["webhook.write".into()],
+        token_lifetime_secs: 600,
+        rotate_refresh_tokens: false,
+    }
+    .into_client()
+    .unwrap();
+    let entry = MintedClient::of(
+        &minted,
+        MintedFor::Settings {
+            sub_product: "transactional".into(),
+        },
+    );
+    assert!(service.store.create_client(&minted, &entry).await.unwrap());
+    let now = shared::clock::now_millis() / 1000;
+    let token = "a-registered-refresh-token-0123456789";
+    let grant = RefreshGrant::new(
+        refresh_token_digest(token),
+        minted.client_id.clone(),
+        vec!["webhook.write".into()],
+        now + 10 * 86_400,
+    );
+    service.store.save_refresh_token(&grant).await.unwrap();
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={token}&client_id=insider-0a0b0c0d&client_secret=minted-secret-long-enough-0123456789"
+    );
+    let (status, answer) = post_token(&service, &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer.get("refresh_token").is_none(), "it does not rotate");
+    let renewed = service
+        .store
+        .find_refresh_token(&grant.digest, &minted.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let lifetime = i64::try_from(REGISTERED_REFRESH_TOKEN_LIFETIME_SECS).unwrap();
+    assert!(
+        (renewed.expires_at - (now + lifetime)).abs() < 60,
+        "renewed for 90 days from now: {} vs {}",
+        renewed.expires_at,
+        now + lifetime
+    );
+    // Used again at once: not written again (a day's step).
+    let (status, _) = post_token(&service, &body).await;
+    assert_eq!(status, StatusCode::OK);
+    let again = service
+        .store
+        .find_refresh_token(&grant.digest, &minted.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.expires_at, renewed.expires_at);
+}
+
 async fn post_token(service: &TokenService, body: &str) -> (StatusCode, Value) {
     let response = token_endpoint(service, token_request(FORM, None, body)).await;
     let answer = serde_json::from_slice(response.body()).unwrap();
@@ -591,6 +677,14 @@ impl ClientStore for RefreshTokenWritesFail {
                 .await
         })
     }
+
+    fn revoke_refresh_family<'a>(
+        &'a self,
+        family: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, bool> {
+        self.store.revoke_refresh_family(family, client_id)
+    }
 }
 
 #[tokio::test]
@@ -650,12 +744,12 @@ async fn expired_and_other_clients_refresh_tokens_are_invalid_grants() {
     let expired = "an-expired-refresh-token-of-the-full-client";
     service
         .store
-        .save_refresh_token(&RefreshGrant {
-            digest: refresh_token_digest(expired),
-            client_id: "full".into(),
-            scopes: vec!["webhook.write".into()],
-            expires_at: shared::clock::now_millis() / 1000 - 1,
-        })
+        .save_refresh_token(&RefreshGrant::new(
+            refresh_token_digest(expired),
+            "full".into(),
+            vec!["webhook.write".into()],
+            shared::clock::now_millis() / 1000 - 1,
+        ))
         .await
         .unwrap();
     let (status, answer) = post_token(&service, &refresh(expired, FULL_CLIENT)).await;
@@ -943,6 +1037,9 @@ impl ClientStore for CountingStore {
         _: &'a str,
         _: &'a RefreshGrant,
     ) -> StoreFuture<'a, bool> {
+        self.call(false)
+    }
+    fn revoke_refresh_family<'a>(&'a self, _: &'a str, _: &'a str) -> StoreFuture<'a, bool> {
         self.call(false)
     }
 }

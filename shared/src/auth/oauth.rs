@@ -25,8 +25,12 @@ use crate::store::{ClientStore, RefreshGrant, StoreError};
 pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3600;
 pub const REFRESH_TOKEN_LIFETIME_SECS: u64 = 30 * 86_400;
 /// Refresh tokens handed to Insider One at registration: it never receives another one, so they
-/// live until revoked (ten years stands for "no expiry" in the TTL attribute).
-pub const REGISTERED_REFRESH_TOKEN_LIFETIME_SECS: u64 = 10 * 365 * 86_400;
+/// cannot rotate; each use renews them for this long instead (at most once a day), so a token
+/// Insider One stopped using ends 90 days later, and one it uses ends with its webhook, whose
+/// deletion withdraws its client.
+pub const REGISTERED_REFRESH_TOKEN_LIFETIME_SECS: u64 = 90 * 86_400;
+/// A registered refresh token is renewed when a use finds less than its lifetime less this left.
+const RENEWAL_STEP_SECS: i64 = 86_400;
 /// Configured secrets shorter than this are refused: secrets are hashed with a fast hash, which is
 /// only safe for high-entropy secrets (generated ones have 256 bits).
 pub const MIN_SECRET_CHARS: usize = 24;
@@ -273,15 +277,15 @@ impl TokenService {
                     let kept = rotated_scopes(&client, &redeemed);
                     Some(self.rotate_refresh_token(&client, &redeemed, &kept).await?)
                 } else {
+                    if !self.is_configured(&client.client_id) {
+                        self.renew_registered(&redeemed).await;
+                    }
                     None
                 };
                 (scopes, refresh_token)
             }
         };
-        let minted = !self
-            .configured
-            .iter()
-            .any(|c| c.client_id == client.client_id);
+        let minted = !self.is_configured(&client.client_id);
         let issued = self.tokens.issue(
             &client.client_id,
             &scopes,
@@ -317,6 +321,11 @@ impl TokenService {
             .take_refresh_token(&refresh_token_digest(token), &client.client_id)
             .await?;
         Ok(())
+    }
+
+    /// A client of the configuration, not minted at run time.
+    fn is_configured(&self, client_id: &str) -> bool {
+        self.configured.iter().any(|c| c.client_id == client_id)
     }
 
     async fn authenticate(&self, client_id: &str, secret: &str) -> Result<OAuthClient, OAuthError> {
@@ -365,7 +374,39 @@ impl TokenService {
         if grant.expires_at <= now_millis() / 1000 {
             return Err(unusable_refresh_token());
         }
+        if grant.used {
+            // RFC 9700 4.14.2: a rotated token presented again was stolen or replayed; whoever
+            // holds the family's live token may be the thief, so that one goes too.
+            let revoked = self
+                .store
+                .revoke_refresh_family(&grant.family, &client.client_id)
+                .await?;
+            tracing::warn!(
+                client_id = %client.client_id,
+                revoked,
+                "a rotated refresh token was presented again: its family is revoked"
+            );
+            crate::telemetry::record::auth_failure("oauth");
+            return Err(unusable_refresh_token());
+        }
         Ok(grant)
+    }
+
+    /// Renews a registered refresh token (a minted client's, which never rotates) for its whole
+    /// lifetime again, at most once a day; a failed renewal leaves it as it was.
+    async fn renew_registered(&self, grant: &RefreshGrant) {
+        let lifetime = i64::try_from(REGISTERED_REFRESH_TOKEN_LIFETIME_SECS).unwrap_or(i64::MAX);
+        let renewed_until = now_millis() / 1000 + lifetime;
+        if grant.expires_at > renewed_until - RENEWAL_STEP_SECS {
+            return;
+        }
+        let renewed = RefreshGrant {
+            expires_at: renewed_until,
+            ..grant.clone()
+        };
+        if let Err(error) = self.store.save_refresh_token(&renewed).await {
+            tracing::warn!(client_id = %grant.client_id, %error, "a registered refresh token could not be renewed");
+        }
     }
 
     async fn issue_refresh_token(
@@ -386,7 +427,8 @@ impl TokenService {
         old: &RefreshGrant,
         scopes: &[String],
     ) -> Result<String, OAuthError> {
-        let (token, replacement) = new_refresh_grant(client, scopes);
+        let (token, mut replacement) = new_refresh_grant(client, scopes);
+        replacement.family.clone_from(&old.family);
         let rotated = self
             .store
             .rotate_refresh_token(&old.digest, &client.client_id, &replacement)
@@ -407,12 +449,12 @@ fn unusable_refresh_token() -> OAuthError {
 fn new_refresh_grant(client: &OAuthClient, scopes: &[String]) -> (String, RefreshGrant) {
     let token = super::generate_token();
     let lifetime = i64::try_from(REFRESH_TOKEN_LIFETIME_SECS).unwrap_or(i64::MAX / 2);
-    let grant = RefreshGrant {
-        digest: refresh_token_digest(&token),
-        client_id: client.client_id.clone(),
-        scopes: scopes.to_vec(),
-        expires_at: now_millis() / 1000 + lifetime,
-    };
+    let grant = RefreshGrant::new(
+        refresh_token_digest(&token),
+        client.client_id.clone(),
+        scopes.to_vec(),
+        now_millis() / 1000 + lifetime,
+    );
     (token, grant)
 }
 
@@ -565,11 +607,13 @@ mod tests {
                 .into_client()
                 .unwrap()
         };
-        let refreshed = |scopes: &[&str]| RefreshGrant {
-            digest: "d".into(),
-            client_id: "c".into(),
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-            expires_at: i64::MAX,
+        let refreshed = |scopes: &[&str]| {
+            RefreshGrant::new(
+                "d".into(),
+                "c".into(),
+                scopes.iter().map(|s| (*s).to_owned()).collect(),
+                i64::MAX,
+            )
         };
         let granted = |asked, token: Option<&RefreshGrant>| {
             granted_scopes(asked, &client, token).map_err(|e| e.code)
@@ -606,11 +650,13 @@ mod tests {
                 .into_client()
                 .unwrap()
         };
-        let redeemed = |scopes: &[&str]| RefreshGrant {
-            digest: "d".into(),
-            client_id: "c".into(),
-            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-            expires_at: i64::MAX,
+        let redeemed = |scopes: &[&str]| {
+            RefreshGrant::new(
+                "d".into(),
+                "c".into(),
+                scopes.iter().map(|s| (*s).to_owned()).collect(),
+                i64::MAX,
+            )
         };
         assert_eq!(
             rotated_scopes(&client, &redeemed(&["b", "a"])),

@@ -410,6 +410,9 @@ mod tests {
         ) -> StoreFuture<'a, bool> {
             Self::answer()
         }
+        fn revoke_refresh_family<'a>(&'a self, _: &'a str, _: &'a str) -> StoreFuture<'a, bool> {
+            Self::answer()
+        }
     }
 
     fn management(answer: Result<VendorReply, InsiderError>) -> Management {

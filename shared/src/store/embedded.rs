@@ -81,6 +81,13 @@ CREATE TABLE hourly_counts (
 ) WITHOUT ROWID;
 ";
 
+/// Refresh tokens know their family and whether they were rotated (RFC 9700 replay detection).
+const MIGRATION_2: &str = "
+ALTER TABLE refresh_tokens ADD COLUMN family TEXT;
+ALTER TABLE refresh_tokens ADD COLUMN used INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family, client_id);
+";
+
 #[derive(Clone)]
 pub struct EmbeddedStore {
     connection: Arc<Mutex<Connection>>,
@@ -143,19 +150,21 @@ impl EmbeddedStore {
     ) -> StoreFuture<'a, Option<RefreshGrant>> {
         let (digest, client_id) = (digest.to_owned(), client_id.to_owned());
         Box::pin(self.with_connection(move |connection| {
-            let row: Option<(String, i64)> = connection
+            let row: Option<(String, i64, Option<String>, bool)> = connection
                 .query_row(sql, params![digest, client_id], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
                 })
                 .optional()
                 .map_err(unavailable)?;
-            row.map(|(scopes, expires_at)| {
+            row.map(|(scopes, expires_at, family, used)| {
                 Ok(RefreshGrant {
-                    scopes: serde_json::from_str(&scopes)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    scopes: from_json_text(&scopes)?,
+                    // A token stored before families were kept heads its own.
+                    family: family.unwrap_or_else(|| digest.clone()),
                     digest,
                     client_id,
                     expires_at,
+                    used,
                 })
             })
             .transpose()
@@ -498,8 +507,8 @@ impl ClientStore for EmbeddedStore {
         Box::pin(self.with_connection(move |connection| {
             write_refresh_grant(
                 connection,
-                "INSERT OR REPLACE INTO refresh_tokens (digest, client_id, scopes, expires_at)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR REPLACE INTO refresh_tokens
+                 (digest, client_id, scopes, expires_at, family, used) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 &grant,
             )
         }))
@@ -511,7 +520,8 @@ impl ClientStore for EmbeddedStore {
         client_id: &'a str,
     ) -> StoreFuture<'a, Option<RefreshGrant>> {
         self.refresh_grant(
-            "SELECT scopes, expires_at FROM refresh_tokens WHERE digest = ?1 AND client_id = ?2",
+            "SELECT scopes, expires_at, family, used FROM refresh_tokens
+             WHERE digest = ?1 AND client_id = ?2",
             digest,
             client_id,
         )
@@ -524,7 +534,7 @@ impl ClientStore for EmbeddedStore {
     ) -> StoreFuture<'a, Option<RefreshGrant>> {
         self.refresh_grant(
             "DELETE FROM refresh_tokens WHERE digest = ?1 AND client_id = ?2
-             RETURNING scopes, expires_at",
+             RETURNING scopes, expires_at, family, used",
             digest,
             client_id,
         )
@@ -539,33 +549,52 @@ impl ClientStore for EmbeddedStore {
         let (digest, client_id, replacement) =
             (digest.to_owned(), client_id.to_owned(), replacement.clone());
         Box::pin(self.with_connection(move |connection| {
-            // One transaction: dropped uncommitted on any early return, which rolls the delete
+            // One transaction: dropped uncommitted on any early return, which rolls the update
             // back, so the old token survives a failed insert.
             let tx = connection.transaction().map_err(unavailable)?;
-            let taken = tx
+            let used = tx
                 .execute(
-                    "DELETE FROM refresh_tokens WHERE digest = ?1 AND client_id = ?2",
+                    "UPDATE refresh_tokens SET used = 1
+                     WHERE digest = ?1 AND client_id = ?2 AND used = 0",
                     params![digest, client_id],
                 )
                 .map_err(unavailable)?;
-            if taken == 0 {
+            if used == 0 {
                 return Ok(false);
             }
             // A plain INSERT: a digest already stored is refused, never overwritten.
             write_refresh_grant(
                 &tx,
-                "INSERT INTO refresh_tokens (digest, client_id, scopes, expires_at)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO refresh_tokens (digest, client_id, scopes, expires_at, family, used)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 &replacement,
             )?;
             tx.commit().map_err(unavailable)?;
             Ok(true)
         }))
     }
+
+    fn revoke_refresh_family<'a>(
+        &'a self,
+        family: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, bool> {
+        let (family, client_id) = (family.to_owned(), client_id.to_owned());
+        Box::pin(self.with_connection(move |connection| {
+            let revoked = connection
+                .execute(
+                    "DELETE FROM refresh_tokens WHERE family = ?1 AND client_id = ?2 AND used = 0",
+                    params![family, client_id],
+                )
+                .map_err(unavailable)?;
+            Ok(revoked > 0)
+        }))
+    }
 }
 
 /// Writes a refresh grant with `statement`, an insert of `(digest, client_id, scopes,
-/// expires_at)`; a digest the statement may not overwrite is [`StoreError::Rejected`].
+/// expires_at, family, used)`; a digest the statement may not overwrite is
+/// [`StoreError::Rejected`].
 fn write_refresh_grant(
     connection: &Connection,
     statement: &str,
@@ -575,7 +604,14 @@ fn write_refresh_grant(
     connection
         .execute(
             statement,
-            params![grant.digest, grant.client_id, scopes, grant.expires_at],
+            params![
+                grant.digest,
+                grant.client_id,
+                scopes,
+                grant.expires_at,
+                grant.family,
+                grant.used
+            ],
         )
         .map_err(|error| match error.sqlite_error_code() {
             Some(rusqlite::ErrorCode::ConstraintViolation) => {
@@ -591,9 +627,21 @@ fn migrate(connection: &mut Connection, retention: Duration) -> Result<(), Store
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(unavailable)?;
-    if version >= 1 {
-        return Ok(());
+    if version < 1 {
+        migrate_to_1(connection, retention)?;
     }
+    if version < 2 {
+        let tx = connection.transaction().map_err(unavailable)?;
+        tx.execute_batch(MIGRATION_2).map_err(unavailable)?;
+        tx.execute_batch("PRAGMA user_version = 2")
+            .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+/// Version 1: events placed in time and by contact, and counted by the hour.
+fn migrate_to_1(connection: &mut Connection, retention: Duration) -> Result<(), StoreError> {
     let tx = connection.transaction().map_err(unavailable)?;
     tx.execute_batch(MIGRATION_1).map_err(unavailable)?;
     // Events an older version stored: indexed and counted as a new write would.
@@ -821,6 +869,13 @@ mod tests {
                 ],
             )
             .unwrap();
+        connection
+            .execute(
+                "INSERT INTO refresh_tokens (digest, client_id, scopes, expires_at)
+                 VALUES ('old-digest', 'old-client', '[\"webhook.write\"]', ?1)",
+                params![i64::MAX],
+            )
+            .unwrap();
         (connection, event)
     }
 
@@ -862,6 +917,13 @@ mod tests {
             .unwrap()
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(version, 1);
+        assert_eq!(version, 2);
+        // A refresh token kept before families: the head of its own, not used.
+        let grant = store
+            .find_refresh_token("old-digest", "old-client")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((grant.family.as_str(), grant.used), ("old-digest", false));
     }
 }

@@ -186,6 +186,25 @@ pub struct RefreshGrant {
     pub scopes: Vec<String>,
     /// Epoch seconds.
     pub expires_at: i64,
+    /// The chain of rotations it belongs to: the digest of the chain's first token.
+    pub family: String,
+    /// Rotated already: kept until it expires only so that presenting it again is seen as the
+    /// replay it is (RFC 9700 4.14.2), and its family revoked.
+    pub used: bool,
+}
+
+impl RefreshGrant {
+    /// The grant of a new token, the first of its family.
+    pub fn new(digest: String, client_id: String, scopes: Vec<String>, expires_at: i64) -> Self {
+        Self {
+            family: digest.clone(),
+            digest,
+            client_id,
+            scopes,
+            expires_at,
+            used: false,
+        }
+    }
 }
 
 /// OAuth clients minted at run time, and refresh tokens.
@@ -211,7 +230,7 @@ pub trait ClientStore: Send + Sync {
         minted_for: &'a MintedFor,
     ) -> StoreFuture<'a, bool>;
     fn save_refresh_token<'a>(&'a self, grant: &'a RefreshGrant) -> StoreFuture<'a, ()>;
-    /// The grant, if it exists and belongs to `client_id`; it stays usable.
+    /// The grant, if it exists and belongs to `client_id` (also a `used` one); it stays as it is.
     fn find_refresh_token<'a>(
         &'a self,
         digest: &'a str,
@@ -224,17 +243,24 @@ pub trait ClientStore: Send + Sync {
         digest: &'a str,
         client_id: &'a str,
     ) -> StoreFuture<'a, Option<RefreshGrant>>;
-    /// Replaces the grant `digest` of `client_id` with `replacement` in one atomic write, so a
-    /// rotating refresh token is used at most once and is never lost: `true` when it was
-    /// replaced; `false` when there was no such grant (used, revoked, or another client's) and
-    /// nothing was written. On an error nothing changed either, and the old token still works;
-    /// a `replacement` whose digest is already stored is refused that way
-    /// ([`StoreError::Rejected`]) rather than overwriting another token.
+    /// Marks the grant `digest` of `client_id` used and stores `replacement` (of the same
+    /// family) in one atomic write, so a rotating refresh token is used at most once and is
+    /// never lost: `true` when it was rotated; `false` when there was no such unused grant
+    /// (used, revoked, or another client's) and nothing was written. On an error nothing changed
+    /// either, and the old token still works; a `replacement` whose digest is already stored is
+    /// refused that way ([`StoreError::Rejected`]) rather than overwriting another token.
     fn rotate_refresh_token<'a>(
         &'a self,
         digest: &'a str,
         client_id: &'a str,
         replacement: &'a RefreshGrant,
+    ) -> StoreFuture<'a, bool>;
+    /// Revokes the unused token of `family` (of `client_id`): a token of the family was
+    /// replayed after its rotation. `true` when there was one.
+    fn revoke_refresh_family<'a>(
+        &'a self,
+        family: &'a str,
+        client_id: &'a str,
     ) -> StoreFuture<'a, bool>;
 }
 

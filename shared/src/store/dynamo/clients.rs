@@ -1,11 +1,12 @@
-//! OAuth clients minted at run time and refresh tokens, by their keys (`CLIENT#`, `REFRESH#`),
-//! and the ledger of minted clients: one partition, `MINTED`, an item per client (`CLIENT#id`).
+//! OAuth clients minted at run time and refresh tokens, by their keys (`CLIENT#`, `REFRESH#`;
+//! `REFRESH#FAMILY#` names each rotated family's unused token), and the ledger of minted
+//! clients: one partition, `MINTED`, an item per client (`CLIENT#id`).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::errors::{classify, rejected, service_error};
 use super::items::{get_s, n, parse_n, s};
@@ -17,6 +18,7 @@ use crate::store::{
 
 const CLIENT_SK: &str = "CLIENT";
 const REFRESH_SK: &str = "REFRESH";
+const FAMILY_SK: &str = "FAMILY";
 /// The ledger's one partition: minted clients are a few per webhook, read only by operators.
 const LEDGER_PK: &str = "MINTED";
 
@@ -253,8 +255,9 @@ impl ClientStore for DynamoStore {
         })
     }
 
-    /// One `TransactWriteItems`: the conditional delete of the old token and the put of the new
-    /// one, so either both happen or neither.
+    /// One `TransactWriteItems`: the old token marked used (if it is this client's and unused),
+    /// the new one put (if its digest is free), and the family's pointer moved to it, so either
+    /// all happen or none.
     fn rotate_refresh_token<'a>(
         &'a self,
         digest: &'a str,
@@ -262,12 +265,14 @@ impl ClientStore for DynamoStore {
         replacement: &'a RefreshGrant,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let take_old = Delete::builder()
+            let use_old = Update::builder()
                 .table_name(&self.table)
                 .key("PK", s(&format!("REFRESH#{digest}")))
                 .key("SK", s(REFRESH_SK))
-                .condition_expression("client_id = :client_id")
+                .update_expression("SET used = :used")
+                .condition_expression("client_id = :client_id AND attribute_not_exists(used)")
                 .expression_attribute_values(":client_id", s(client_id))
+                .expression_attribute_values(":used", AttributeValue::Bool(true))
                 .build()
                 .map_err(rejected)?;
             let put_new = Put::builder()
@@ -276,11 +281,23 @@ impl ClientStore for DynamoStore {
                 .condition_expression("attribute_not_exists(PK)")
                 .build()
                 .map_err(rejected)?;
+            let point_family = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(HashMap::from([
+                    ("PK".to_owned(), s(&family_pk(&replacement.family))),
+                    ("SK".to_owned(), s(FAMILY_SK)),
+                    ("client_id".to_owned(), s(client_id)),
+                    ("current".to_owned(), s(&replacement.digest)),
+                    ("expires_at".to_owned(), n(replacement.expires_at)),
+                ])))
+                .build()
+                .map_err(rejected)?;
             let result = self
                 .client
                 .transact_write_items()
-                .transact_items(TransactWriteItem::builder().delete(take_old).build())
+                .transact_items(TransactWriteItem::builder().update(use_old).build())
                 .transact_items(TransactWriteItem::builder().put(put_new).build())
+                .transact_items(TransactWriteItem::builder().put(point_family).build())
                 .send()
                 .await;
             let cancelled = match result {
@@ -297,9 +314,9 @@ impl ClientStore for DynamoStore {
                 .map(|r| r.code().unwrap_or("None"))
                 .collect();
             match reasons.as_slice() {
-                // Missing, or another client's: nothing to rotate.
-                ["ConditionalCheckFailed", _] => Ok(false),
-                [_, "ConditionalCheckFailed"] => Err(StoreError::Rejected(
+                // Missing, used, or another client's: nothing to rotate.
+                ["ConditionalCheckFailed", ..] => Ok(false),
+                [_, "ConditionalCheckFailed", ..] => Err(StoreError::Rejected(
                     "a refresh token with this digest is already stored".into(),
                 )),
                 // A racing rotation of the same token (TransactionConflict) or throttling: the
@@ -310,11 +327,63 @@ impl ClientStore for DynamoStore {
             }
         })
     }
+
+    /// The family's pointer names its unused token, which is deleted if it is still unused.
+    fn revoke_refresh_family<'a>(
+        &'a self,
+        family: &'a str,
+        client_id: &'a str,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let pointer = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("PK", s(&family_pk(family)))
+                .key("SK", s(FAMILY_SK))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(classify)?;
+            let current = pointer
+                .item()
+                .filter(|item| get_s(item, "client_id").as_deref() == Some(client_id))
+                .and_then(|item| get_s(item, "current"));
+            let Some(current) = current else {
+                return Ok(false);
+            };
+            let deleted = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("PK", s(&format!("REFRESH#{current}")))
+                .key("SK", s(REFRESH_SK))
+                .condition_expression("client_id = :client_id AND attribute_not_exists(used)")
+                .expression_attribute_values(":client_id", s(client_id))
+                .send()
+                .await;
+            match deleted {
+                Ok(_) => Ok(true),
+                Err(SdkError::ServiceError(e))
+                    if e.err().is_conditional_check_failed_exception() =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(classify(e)),
+            }
+        })
+    }
+}
+
+/// The item naming a refresh family's unused token; under `REFRESH#` like the tokens, and never
+/// a digest (those are hex).
+fn family_pk(family: &str) -> String {
+    format!("REFRESH#FAMILY#{family}")
 }
 
 /// A refresh grant as the table keeps it, keyed by its digest.
 fn refresh_token_item(grant: &RefreshGrant) -> Item {
-    HashMap::from([
+    let mut item = HashMap::from([
         ("PK".to_owned(), s(&format!("REFRESH#{}", grant.digest))),
         ("SK".to_owned(), s(REFRESH_SK)),
         ("client_id".to_owned(), s(&grant.client_id)),
@@ -323,7 +392,12 @@ fn refresh_token_item(grant: &RefreshGrant) -> Item {
             AttributeValue::L(grant.scopes.iter().map(|x| s(x)).collect()),
         ),
         ("expires_at".to_owned(), n(grant.expires_at)),
-    ])
+        ("family".to_owned(), s(&grant.family)),
+    ]);
+    if grant.used {
+        item.insert("used".to_owned(), AttributeValue::Bool(true));
+    }
+    item
 }
 
 fn refresh_grant(digest: &str, client_id: &str, item: &Item) -> RefreshGrant {
@@ -337,5 +411,8 @@ fn refresh_grant(digest: &str, client_id: &str, item: &Item) -> RefreshGrant {
             _ => Vec::new(),
         },
         expires_at: item.get("expires_at").and_then(parse_n).unwrap_or(0),
+        // A token stored before families were kept heads its own.
+        family: get_s(item, "family").unwrap_or_else(|| digest.to_owned()),
+        used: matches!(item.get("used"), Some(AttributeValue::Bool(true))),
     }
 }
