@@ -156,10 +156,6 @@ impl TrustedIssuers {
         self
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.issuers.is_empty()
-    }
-
     /// Each issuer with the token endpoint its discovery document names (`None` while it cannot
     /// be fetched), for the management routes to recognise a `tokenUrl` of a trusted server.
     pub async fn servers(&self) -> Vec<TrustedServer> {
@@ -231,8 +227,10 @@ impl TrustedIssuers {
             Ok(data) => data.claims,
             Err(error) => return Verdict::Rejected(jwt_rejection(error.kind())),
         };
+        // `aud` is one value or an array of them (RFC 7519 4.1.3), never space-separated.
         let for_us = match &claims.aud {
-            Some(aud) => aud.words().any(|a| a == self.audience),
+            Some(Words::One(aud)) => *aud == self.audience,
+            Some(Words::Many(auds)) => auds.contains(&self.audience),
             None => claims.client_id.as_deref() == Some(self.audience.as_str()),
         };
         if !for_us {
