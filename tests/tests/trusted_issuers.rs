@@ -66,6 +66,11 @@ async fn forged_stale_and_foreign_tokens_are_refused_with_their_reason() {
             refused("the access token is for another audience"),
         ),
         (
+            "the audience inside a longer aud",
+            rsa.token(&issuer.claims_with(json!({"aud": format!("other {AUDIENCE}")}))),
+            refused("the access token is for another audience"),
+        ),
+        (
             "no audience and another client",
             rsa.token(&issuer.claims_with(json!({"aud": null}))),
             refused("the access token is for another audience"),
