@@ -235,6 +235,26 @@ impl Setup {
         );
     }
 
+    /// Has the simulator deliver `count` generated events (from `seed`) to webhook `id`, one at
+    /// a time, as Insider One would; asserts they were all acknowledged.
+    pub async fn sim_deliver(&self, id: u64, count: u64, seed: u64) -> Answer {
+        let delivered = self
+            .sim_call(
+                Method::POST,
+                &format!("/_sim/webhooks/{id}/deliver"),
+                Some(serde_json::json!({"count": count, "seed": seed, "concurrency": 1})),
+            )
+            .await;
+        delivered.assert_ok();
+        assert_eq!(
+            (&delivered.body["failed"], &delivered.body["acknowledged"]),
+            (&serde_json::json!(0), &serde_json::json!(count)),
+            "{}",
+            delivered.body
+        );
+        delivered
+    }
+
     /// Calls a simulator route (test hooks such as `/_sim/webhooks/{id}/deliver`).
     pub async fn sim_call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
         let mut request = client().request(method, format!("{}{path}", self.sim.url()));

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use shared::domain::oauth::{MintedClient, MintedFor, OAuthClient};
 use shared::domain::query::{EventFilter, EventScope, PageRequest, Range};
 use shared::store::dynamo::DynamoStore;
 use shared::store::embedded::EmbeddedStore;
-use shared::store::{EventsByContact, ListEvents, StoredEvent};
+use shared::store::{ClientStore, EventsByContact, ListEvents, StoredEvent};
 
 use crate::dynamodb_local;
 
@@ -92,4 +93,16 @@ macro_rules! on_both_stores {
             )*
         }
     };
+}
+
+/// Stores `client` as the management routes mint one (here for the transactional settings);
+/// whether its id was free.
+pub async fn mint(store: &dyn ClientStore, client: &OAuthClient) -> bool {
+    let for_settings = MintedFor::Settings {
+        sub_product: "transactional".into(),
+    };
+    store
+        .create_client(client, &MintedClient::of(client, for_settings))
+        .await
+        .expect("the client store answers")
 }

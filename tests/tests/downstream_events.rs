@@ -30,7 +30,7 @@ use shared::publish::{
     BatchLimits, PublishError, PublishEvents, PublishFailure, PublishFuture, downstream, publish,
 };
 use shared::store::dynamo::DynamoStore;
-use shared::store::{ClientStore, StoredEvent, WriteEvents};
+use shared::store::{StoredEvent, WriteEvents};
 
 const T0: i64 = 1_700_000_000;
 const SOURCE: &str = "insider.webhooks";
@@ -496,13 +496,7 @@ async fn the_stream_consumer_publishes_each_new_event_once_and_nothing_else() {
     }
     .into_client()
     .unwrap();
-    let minted = shared::domain::oauth::MintedClient::of(
-        &client,
-        shared::domain::oauth::MintedFor::Settings {
-            sub_product: "transactional".into(),
-        },
-    );
-    assert!(table.store.create_client(&client, &minted).await.unwrap());
+    assert!(e2e_tests::stores::mint(&table.store, &client).await);
 
     let mut distinct = Vec::new();
     for event in &written {

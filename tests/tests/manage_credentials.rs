@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use shared::auth::access_tokens::{AccessTokens, SigningKey};
 use shared::auth::revocation::Revocations;
 use shared::auth::{Verdict, VerifyBearer};
-use shared::domain::oauth::{GrantType, MintedClient, MintedFor, OAuthClient, SecretHash};
+use shared::domain::oauth::{GrantType, OAuthClient, SecretHash};
 use shared::store::ClientStore;
 
 /// What our token endpoint answers to `credentials` (as a registration returned them, in
@@ -271,15 +271,7 @@ async fn a_client_store_answer_is_used_for_at_most_the_checks_interval() {
         token_lifetime_secs: 600,
         rotate_refresh_tokens: false,
     };
-    let minted_for = MintedFor::Settings {
-        sub_product: "transactional".into(),
-    };
-    assert!(
-        clients
-            .create_client(&client, &MintedClient::of(&client, minted_for))
-            .await
-            .unwrap()
-    );
+    assert!(stores::mint(clients.as_ref(), &client).await);
     let interval = Duration::from_millis(300);
     let key = SigningKey::generate("k");
     let signer = AccessTokens::new(vec![key.clone()], "issuer", "receiver").unwrap();

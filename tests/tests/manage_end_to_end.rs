@@ -107,16 +107,7 @@ async fn a_webhook_registered_with_every_default_is_probed_and_receives_events()
 
     // Insider One (the simulator) delivers events with those credentials; they are stored and
     // read back.
-    let delivered = setup
-        .sim_call(
-            Method::POST,
-            &format!("/_sim/webhooks/{id}/deliver"),
-            Some(json!({"count": 20, "seed": 7, "concurrency": 1})),
-        )
-        .await;
-    delivered.assert_ok();
-    assert_eq!(delivered.body["failed"], 0, "{}", delivered.body);
-    assert_eq!(delivered.body["acknowledged"], 20);
+    let delivered = setup.sim_deliver(id, 20, 7).await;
     assert!(delivered.body["receiver"]["stored"].as_u64().unwrap() > 0);
     let subscribed = [
         EventName::Sent,

@@ -540,13 +540,7 @@ async fn a_registered_refresh_token_is_renewed_when_used_and_a_configured_one_is
     }
     .into_client()
     .unwrap();
-    let entry = MintedClient::of(
-        &minted,
-        MintedFor::Settings {
-            sub_product: "transactional".into(),
-        },
-    );
-    assert!(service.store.create_client(&minted, &entry).await.unwrap());
+    assert!(stores::mint(service.store.as_ref(), &minted).await);
     let now = shared::clock::now_millis() / 1000;
     let token = "a-registered-refresh-token-0123456789";
     let grant = RefreshGrant::new(
@@ -770,13 +764,7 @@ async fn expired_and_other_clients_refresh_tokens_are_invalid_grants() {
     }
     .into_client()
     .unwrap();
-    let minted = MintedClient::of(
-        &other,
-        MintedFor::Settings {
-            sub_product: "transactional".into(),
-        },
-    );
-    assert!(service.store.create_client(&other, &minted).await.unwrap());
+    assert!(stores::mint(service.store.as_ref(), &other).await);
     let other_client = "client_id=other&client_secret=other-secret-long-enough-0123456789";
     let others = refresh_token_of(&service, other_client).await;
     let (status, answer) = post_token(&service, &refresh(&others, FULL_CLIENT)).await;

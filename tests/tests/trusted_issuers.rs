@@ -9,7 +9,7 @@ use e2e_tests::issuer::{AUDIENCE, CLIENT_ID, CLIENT_SECRET, IssuerKey, TestIssue
 use e2e_tests::manage::{Setup, webhooks_path};
 use e2e_tests::payloads::status;
 use e2e_tests::stack::deliver;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::auth::trusted_issuers::MAX_KID_CHARS;
 use shared::auth::{TrustedIssuers, Verdict, VerifyBearer};
@@ -259,20 +259,7 @@ async fn insider_one_delivers_with_tokens_of_the_customers_own_oauth_server() {
     assert_eq!(probe["ok"], true, "{probe}");
 
     let id = created.body["webhook"].as_u64().unwrap();
-    let delivered = setup
-        .sim_call(
-            Method::POST,
-            &format!("/_sim/webhooks/{id}/deliver"),
-            Some(json!({"count": 5, "seed": 11, "concurrency": 1})),
-        )
-        .await;
-    delivered.assert_ok();
-    assert_eq!(
-        (&delivered.body["failed"], &delivered.body["acknowledged"]),
-        (&json!(0), &json!(5)),
-        "{}",
-        delivered.body
-    );
+    setup.sim_deliver(id, 5, 11).await;
 
     // A token of the issuer for another audience is refused like any bad token.
     let base = setup.stack.url();
