@@ -475,7 +475,7 @@ impl Management {
                 token_lifetime_secs: plan.expires_in,
                 rotate_refresh_tokens: false,
             };
-            let entry = MintedClient::of(&client, minted_for.clone());
+            let entry = MintedClient::of(&client, minted_for.clone(), now_millis());
             if !self.clients.create_client(&client, &entry).await? {
                 continue;
             }

@@ -235,6 +235,14 @@ impl Setup {
         );
     }
 
+    /// The last probe the simulator made, which must have passed.
+    pub async fn last_probe(&self) -> Value {
+        let state = self.sim_state().await;
+        let probe = state["probes"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(probe["ok"], true, "the probe passed: {probe}");
+        probe
+    }
+
     /// Has the simulator deliver `count` generated events (from `seed`) to webhook `id`, one at
     /// a time, as Insider One would; asserts they were all acknowledged.
     pub async fn sim_deliver(&self, id: u64, count: u64, seed: u64) -> Answer {
@@ -242,13 +250,13 @@ impl Setup {
             .sim_call(
                 Method::POST,
                 &format!("/_sim/webhooks/{id}/deliver"),
-                Some(serde_json::json!({"count": count, "seed": seed, "concurrency": 1})),
+                Some(json!({"count": count, "seed": seed, "concurrency": 1})),
             )
             .await;
         delivered.assert_ok();
         assert_eq!(
             (&delivered.body["failed"], &delivered.body["acknowledged"]),
-            (&serde_json::json!(0), &serde_json::json!(count)),
+            (&json!(0), &json!(count)),
             "{}",
             delivered.body
         );

@@ -102,7 +102,10 @@ pub async fn mint(store: &dyn ClientStore, client: &OAuthClient) -> bool {
         sub_product: "transactional".into(),
     };
     store
-        .create_client(client, &MintedClient::of(client, for_settings))
+        .create_client(
+            client,
+            &MintedClient::of(client, for_settings, shared::clock::now_millis()),
+        )
         .await
         .expect("the client store answers")
 }

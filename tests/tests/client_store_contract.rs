@@ -45,7 +45,10 @@ fn for_webhook(webhook_id: Option<u64>) -> MintedFor {
 /// Mints `client` for a webhook being created; whether its id was free.
 async fn mint(store: &Arc<dyn ClientStore>, client: &OAuthClient) -> bool {
     store
-        .create_client(client, &MintedClient::of(client, for_webhook(None)))
+        .create_client(
+            client,
+            &MintedClient::of(client, for_webhook(None), now_millis()),
+        )
         .await
         .unwrap()
 }
@@ -385,7 +388,7 @@ async fn the_ledger_lists_each_minted_client_with_what_it_is_for(store: Arc<dyn 
         store
             .create_client(
                 &settings,
-                &MintedClient::of(&settings, for_settings.clone())
+                &MintedClient::of(&settings, for_settings.clone(), now_millis())
             )
             .await
             .unwrap()
@@ -432,7 +435,7 @@ async fn a_taken_id_adds_no_ledger_entry(store: Arc<dyn ClientStore>) {
     let second = client("insider-taken", "another-long-enough-client-secret");
     assert!(
         !store
-            .create_client(&second, &MintedClient::of(&second, settings))
+            .create_client(&second, &MintedClient::of(&second, settings, now_millis()))
             .await
             .unwrap()
     );

@@ -29,14 +29,6 @@ async fn token_with(setup: &Setup, credentials: &Value, scope: &str) -> StatusCo
         .status()
 }
 
-/// The last probe the simulator made, which must have passed.
-async fn last_probe(setup: &Setup) -> Value {
-    let state = setup.sim_state().await;
-    let probe = state["probes"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(probe["ok"], true, "the probe passed: {probe}");
-    probe
-}
-
 #[tokio::test]
 async fn a_webhook_registered_with_every_default_is_probed_and_receives_events() {
     let setup = Setup::start().await;
@@ -65,7 +57,7 @@ async fn a_webhook_registered_with_every_default_is_probed_and_receives_events()
 
     // The simulator got a token from our endpoint with the minted credentials and probed our
     // receiver with it; what it stored points at this deployment.
-    let probe = last_probe(&setup).await;
+    let probe = setup.last_probe().await;
     assert_eq!(probe["url"], setup.own_url("/webhooks/conversational"));
     let state = setup.sim_state().await;
     let webhook = &state["webhooks"][0];
@@ -171,7 +163,7 @@ async fn update_looks_up_the_type_and_delete_removes_the_webhook() {
         "the type was looked up"
     );
     assert_eq!(setup.sim_count("update").await, 1);
-    last_probe(&setup).await;
+    setup.last_probe().await;
     let state = setup.sim_state().await;
     assert_eq!(state["webhooks"][0]["events"], json!(["read", "reply"]));
     assert_eq!(
@@ -235,7 +227,7 @@ async fn the_refresh_token_grant_gets_a_minted_refresh_token() {
         "transactional webhooks keep their events"
     );
     // The simulator redeemed the refresh token at our endpoint to probe.
-    let probe = last_probe(&setup).await;
+    let probe = setup.last_probe().await;
     assert_eq!(probe["url"], setup.own_url("/webhooks/transactional"));
     let state = setup.sim_state().await;
     assert_eq!(

@@ -254,9 +254,7 @@ async fn insider_one_delivers_with_tokens_of_the_customers_own_oauth_server() {
         issuer.tokens_issued() >= 1,
         "the probe's token came from the issuer"
     );
-    let state = setup.sim_state().await;
-    let probe = state["probes"].as_array().unwrap().last().unwrap();
-    assert_eq!(probe["ok"], true, "{probe}");
+    setup.last_probe().await;
 
     let id = created.body["webhook"].as_u64().unwrap();
     setup.sim_deliver(id, 5, 11).await;

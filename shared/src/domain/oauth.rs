@@ -124,12 +124,13 @@ pub struct MintedClient {
 }
 
 impl MintedClient {
-    /// The ledger entry of `client`, minted now for `minted_for`.
-    pub fn of(client: &OAuthClient, minted_for: MintedFor) -> Self {
+    /// The ledger entry of `client`, minted at `minted_at` (epoch milliseconds) for
+    /// `minted_for`.
+    pub fn of(client: &OAuthClient, minted_for: MintedFor, minted_at: i64) -> Self {
         Self {
             client_id: client.client_id.clone(),
             minted_for,
-            minted_at: crate::clock::now_millis(),
+            minted_at,
             grants: client.grants.clone(),
             scopes: client.scopes.clone(),
         }
