@@ -20,7 +20,11 @@ Conventions that keep the template safe as functions are added:
 - a route without IAM authorisation is one of the few public routes that authenticate their
   callers themselves;
 - STORE_TIMEOUT_MS stays below half the function timeout, and STORE_BUDGET_MS (all the store
-  calls of one delivery) a second below it, so a slow store is answered 503, not cut off;
+  calls of one delivery) a second below it, so a slow store is answered 503, not cut off; with
+  a fallback queue (FALLBACK_QUEUE_URL), STORE_BUDGET_MS and FALLBACK_BUDGET_MS (parking the
+  delivery) together a second below it, so that both fit before Lambda cuts the delivery off;
+- a function with a fallback queue (FALLBACK_QUEUE_URL, a Ref to a queue of the template) may
+  sqs:SendMessage to that queue and do nothing else in SQS;
 - a function behind the HTTP API stops before API Gateway's 30 s integration limit;
 - a function that calls Insider One (any INSIDER_* variable) sets INSIDER_REQUEST_BUDGET_MS,
   the deadline all the Insider One calls of one request share, and the function's timeout
@@ -37,7 +41,17 @@ Conventions that keep the template safe as functions are added:
   the code reads without that permission fails only at run time, with AccessDenied).
 - a stream's event source mapping reports batch item failures, retries a bounded number of
   times, sends what it gives up on to an OnFailure destination, and its function's role may
-  send there.
+  send there;
+- a queue's event source mapping reports batch item failures; its queue has a RedrivePolicy to
+  a dead-letter queue of the template with a maxReceiveCount that the queue's retention
+  outlasts, a dead-letter queue keeping messages at least as long (they keep their enqueue
+  time), a VisibilityTimeout of at least 6 times the function's timeout (AWS's advice for
+  Lambda), and its function's role may receive, delete and read the attributes of that queue;
+  a batch of it, stored DRAIN_CONCURRENCY deliveries at a time (shared/src/ingest/
+  queue_batch.rs) within STORE_BUDGET_MS each, fits the function's timeout with a second spare;
+- every SQS queue is encrypted at rest (SqsManagedSseEnabled or KmsMasterKeyId);
+- every dead-letter queue (a queue's RedrivePolicy, a mapping's OnFailure destination, a
+  rule target's DeadLetterConfig) has an alarm on its ApproximateNumberOfMessagesVisible.
 
 Needs PyYAML (in .tools/venv, from scripts/install-infra-tools.sh).
 """
@@ -108,6 +122,22 @@ API_GATEWAY_TIMEOUT_SECONDS = 30
 INSIDER_HEADROOM_MS = 1000
 # STORE_TIMEOUT_MS when a function leaves it out (shared/src/config.rs).
 DEFAULT_STORE_TIMEOUT_MS = 3000
+# STORE_BUDGET_MS and FALLBACK_BUDGET_MS when a function leaves them out (DEFAULT_STORE_BUDGET,
+# shared/src/http/receiver.rs; DEFAULT_FALLBACK_BUDGET, shared/src/fallback/mod.rs).
+DEFAULT_STORE_BUDGET_MS = 8000
+DEFAULT_FALLBACK_BUDGET_MS = 2000
+# What a function keeps for itself once its store (and fallback) budgets are spent.
+BUDGET_HEADROOM_MS = 1000
+# The least visibility timeout of a queue a Lambda function consumes, in function timeouts
+# (AWS's advice: time for Lambda to retry a throttled batch before the messages come back).
+VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT = 6
+# What Lambda's poller needs on a queue it feeds a function from (on the function's role).
+SQS_CONSUME_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+# SQS's defaults for a queue that leaves them out.
+SQS_DEFAULT_VISIBILITY_TIMEOUT = 30
+SQS_DEFAULT_RETENTION = 345600
+# How many parked deliveries the drain stores at once: read from its source.
+DRAIN_SOURCE = ROOT / "shared" / "src" / "ingest" / "queue_batch.rs"
 # InsiderSettings::default() in shared/src/insider/client.rs, for variables a function leaves out.
 INSIDER_DEFAULT_ATTEMPT_MS = 10000
 INSIDER_DEFAULT_CONNECT_MS = 3000
@@ -333,6 +363,69 @@ def _insider_problems(where: str, env: dict, timeout) -> list[str]:
     return problems
 
 
+def _budget_problems(where: str, env: dict, timeout) -> list[str]:
+    """STORE_BUDGET_MS, and with a fallback queue FALLBACK_BUDGET_MS after it, inside the timeout."""
+    has_fallback = "FALLBACK_QUEUE_URL" in env
+    if "FALLBACK_BUDGET_MS" in env and not has_fallback:
+        return [f"{where}: FALLBACK_BUDGET_MS without FALLBACK_QUEUE_URL, which it bounds"]
+    if "STORE_BUDGET_MS" not in env and not has_fallback:
+        return []
+    try:
+        store_ms = int(env.get("STORE_BUDGET_MS", DEFAULT_STORE_BUDGET_MS))
+        fallback_ms = int(env.get("FALLBACK_BUDGET_MS", DEFAULT_FALLBACK_BUDGET_MS)) if has_fallback else 0
+        timeout_ms = int(timeout) * 1000
+    except (TypeError, ValueError):
+        return [f"{where}: STORE_BUDGET_MS, FALLBACK_BUDGET_MS and Timeout must be literal numbers"]
+    if store_ms + fallback_ms + BUDGET_HEADROOM_MS <= timeout_ms:
+        return []
+    if has_fallback:
+        return [
+            f"{where}: STORE_BUDGET_MS {store_ms} ms + FALLBACK_BUDGET_MS {fallback_ms} ms (parking the delivery) "
+            f"is not {BUDGET_HEADROOM_MS} ms under the {timeout} s timeout"
+        ]
+    return [f"{where}: STORE_BUDGET_MS {store_ms} leaves less than a second of the {timeout} s timeout"]
+
+
+def _getatt_target(value, attribute: str = "Arn") -> str | None:
+    """X of a GetAtt X.<attribute>, in either form."""
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        if isinstance(target, list) and len(target) == 2 and target[1] == attribute and isinstance(target[0], str):
+            return target[0]
+    return None
+
+
+def _is_queue(resources: dict, name: str | None) -> bool:
+    return name is not None and (resources.get(name) or {}).get("Type") == "AWS::SQS::Queue"
+
+
+def _fallback_problems(where: str, env: dict, props: dict, resources: dict) -> list[str]:
+    """A function with a fallback queue may send to it, and do nothing else in SQS."""
+    if "FALLBACK_QUEUE_URL" not in env:
+        return []
+    queue = _ref_target(env["FALLBACK_QUEUE_URL"])
+    if not _is_queue(resources, queue):
+        return [f"{where}: FALLBACK_QUEUE_URL must be a Ref to an AWS::SQS::Queue of this template (its URL)"]
+    problems = []
+    may_send = False
+    for statement in _statements(props.get("Policies")):
+        actions = [a for a in _as_list(statement.get("Action", [])) if isinstance(a, str)]
+        sqs = [a for a in actions if a.lower().startswith("sqs:") or a == "*"]
+        if not sqs:
+            continue
+        targets = _as_list(statement.get("Resource", []))
+        if sqs != ["sqs:SendMessage"] or len(actions) != 1 or [_getatt_target(r) for r in targets] != [queue]:
+            problems.append(
+                f"{where}: with FALLBACK_QUEUE_URL its only SQS permission is sqs:SendMessage on !GetAtt {queue}.Arn, "
+                f"not {actions} on {targets!r}"
+            )
+        elif statement.get("Effect") == "Allow":
+            may_send = True
+    if not may_send and not problems:
+        problems.append(f"{where}: parks deliveries in {queue} (FALLBACK_QUEUE_URL) without sqs:SendMessage on !GetAtt {queue}.Arn")
+    return problems
+
+
 def check_functions(t: dict) -> list[str]:
     problems: list[str] = []
     resources = t.get("Resources") or {}
@@ -383,13 +476,8 @@ def check_functions(t: dict) -> list[str]:
                     problems.append(f"{where}: STORE_TIMEOUT_MS {store_timeout} is not well below the {timeout} s timeout")
             except (TypeError, ValueError):
                 problems.append(f"{where}: STORE_TIMEOUT_MS and Timeout must be literal numbers")
-        store_budget = env.get("STORE_BUDGET_MS")
-        if store_budget is not None:
-            try:
-                if int(store_budget) + 1000 > int(timeout) * 1000:
-                    problems.append(f"{where}: STORE_BUDGET_MS {store_budget} leaves less than a second of the {timeout} s timeout")
-            except (TypeError, ValueError):
-                problems.append(f"{where}: STORE_BUDGET_MS and Timeout must be literal numbers")
+        problems.extend(_budget_problems(where, env, timeout))
+        problems.extend(_fallback_problems(where, env, props, resources))
         problems.extend(_insider_problems(where, env, timeout))
         behind_api = any(e.get("Type") == "HttpApi" for e in (props.get("Events") or {}).values())
         if behind_api and isinstance(timeout, int) and timeout >= API_GATEWAY_TIMEOUT_SECONDS:
@@ -558,6 +646,99 @@ def check_indexes(t: dict) -> list[str]:
     return problems
 
 
+def _drain_concurrency() -> int | None:
+    """DRAIN_CONCURRENCY of the drain's handler: how many parked deliveries it stores at once."""
+    try:
+        text = DRAIN_SOURCE.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    found = re.search(r"^pub const DRAIN_CONCURRENCY: usize = (\d+);", text, re.M)
+    return int(found.group(1)) if found else None
+
+
+def _queue_mapping_problems(t: dict, where: str, props: dict, queue: str) -> list[str]:
+    """An event source mapping from the SQS queue `queue` of the template."""
+    resources = t.get("Resources") or {}
+    function_globals = (t.get("Globals") or {}).get("Function") or {}
+    problems = []
+    if "ReportBatchItemFailures" not in (props.get("FunctionResponseTypes") or []):
+        problems.append(
+            f"{where}: FunctionResponseTypes must include ReportBatchItemFailures, or one message the function "
+            "fails on makes the whole batch come back (and count a receive each)"
+        )
+    q = (resources[queue].get("Properties")) or {}
+    visibility = q.get("VisibilityTimeout", SQS_DEFAULT_VISIBILITY_TIMEOUT)
+    retention = q.get("MessageRetentionPeriod", SQS_DEFAULT_RETENTION)
+    redrive = q.get("RedrivePolicy")
+    dead_letter = _getatt_target((redrive or {}).get("deadLetterTargetArn")) if isinstance(redrive, dict) else None
+    receives = (redrive or {}).get("maxReceiveCount") if isinstance(redrive, dict) else None
+    if not _is_queue(resources, dead_letter):
+        problems.append(
+            f"Resources.{queue}: fed to a function ({where}) without a RedrivePolicy to a dead-letter queue of the "
+            "template (deadLetterTargetArn: !GetAtt <queue>.Arn): a message it keeps failing on would come back "
+            "until it expires"
+        )
+    if redrive is not None and (not isinstance(receives, int) or receives < 1):
+        problems.append(f"Resources.{queue}: RedrivePolicy.maxReceiveCount must be a literal number of receives, at least 1")
+    elif isinstance(receives, int) and isinstance(visibility, int) and isinstance(retention, int) and receives * visibility >= retention:
+        problems.append(
+            f"Resources.{queue}: {receives} receives {visibility} s apart (maxReceiveCount, VisibilityTimeout) outlast "
+            f"its {retention} s retention: a failing message would expire before reaching the dead-letter queue"
+        )
+    if _is_queue(resources, dead_letter):
+        dlq_retention = ((resources[dead_letter].get("Properties")) or {}).get("MessageRetentionPeriod", SQS_DEFAULT_RETENTION)
+        if isinstance(dlq_retention, int) and isinstance(retention, int) and dlq_retention < retention:
+            problems.append(
+                f"Resources.{dead_letter}: keeps messages {dlq_retention} s, less than {queue}'s {retention} s; a message "
+                "moved there keeps its enqueue time and would expire sooner than where it came from"
+            )
+
+    function = _ref_target(props.get("FunctionName"))
+    f = resources.get(function) or {}
+    if f.get("Type") != "AWS::Serverless::Function":
+        problems.append(f"{where}: FunctionName must be a Ref to an AWS::Serverless::Function of the template")
+        return problems
+    fprops = f.get("Properties") or {}
+    timeout = fprops.get("Timeout", function_globals.get("Timeout", 3))
+    if not isinstance(visibility, int) or not isinstance(timeout, int):
+        problems.append(f"Resources.{queue}: VisibilityTimeout and {function}'s Timeout must be literal numbers")
+    elif visibility < VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT * timeout:
+        problems.append(
+            f"Resources.{queue}: VisibilityTimeout {visibility} s is under {VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT} times "
+            f"{function}'s {timeout} s timeout (AWS's advice for a Lambda event source): a batch being handled or "
+            "retried after a throttle would come back and count another receive"
+        )
+    granted = set()
+    for s in _statements(fprops.get("Policies")):
+        if s.get("Effect") == "Allow" and queue in [_getatt_target(r) for r in _as_list(s.get("Resource", []))]:
+            granted.update(a for a in _as_list(s.get("Action", [])) if isinstance(a, str))
+    for missing in sorted(SQS_CONSUME_ACTIONS - granted):
+        problems.append(f"{where}: the function {function} may not {missing} on its queue {queue} (Lambda polls with its role)")
+
+    env = dict(((function_globals.get("Environment") or {}).get("Variables")) or {})
+    env.update(((fprops.get("Environment") or {}).get("Variables")) or {})
+    if "STORE_BUDGET_MS" in env:
+        concurrency = _drain_concurrency()
+        batch = props.get("BatchSize", 10)
+        try:
+            budget_ms, timeout_ms = int(env["STORE_BUDGET_MS"]), int(timeout) * 1000
+        except (TypeError, ValueError):
+            budget_ms = timeout_ms = None
+        if concurrency is None or concurrency < 1:
+            problems.append(f"{where}: no DRAIN_CONCURRENCY in {DRAIN_SOURCE.relative_to(ROOT)} to size a batch's time with")
+        elif not isinstance(batch, int) or budget_ms is None:
+            problems.append(f"{where}: BatchSize, {function}'s STORE_BUDGET_MS and Timeout must be literal numbers")
+        else:
+            rounds = -(-batch // concurrency)
+            if rounds * budget_ms + BUDGET_HEADROOM_MS > timeout_ms:
+                problems.append(
+                    f"{where}: a batch of {batch}, stored {concurrency} at a time (DRAIN_CONCURRENCY), takes up to "
+                    f"{rounds} x STORE_BUDGET_MS {budget_ms} ms, not {BUDGET_HEADROOM_MS} ms under {function}'s "
+                    f"{timeout} s timeout: a batch cut off comes back whole"
+                )
+    return problems
+
+
 def check_event_source_mappings(t: dict) -> list[str]:
     problems = []
     resources = t.get("Resources") or {}
@@ -566,6 +747,11 @@ def check_event_source_mappings(t: dict) -> list[str]:
             continue
         where = f"Resources.{name}"
         props = resource.get("Properties") or {}
+        queue = _getatt_target(props.get("EventSourceArn"))
+        if _is_queue(resources, queue):
+            problems.extend(_queue_mapping_problems(t, where, props, queue))
+            continue
+        # A stream (DynamoDB, Kinesis): retried from the failed record on, until given up on.
         if "ReportBatchItemFailures" not in (props.get("FunctionResponseTypes") or []):
             problems.append(
                 f"{where}: FunctionResponseTypes must include ReportBatchItemFailures, or one failed "
@@ -590,6 +776,53 @@ def check_event_source_mappings(t: dict) -> list[str]:
     return problems
 
 
+def _dead_letter_queues(resources: dict) -> dict[str, str]:
+    """Queues of the template used as dead-letter queues -> what uses one so."""
+    found: dict[str, str] = {}
+    for name, resource in resources.items():
+        props = resource.get("Properties") or {}
+        kind = resource.get("Type")
+        targets = []
+        if kind == "AWS::SQS::Queue" and isinstance(props.get("RedrivePolicy"), dict):
+            targets.append(props["RedrivePolicy"].get("deadLetterTargetArn"))
+        elif kind == "AWS::Lambda::EventSourceMapping":
+            targets.append((((props.get("DestinationConfig") or {}).get("OnFailure")) or {}).get("Destination"))
+        elif kind == "AWS::Events::Rule":
+            targets.extend((target.get("DeadLetterConfig") or {}).get("Arn") for target in props.get("Targets") or [])
+        for target in targets:
+            queue = _getatt_target(target)
+            if _is_queue(resources, queue):
+                found.setdefault(queue, name)
+    return found
+
+
+def check_queues(t: dict) -> list[str]:
+    problems = []
+    resources = t.get("Resources") or {}
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::SQS::Queue":
+            continue
+        props = resource.get("Properties") or {}
+        if props.get("SqsManagedSseEnabled") not in (True, "true") and not props.get("KmsMasterKeyId"):
+            problems.append(f"Resources.{name}: not encrypted at rest; set SqsManagedSseEnabled: true (or a KmsMasterKeyId)")
+    watched = {
+        _getatt_target(d.get("Value"), "QueueName")
+        for r in resources.values()
+        if r.get("Type") == "AWS::CloudWatch::Alarm"
+        and (r.get("Properties") or {}).get("Namespace") == "AWS/SQS"
+        and (r.get("Properties") or {}).get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        for d in (r.get("Properties") or {}).get("Dimensions") or []
+        if d.get("Name") == "QueueName"
+    }
+    for queue, user in sorted(_dead_letter_queues(resources).items()):
+        if queue not in watched:
+            problems.append(
+                f"Resources.{queue}: the dead-letter queue of {user} has no alarm on its ApproximateNumberOfMessagesVisible "
+                f"(AWS/SQS, QueueName: !GetAtt {queue}.QueueName): what lands there would go unseen"
+            )
+    return problems
+
+
 CHECKS = [
     check_references,
     check_functions,
@@ -598,6 +831,7 @@ CHECKS = [
     check_route_throttles,
     check_indexes,
     check_event_source_mappings,
+    check_queues,
 ]
 
 
@@ -617,6 +851,11 @@ def self_test(path: Path) -> int:
     receiver = lambda t: t[r]["WebhookReceiverFunction"]["Properties"]  # noqa: E731
     manage = lambda t: t[r]["ManageWebhooksListFunction"]["Properties"]  # noqa: E731
     route_settings = lambda t: t[r]["HttpApi"]["Properties"]["RouteSettings"]  # noqa: E731
+    statement = lambda t, function, sid: next(  # noqa: E731
+        s for s in _statements(t[r][function]["Properties"]["Policies"]) if s.get("Sid") == sid
+    )
+    fallback_queue = lambda t: t[r]["FallbackQueue"]["Properties"]  # noqa: E731
+    drain = lambda t: t[r]["FallbackDrainFunction"]["Properties"]  # noqa: E731
     query_resources = lambda t: next(  # noqa: E731
         s for s in _statements(t[r]["MessageQueryFunction"]["Properties"]["Policies"]) if s.get("Sid") == "QueryEventIndexes"
     )["Resource"]
@@ -652,6 +891,22 @@ def self_test(path: Path) -> int:
         "trusted issuers without an audience": lambda t: receiver(t)["Environment"]["Variables"].pop("TRUSTED_AUDIENCE"),
         "management trusting issuers the receiver does not": lambda t: receiver(t)["Environment"]["Variables"].update(TRUSTED_ISSUERS=""),
         "dead-letter queue the function may not send to": lambda t: t[r]["EventPublisherFunction"]["Properties"]["Policies"][0]["Statement"].pop(2),
+        "fallback queue the receiver may not send to": lambda t: receiver(t)["Policies"][0]["Statement"].remove(statement(t, "WebhookReceiverFunction", "ParkRefusedDeliveries")),
+        "fallback queue the receiver may also read": lambda t: statement(t, "WebhookReceiverFunction", "ParkRefusedDeliveries").update(Action=["sqs:SendMessage", "sqs:ReceiveMessage"]),
+        "fallback permission on every queue": lambda t: statement(t, "WebhookReceiverFunction", "ParkRefusedDeliveries").update(Resource="*"),
+        "fallback queue URL that is no queue": lambda t: receiver(t)["Environment"]["Variables"].update(FALLBACK_QUEUE_URL={"Ref": "RawFragmentsBucket"}),
+        "store and fallback budgets over the timeout": lambda t: receiver(t)["Environment"]["Variables"].update(FALLBACK_BUDGET_MS="4000"),
+        "fallback budget without a fallback queue": lambda t: manage(t)["Environment"]["Variables"].update(FALLBACK_BUDGET_MS="2000"),
+        "queue mapping without partial batch failures": lambda t: t[r]["FallbackDrainQueueMapping"]["Properties"].pop("FunctionResponseTypes"),
+        "consumed queue without a dead-letter queue": lambda t: fallback_queue(t).pop("RedrivePolicy"),
+        "consumed queue without a bound on receives": lambda t: fallback_queue(t)["RedrivePolicy"].pop("maxReceiveCount"),
+        "receives outlasting the queue's retention": lambda t: fallback_queue(t).update(MessageRetentionPeriod=1800),
+        "dead-letter queue expiring messages sooner": lambda t: t[r]["FallbackDeadLetterQueue"]["Properties"].update(MessageRetentionPeriod=345600),
+        "visibility timeout under six function timeouts": lambda t: fallback_queue(t).update(VisibilityTimeout=300),
+        "queue the function may not consume": lambda t: statement(t, "FallbackDrainFunction", "ConsumeParkedDeliveries")["Action"].remove("sqs:DeleteMessage"),
+        "drained batch over the function's timeout": lambda t: drain(t)["Environment"]["Variables"].update(STORE_BUDGET_MS="20000"),
+        "queue not encrypted at rest": lambda t: t[r]["FallbackDeadLetterQueue"]["Properties"].pop("SqsManagedSseEnabled"),
+        "dead-letter queue without an alarm": lambda t: t[r]["FallbackDeadLetterAlarm"]["Properties"]["Dimensions"][0].update(Value={"Fn::GetAtt": ["FallbackQueue", "QueueName"]}),
     }
     failed = 0
     for label, mutate in mutations.items():
@@ -677,7 +932,7 @@ def main(argv: list[str]) -> int:
     if problems:
         print(f"check_template: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"check_template: {path.name}: references, functions, parameters, dashboard, route throttles, indexes and stream mappings OK")
+    print(f"check_template: {path.name}: references, functions, parameters, dashboard, route throttles, indexes, event source mappings and queues OK")
     return 0
 
 

@@ -5,7 +5,9 @@
 //! | `TABLE_NAME` | the DynamoDB table | required |
 //! | `EVENT_RETENTION_DAYS` | TTL of stored items | 90 |
 //! | `STORE_TIMEOUT_MS` | bound on one DynamoDB call, retries included | 3000 |
-//! | `STORE_BUDGET_MS` | bound on storing one delivery, all its DynamoDB calls together | 8000 |
+//! | `STORE_BUDGET_MS` | bound on storing one delivery, all its DynamoDB calls together | receiver: 8000, less `FALLBACK_BUDGET_MS` with a fallback queue; drain: 15000 |
+//! | `FALLBACK_QUEUE_URL` | SQS queue the receiver parks a delivery in when DynamoDB refuses it for a reason a retry may cure (throttled, unavailable, too slow); `fallback-drain` stores them | — (such a delivery is answered 503) |
+//! | `FALLBACK_BUDGET_MS` | bound on parking one delivery, retries included | 2000 |
 //! | `MAX_BODY_BYTES` | largest webhook body accepted | 1 MiB |
 //! | `RAW_BUCKET` | S3 bucket for raw fragments too large for a DynamoDB item (receiver, query) | — (such an event is refused) |
 //! | `WEBHOOK_TOKENS_SECRET` | Secrets Manager secret (name or ARN) with the webhook bearer tokens (receiver; settings functions, which refuse to register a key the receiver would refuse) | — |
@@ -36,6 +38,7 @@
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::config::SharedCredentialsProvider;
 
 use base64::Engine;
 
@@ -45,10 +48,13 @@ use crate::auth::revocation::Revocations;
 use crate::auth::trusted_issuers::IssuerError;
 use crate::auth::{Authenticator, StaticTokens, TrustedIssuers};
 use crate::domain::oauth::OAuthClient;
+use crate::fallback::sqs::SqsQueue;
+use crate::fallback::{DEFAULT_FALLBACK_BUDGET, Fallback};
 use crate::http::query::Query;
 use crate::http::receiver::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, MIN_STORE_BUDGET, Receiver,
 };
+use crate::ingest::Drain;
 use crate::insider::{ClientBuildError, Credentials, InsiderClient, InsiderSettings, RetryPolicy};
 use crate::store::dynamo::{DynamoStore, RawBucket};
 
@@ -98,9 +104,24 @@ pub async fn receiver() -> Result<Receiver, ConfigError> {
             "no webhook credentials are configured (WEBHOOK_TOKENS_SECRET, WEBHOOK_TOKENS_PARAMETER or OAUTH_SIGNING_KEYS_SECRET): every delivery is refused"
         );
     }
-    let store_budget =
-        parse_env("STORE_BUDGET_MS")?.map_or(DEFAULT_STORE_BUDGET, Duration::from_millis);
-    if store_budget < MIN_STORE_BUDGET {
+    let fallback = fallback(&sdk)?;
+    // The receiver's time is shared: what parking may take is not the store's.
+    let default_budget = DEFAULT_STORE_BUDGET
+        .saturating_sub(fallback.as_ref().map_or(Duration::ZERO, |f| f.budget))
+        .max(MIN_STORE_BUDGET);
+    Ok(Receiver {
+        store: std::sync::Arc::new(store),
+        auth,
+        max_body_bytes: parse_env("MAX_BODY_BYTES")?.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        store_budget: store_budget(default_budget)?,
+        fallback,
+    })
+}
+
+/// `STORE_BUDGET_MS`, or `default`; never below [`MIN_STORE_BUDGET`].
+fn store_budget(default: Duration) -> Result<Duration, ConfigError> {
+    let budget = parse_env("STORE_BUDGET_MS")?.map_or(default, Duration::from_millis);
+    if budget < MIN_STORE_BUDGET {
         return Err(ConfigError::Invalid {
             name: "STORE_BUDGET_MS",
             reason: format!(
@@ -109,11 +130,39 @@ pub async fn receiver() -> Result<Receiver, ConfigError> {
             ),
         });
     }
-    Ok(Receiver {
-        store: std::sync::Arc::new(store),
-        auth,
-        max_body_bytes: parse_env("MAX_BODY_BYTES")?.unwrap_or(DEFAULT_MAX_BODY_BYTES),
-        store_budget,
+    Ok(budget)
+}
+
+/// The receiver's fallback queue (`FALLBACK_QUEUE_URL`), its SQS calls bounded by
+/// `FALLBACK_BUDGET_MS`.
+fn fallback(sdk: &SdkConfig) -> Result<Option<Fallback>, ConfigError> {
+    let Some(url) = non_empty_env("FALLBACK_QUEUE_URL") else {
+        return Ok(None);
+    };
+    let budget =
+        parse_env("FALLBACK_BUDGET_MS")?.map_or(DEFAULT_FALLBACK_BUDGET, Duration::from_millis);
+    let client = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(sdk)
+            .timeout_config(timeouts(budget))
+            .build(),
+    );
+    Ok(Some(Fallback {
+        queue: std::sync::Arc::new(SqsQueue::new(client, url)),
+        budget,
+    }))
+}
+
+/// What the drain's `STORE_BUDGET_MS` defaults to: a parked delivery has no caller waiting, so
+/// it may take longer than a delivery may.
+pub const DEFAULT_DRAIN_BUDGET: Duration = Duration::from_secs(15);
+
+/// Dependencies of the fallback queue's drain Lambda: the receiver's store (raw fragments too
+/// large for an item included).
+pub async fn drain() -> Result<Drain, ConfigError> {
+    let sdk = sdk_config().await?;
+    Ok(Drain {
+        store: std::sync::Arc::new(event_store(&sdk).await?),
+        budget: store_budget(DEFAULT_DRAIN_BUDGET)?,
     })
 }
 
@@ -395,19 +444,29 @@ pub async fn sdk_config() -> Result<SdkConfig, ConfigError> {
         .await)
 }
 
-/// A DynamoDB client for a DynamoDB-compatible endpoint outside AWS (DynamoDB Local), with the
-/// same timeouts as in Lambda and placeholder credentials, which such endpoints do not check.
-pub fn endpoint_dynamo_client(endpoint: &str, timeout: Duration) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
+/// SDK settings for an AWS-compatible endpoint outside AWS (DynamoDB Local, moto's SQS), with
+/// the same timeouts as in Lambda and placeholder credentials, which such endpoints do not
+/// check.
+pub fn endpoint_sdk_config(endpoint: &str, timeout: Duration) -> SdkConfig {
+    SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local", "local", None, None, "endpoint",
+        .credentials_provider(SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "endpoint"),
         ))
         .timeout_config(timeouts(timeout))
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+        .build()
+}
+
+/// A DynamoDB client for a DynamoDB-compatible endpoint (see [`endpoint_sdk_config`]).
+pub fn endpoint_dynamo_client(endpoint: &str, timeout: Duration) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&endpoint_sdk_config(endpoint, timeout))
+}
+
+/// An SQS client for an SQS-compatible endpoint (see [`endpoint_sdk_config`]).
+pub fn endpoint_sqs_client(endpoint: &str, timeout: Duration) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&endpoint_sdk_config(endpoint, timeout))
 }
 
 fn timeouts(total: Duration) -> TimeoutConfig {
@@ -456,8 +515,8 @@ pub async fn connected_dynamo_store(sdk: &SdkConfig) -> Result<DynamoStore, Conf
     Ok(DynamoStore::new(client, table, retention()?))
 }
 
-/// The store of a function that writes or reads events' raw fragments (the receiver and the
-/// query function), with the bucket of those too large for an item (`RAW_BUCKET`). Only these
+/// The store of a function that writes or reads events' raw fragments (the receiver, the drain
+/// and the query function), with the bucket of those too large for an item (`RAW_BUCKET`). Only these
 /// two link the S3 client.
 async fn event_store(sdk: &SdkConfig) -> Result<DynamoStore, ConfigError> {
     let store = connected_dynamo_store(sdk).await?;

@@ -1,13 +1,16 @@
 //! Everything the Lambdas and the local stack share. The folders mirror the architecture:
-//! `domain` is pure, `store`, `auth`, `insider` and `publish` are ports with their adapters,
-//! `management` is the use case of the `/manage/...` routes, `http` holds the handlers every
-//! entry point runs, and `config`/`telemetry` are read once per cold start.
+//! `domain` is pure, `store`, `auth`, `insider`, `publish` and `fallback` are ports with their
+//! adapters, `ingest` (a delivery into the store, or parked and drained later) and `management`
+//! (the `/manage/...` routes) are the use cases, `http` holds the handlers every entry point
+//! runs, and `config`/`telemetry` are read once per cold start.
 
 pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod fallback;
 pub mod http;
+pub mod ingest;
 pub mod insider;
 pub mod lambda;
 pub mod management;

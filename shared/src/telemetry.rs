@@ -218,6 +218,29 @@ pub mod record {
         metrics::counter!("PublishFailures").increment(1);
     }
 
+    /// A delivery the store could not take, parked in the fallback queue.
+    pub fn parked(events: usize) {
+        metrics::counter!("DeliveriesParked").increment(1);
+        metrics::counter!("EventsParked").increment(events as u64);
+    }
+
+    /// A delivery neither the store nor the fallback queue took: answered 503.
+    pub fn park_failure() {
+        metrics::counter!("ParkFailures").increment(1);
+    }
+
+    /// A parked delivery stored by the drain.
+    pub fn drained() {
+        metrics::counter!("DeliveriesDrained").increment(1);
+    }
+
+    /// A parked delivery the drain could not store (yet): `unreadable`, `refused` or
+    /// `unavailable`.
+    pub fn drain_failure(reason: &'static str) {
+        metrics::counter!("DrainFailures", "Reason" => reason).increment(1);
+        metrics::counter!("DrainFailures").increment(1);
+    }
+
     pub fn token_issued(grant: &'static str) {
         metrics::counter!("TokensIssued", "Grant" => grant).increment(1);
         metrics::counter!("TokensIssued").increment(1);

@@ -12,6 +12,7 @@ pub mod moto;
 pub mod oauth;
 pub mod payloads;
 pub mod raw_http;
+pub mod readback;
 pub mod stack;
 pub mod stores;
 pub mod supervised;

@@ -48,6 +48,50 @@ impl Moto {
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
+
+    /// An SQS client of this server.
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        shared::config::endpoint_sqs_client(&self.endpoint, Duration::from_secs(30))
+    }
+
+    /// A new queue named `name` whose messages move to a new dead-letter queue (`<name>-dlq`)
+    /// after `max_receives` receives, as the template's fallback queue does; its URL and the
+    /// dead-letter queue's.
+    pub async fn queue_with_dead_letters(&self, name: &str, max_receives: u32) -> (String, String) {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let sqs = self.sqs();
+        let dead_letters = sqs
+            .create_queue()
+            .queue_name(format!("{name}-dlq"))
+            .send()
+            .await
+            .expect("moto creates a queue")
+            .queue_url
+            .expect("a queue URL");
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&dead_letters)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("moto answers")
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .expect("a queue ARN");
+        let redrive =
+            serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": max_receives});
+        let queue = sqs
+            .create_queue()
+            .queue_name(name)
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .attributes(QueueAttributeName::MaximumMessageSize, "1048576")
+            .send()
+            .await
+            .expect("moto creates a queue")
+            .queue_url
+            .expect("a queue URL");
+        (queue, dead_letters)
+    }
 }
 
 fn moto_server() -> Result<PathBuf, String> {

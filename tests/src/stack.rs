@@ -59,6 +59,7 @@ pub async fn dynamo(endpoint: &str, store_timeout: Duration) -> LocalStack {
         endpoint: endpoint.to_owned(),
         table: crate::dynamodb_local::unique_table_name("stack"),
         raw_bucket: None,
+        fallback_queue: None,
     };
     local_stack::start(config(store, store_timeout))
         .await

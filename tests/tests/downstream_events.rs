@@ -679,7 +679,6 @@ fn event_id_of_opt(record: &Value) -> Option<String> {
 
 fn moto_clients(moto: &Moto) -> (aws_sdk_eventbridge::Client, aws_sdk_sqs::Client) {
     use aws_sdk_eventbridge::config as eb;
-    use aws_sdk_sqs::config as sqs;
     let eventbridge = aws_sdk_eventbridge::Client::from_conf(
         eb::Config::builder()
             .behavior_version(eb::BehaviorVersion::latest())
@@ -688,15 +687,7 @@ fn moto_clients(moto: &Moto) -> (aws_sdk_eventbridge::Client, aws_sdk_sqs::Clien
             .credentials_provider(eb::Credentials::new("test", "test", None, None, "moto"))
             .build(),
     );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        sqs::Config::builder()
-            .behavior_version(sqs::BehaviorVersion::latest())
-            .region(sqs::Region::new("us-east-1"))
-            .endpoint_url(moto.endpoint())
-            .credentials_provider(sqs::Credentials::new("test", "test", None, None, "moto"))
-            .build(),
-    );
-    (eventbridge, sqs)
+    (eventbridge, moto.sqs())
 }
 
 /// A queue receiving the events of a rule on `bus` with `pattern`; returns its URL.

@@ -173,6 +173,7 @@ async fn hostile_api_gateway_events_get_their_documented_error_and_change_nothin
             .with(access_tokens()),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         store_budget: DEFAULT_STORE_BUDGET,
+        fallback: None,
     };
     let reader = Query {
         store: store.clone(),

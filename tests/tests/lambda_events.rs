@@ -53,6 +53,7 @@ async fn base64_and_plain_bodies_from_api_gateway_are_stored() {
         auth: Authenticator::new().with(StaticTokens::new([WEBHOOK_TOKEN])),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         store_budget: DEFAULT_STORE_BUDGET,
+        fallback: None,
     };
     for (base64, message_id) in [(true, "wamid.b64"), (false, "wamid.plain")] {
         let body = status(message_id, "delivered", 1_700_000_000, "whatsapp-lambda");

@@ -34,6 +34,7 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
         auth: Authenticator::new().with(StaticTokens::new([WEBHOOK_TOKEN])),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         store_budget: DEFAULT_STORE_BUDGET,
+        fallback: None,
     };
     let body = statuses(
         &[("wamid.m1", "sent", 1), ("wamid.m1", "read", 2)],

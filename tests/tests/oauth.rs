@@ -900,6 +900,7 @@ async fn expired_foreign_and_rotated_out_tokens_get_401_and_store_nothing() {
             .with(AccessTokens::new(keys, "iss", "aud").unwrap()),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         store_budget: DEFAULT_STORE_BUDGET,
+        fallback: None,
     };
     let now = shared::clock::now_millis() / 1000;
     let claims = |aud: &str, exp: i64, scope: &str| {

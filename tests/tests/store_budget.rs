@@ -35,6 +35,7 @@ async fn a_large_delivery_is_answered_within_its_budget_and_a_retry_completes_it
         auth: Authenticator::new().with(StaticTokens::new([WEBHOOK_TOKEN])),
         max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         store_budget: budget,
+        fallback: None,
     };
     let ids: Vec<String> = (0..EVENTS).map(|i| format!("wamid.budget-{i}")).collect();
     let items: Vec<(&str, &str, i64)> = ids

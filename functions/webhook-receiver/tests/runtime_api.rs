@@ -318,3 +318,58 @@ async fn a_configured_secret_that_cannot_be_read_fails_init() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_delivery_the_store_cannot_take_is_parked_in_the_fallback_queue() {
+    let moto = credential_sources().await;
+    let (queue, _) = moto.queue_with_dead_letters("fallback", 5).await;
+    // Nothing listens on the discard port: every DynamoDB call fails.
+    let mut settings = settings("http://127.0.0.1:9", "no-such-table");
+    settings.environment.extend(
+        [
+            ("WEBHOOK_TOKENS_SECRET", "webhook-tokens"),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.endpoint()),
+            ("FALLBACK_QUEUE_URL", queue.as_str()),
+            ("AWS_ENDPOINT_URL_SQS", moto.endpoint()),
+        ]
+        .map(|(name, value)| (name.to_owned(), value.to_owned())),
+    );
+    let mut function = Function::start(Path::new(BOOTSTRAP), &settings)
+        .await
+        .unwrap();
+    let (code, body) = deliver(&mut function, "wamid.parked", SECRET_TOKEN).await;
+    assert_eq!(
+        (code, body),
+        (
+            200,
+            serde_json::json!({"stored": 0, "duplicates": 0, "parked": true})
+        )
+    );
+    function.stop().await;
+
+    let messages = moto
+        .sqs()
+        .receive_message()
+        .queue_url(&queue)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(messages.len(), 1);
+    let attribute = |name: &str| {
+        messages[0].message_attributes.as_ref().unwrap()[name]
+            .string_value()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        messages[0].body(),
+        Some(status("wamid.parked", "read", 1_795_000_000, "").as_str()),
+        "the body exactly as received"
+    );
+    assert_eq!(attribute("sub_product"), "conversational");
+    assert_eq!(attribute("principal"), "static-token");
+    assert!(attribute("received_at").parse::<i64>().unwrap() > 1_795_000_000_000 / 2);
+}

@@ -1,5 +1,6 @@
 //! `POST /webhooks/{sub_product}`: Insider One delivers events here.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,9 @@ use super::{
 use crate::auth::Authenticator;
 use crate::clock::now_millis;
 use crate::domain::{SubProduct, parse_delivery};
-use crate::store::{StoreError, StoredEvent, WriteEvents, WriteReport};
+use crate::fallback::{Fallback, ParkedDelivery};
+use crate::ingest::{Outcome, store_or_park};
+use crate::store::{StoredEvent, WriteEvents};
 use crate::telemetry::{record, take_cold_start};
 
 /// Bodies above this are refused with 413 (API Gateway itself stops at 10 MB, Lambda at 6 MB).
@@ -31,6 +34,9 @@ pub struct Receiver {
     /// of events is answered 503 `storage_timeout` within it, and the sender's retry writes only
     /// what is still missing.
     pub store_budget: Duration,
+    /// Where a delivery goes when the store fails for a reason a retry may cure; without it,
+    /// such a delivery is answered 503 and kept only if the sender retries.
+    pub fallback: Option<Fallback>,
 }
 
 pub async fn receive(receiver: &Receiver, request: Request) -> Response {
@@ -64,7 +70,7 @@ pub async fn receive(receiver: &Receiver, request: Request) -> Response {
             );
             empty_response(StatusCode::OK)
         }
-        Ok(Some(report)) => {
+        Ok(Some(Outcome::Stored(report))) => {
             tracing::info!(
                 sub_product = sub_product.as_str(),
                 cold_start,
@@ -77,6 +83,20 @@ pub async fn receive(receiver: &Receiver, request: Request) -> Response {
             json_response(
                 StatusCode::OK,
                 &json!({"stored": report.stored, "duplicates": report.duplicates}),
+            )
+        }
+        Ok(Some(Outcome::Parked)) => {
+            tracing::info!(
+                sub_product = sub_product.as_str(),
+                cold_start,
+                outcome = "parked",
+                status = 200,
+                elapsed_ms
+            );
+            // Durable in the fallback queue: the drain stores it; the sender need not retry.
+            json_response(
+                StatusCode::OK,
+                &json!({"stored": 0, "duplicates": 0, "parked": true}),
             )
         }
         Err(error) => {
@@ -96,15 +116,18 @@ async fn store_delivery(
     receiver: &Receiver,
     sub_product: SubProduct,
     request: &Request,
-) -> Result<WriteReport, ApiError> {
-    if let Err(error) = receiver
+) -> Result<Outcome, ApiError> {
+    let principal = match receiver
         .auth
         .authenticate(authorization(request).as_deref())
         .await
     {
-        record::auth_failure("webhooks");
-        return Err(error.into());
-    }
+        Ok(principal) => principal,
+        Err(error) => {
+            record::auth_failure("webhooks");
+            return Err(error.into());
+        }
+    };
     let body = request.body().as_ref();
     if body.len() > receiver.max_body_bytes {
         return Err(ApiError::new(
@@ -123,18 +146,25 @@ async fn store_delivery(
         .into_iter()
         .map(|event| StoredEvent::new(event, sub_product, received_at))
         .collect();
-    let started = Instant::now();
-    let written = tokio::time::timeout(receiver.store_budget, receiver.store.write_events(&events))
-        .await
-        .unwrap_or(Err(StoreError::Timeout));
-    record::store_call(started.elapsed(), written.is_ok());
-    let report = written.map_err(|error| {
-        tracing::error!(%error, events = events.len(), "storing a delivery failed");
-        ApiError::from(error)
-    })?;
-    let parsed: Vec<_> = events.into_iter().map(|e| e.event).collect();
-    record::delivery(sub_product, &parsed, &report);
-    Ok(report)
+    let delivery = ParkedDelivery {
+        body: Cow::Borrowed(body),
+        sub_product,
+        received_at,
+        principal: Cow::Borrowed(&principal.subject),
+    };
+    let outcome = store_or_park(
+        receiver.store.as_ref(),
+        receiver.store_budget,
+        receiver.fallback.as_ref(),
+        &delivery,
+        &events,
+    )
+    .await?;
+    if let Outcome::Stored(report) = &outcome {
+        let parsed: Vec<_> = events.into_iter().map(|e| e.event).collect();
+        record::delivery(sub_product, &parsed, report);
+    }
+    Ok(outcome)
 }
 
 /// An empty body or an empty JSON object: the URL-validation call, not a delivery.

@@ -128,6 +128,14 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// A failure that a later attempt may not meet: the store was unavailable or too slow; it
+    /// did not refuse the data.
+    pub fn may_pass(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_) | StoreError::Timeout)
+    }
+}
+
 /// What every store operation returns: boxed, so the traits work behind `dyn` (the local stack
 /// chooses its store at run time) without a macro.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;

@@ -176,6 +176,7 @@ async fn run(args: &Args) -> Result<Report, BenchError> {
         endpoint: proxy.url(),
         table: table.clone(),
         raw_bucket: None,
+        fallback_queue: None,
     };
     let stack = local_stack::start(stack::config(store, Duration::from_secs(10)))
         .await

@@ -1,9 +1,11 @@
 //! The local stack: the project's routes on one HTTP server, running the very handlers the
 //! Lambdas run (`shared::http`), on the embedded store or on a DynamoDB-compatible endpoint.
 //! New events can be printed or POSTed as the EventBridge events AWS would publish
-//! ([`Downstream`]).
+//! ([`Downstream`]). On DynamoDB, a fallback queue can take the deliveries the store refuses,
+//! and the stack drains it itself ([`FallbackQueue`]).
 
 mod downstream;
+mod drain;
 
 pub use downstream::Downstream;
 
@@ -23,11 +25,14 @@ use shared::auth::oauth::{ConfiguredClient, DEFAULT_TOKEN_LIFETIME_SECS, TokenSe
 use shared::auth::revocation::Revocations;
 use shared::auth::{Authenticator, StaticTokens, TrustedIssuers};
 use shared::domain::oauth::GrantType;
+use shared::fallback::sqs::SqsQueue;
+use shared::fallback::{DEFAULT_FALLBACK_BUDGET, Fallback};
 use shared::http::manage::{Management, manage};
 use shared::http::oauth::token_endpoint;
 use shared::http::query::{Query, query};
 use shared::http::receiver::{Receiver, receive};
 use shared::http::{ApiError, Body, Request, Response, authorization, unreadable_body};
+use shared::ingest::Drain;
 use shared::insider::{InsiderClient, InsiderSettings};
 use shared::store::dynamo::{DynamoStore, RawBucket};
 use shared::store::embedded::EmbeddedStore;
@@ -51,8 +56,22 @@ pub enum StoreChoice {
         /// The S3 bucket for raw fragments too large for an item (the S3 endpoint from
         /// `AWS_ENDPOINT_URL_S3`, e.g. moto's); without it such an event is refused.
         raw_bucket: Option<String>,
+        /// Where deliveries go that the store cannot take for a reason a retry may cure.
+        fallback_queue: Option<FallbackQueue>,
     },
 }
+
+/// An SQS queue at an SQS-compatible endpoint (moto's), as `FALLBACK_QUEUE_URL` is in Lambda:
+/// the receiver parks deliveries there when DynamoDB fails, and the stack drains it, as the
+/// `fallback-drain` Lambda does in AWS.
+#[derive(Debug, Clone)]
+pub struct FallbackQueue {
+    pub url: String,
+    pub endpoint: String,
+}
+
+/// Bound on one receive of the drain (a long poll of a second, and its answer).
+const DRAIN_RECEIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -109,6 +128,7 @@ pub struct LocalStack {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     server: Option<tokio::task::JoinHandle<()>>,
+    drain: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl LocalStack {
@@ -120,11 +140,15 @@ impl LocalStack {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting connections and waits for the server task to end.
+    /// Stops accepting connections (and draining the fallback queue) and waits for the tasks
+    /// to end.
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
+        for task in [self.server.take(), self.drain.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = task.await;
         }
     }
 }
@@ -187,6 +211,21 @@ pub async fn start_with(
         .downstream
         .around(stores.writer)
         .map_err(|e| StartError::Downstream(e.to_string()))?;
+    let fallback_queue = match &config.store {
+        StoreChoice::Dynamo { fallback_queue, .. } => fallback_queue.clone(),
+        StoreChoice::Embedded(_) => None,
+    };
+    let fallback = fallback_queue.as_ref().map(|queue| Fallback {
+        queue: Arc::new(SqsQueue::new(
+            shared::config::endpoint_sqs_client(&queue.endpoint, DEFAULT_FALLBACK_BUDGET),
+            &queue.url,
+        )),
+        budget: DEFAULT_FALLBACK_BUDGET,
+    });
+    let drain = Drain {
+        store: Arc::clone(&writer),
+        budget: shared::config::DEFAULT_DRAIN_BUDGET,
+    };
     let routes = Arc::new(Routes {
         receiver: Receiver {
             store: writer,
@@ -198,6 +237,7 @@ pub async fn start_with(
                 ),
             max_body_bytes: config.max_body_bytes,
             store_budget: config.store_budget,
+            fallback,
         },
         query: Query {
             store: stores.reader,
@@ -228,6 +268,10 @@ pub async fn start_with(
         .local_addr()
         .map_err(|e| StartError::Listen(config.listen, e))?;
     let (shutdown, mut stopped) = watch::channel(false);
+    let drain = fallback_queue.map(|queue| {
+        let sqs = shared::config::endpoint_sqs_client(&queue.endpoint, DRAIN_RECEIVE_TIMEOUT);
+        drain::spawn(sqs, queue.url, drain, stopped.clone())
+    });
     let server = tokio::spawn(async move {
         loop {
             let (stream, _) = tokio::select! {
@@ -261,6 +305,7 @@ pub async fn start_with(
         addr,
         shutdown,
         server: Some(server),
+        drain,
     })
 }
 
@@ -306,6 +351,7 @@ async fn open_store(config: &Config) -> Result<Stores, StartError> {
             endpoint,
             table,
             raw_bucket,
+            ..
         } => {
             // Creating a table takes a busy DynamoDB Local longer than a delivery may wait, so
             // the start-up is bounded on its own and only the store that serves requests keeps

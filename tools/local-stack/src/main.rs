@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use local_stack::{Config, Downstream, ManagementConfig, StoreChoice};
+use local_stack::{Config, Downstream, FallbackQueue, ManagementConfig, StoreChoice};
 use shared::auth::generate_token;
 use shared::auth::oauth::SecretTooShort;
 use shared::http::receiver::MIN_STORE_BUDGET;
@@ -36,6 +36,19 @@ struct Args {
     /// refused.
     #[arg(long, env = "RAW_BUCKET", requires = "dynamodb_endpoint")]
     raw_bucket: Option<String>,
+    /// With --dynamodb-endpoint: park the deliveries DynamoDB refuses for a reason a retry may
+    /// cure (throttled, unavailable, too slow) in this SQS queue, and drain it into the table,
+    /// as the receiver and the fallback-drain Lambda do in AWS. The SQS endpoint comes from
+    /// AWS_ENDPOINT_URL_SQS (required: moto's, ElasticMQ's, ...).
+    #[arg(
+        long,
+        env = "FALLBACK_QUEUE_URL",
+        value_name = "URL",
+        requires = "dynamodb_endpoint"
+    )]
+    fallback_queue_url: Option<String>,
+    #[arg(skip = std::env::var("AWS_ENDPOINT_URL_SQS").ok().filter(|url| !url.trim().is_empty()))]
+    sqs_endpoint: Option<String>,
     /// Days stored events are kept.
     #[arg(long, default_value_t = shared::config::DEFAULT_RETENTION_DAYS)]
     retention_days: u64,
@@ -107,11 +120,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let oauth_client_id = Credential::from_env_or("LOCAL_OAUTH_CLIENT_ID", || {
         format!("local-{}", &generate_token()[..8])
     });
+    let fallback_queue = match (&args.fallback_queue_url, &args.sqs_endpoint) {
+        (None, _) => None,
+        (Some(url), Some(endpoint)) => Some(FallbackQueue {
+            url: url.clone(),
+            endpoint: endpoint.clone(),
+        }),
+        // Never AWS's own SQS from a local stack: only an endpoint named for it.
+        (Some(_), None) => {
+            eprintln!(
+                "local-stack: --fallback-queue-url needs AWS_ENDPOINT_URL_SQS, the local SQS endpoint the queue is at (moto's, ElasticMQ's, ...)"
+            );
+            std::process::exit(2);
+        }
+    };
     let store = match &args.dynamodb_endpoint {
         Some(endpoint) => StoreChoice::Dynamo {
             endpoint: endpoint.clone(),
             table: args.table.clone(),
             raw_bucket: args.raw_bucket.clone(),
+            fallback_queue,
         },
         None => StoreChoice::Embedded(args.data_dir.clone()),
     };
@@ -157,8 +185,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = match store {
         StoreChoice::Embedded(dir) => format!("embedded store in {}", dir.display()),
         StoreChoice::Dynamo {
-            endpoint, table, ..
-        } => format!("DynamoDB table {table} at {endpoint}"),
+            endpoint,
+            table,
+            fallback_queue,
+            ..
+        } => format!(
+            "DynamoDB table {table} at {endpoint}{}",
+            fallback_queue
+                .map(|queue| format!(", fallback queue {} drained into it", queue.url))
+                .unwrap_or_default()
+        ),
     };
     println!("local stack listening on {url} ({store})\n");
     println!(

@@ -45,6 +45,7 @@ pub struct WorkerStats {
     pub statuses: BTreeMap<u16, u64>,
     pub transport_errors: u64,
     pub stored: u64,
+    pub parked: u64,
     pub duplicates: u64,
     pub reports: u64,
 }
@@ -60,6 +61,7 @@ impl WorkerStats {
         }
         self.transport_errors += other.transport_errors;
         self.stored += other.stored;
+        self.parked += other.parked;
         self.duplicates += other.duplicates;
         self.reports += other.reports;
     }
@@ -70,6 +72,9 @@ impl WorkerStats {
 struct ReceiverReport {
     stored: u64,
     duplicates: u64,
+    /// Kept in its fallback queue, to be stored later.
+    #[serde(default)]
+    parked: bool,
 }
 
 enum Attempt {
@@ -158,6 +163,7 @@ impl Sender {
         if status.is_success() {
             if let Ok(report) = serde_json::from_slice::<ReceiverReport>(&body) {
                 stats.stored += report.stored;
+                stats.parked += u64::from(report.parked);
                 stats.duplicates += report.duplicates;
                 stats.reports += 1;
             }

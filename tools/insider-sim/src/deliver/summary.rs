@@ -53,11 +53,14 @@ pub struct DeliverySummary {
     pub message_statuses: BTreeMap<String, MessageStatus>,
 }
 
-/// Totals from our receiver's `{"stored": N, "duplicates": M}` answers.
+/// Totals from our receiver's `{"stored": N, "duplicates": M, "parked": true?}` answers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiverTotals {
     pub stored: u64,
     pub duplicates: u64,
+    /// Deliveries the receiver parked in its fallback queue (their events are stored later).
+    #[serde(default)]
+    pub parked: u64,
     /// Acknowledgements that carried those totals.
     pub reports: u64,
 }
@@ -140,6 +143,7 @@ pub(super) fn summarize(
         receiver: ReceiverTotals {
             stored: stats.stored,
             duplicates: stats.duplicates,
+            parked: stats.parked,
             reports: stats.reports,
         },
         responses: stats.statuses,
@@ -200,8 +204,11 @@ impl fmt::Display for DeliverySummary {
         )?;
         writeln!(
             f,
-            "  receiver reported stored {}  duplicates {}  (in {} answers)",
-            self.receiver.stored, self.receiver.duplicates, self.receiver.reports
+            "  receiver reported stored {}  duplicates {}  parked deliveries {}  (in {} answers)",
+            self.receiver.stored,
+            self.receiver.duplicates,
+            self.receiver.parked,
+            self.receiver.reports
         )?;
         let responses: Vec<String> = self
             .responses
