@@ -516,8 +516,8 @@ pub async fn connected_dynamo_store(sdk: &SdkConfig) -> Result<DynamoStore, Conf
 }
 
 /// The store of a function that writes or reads events' raw fragments (the receiver, the drain
-/// and the query function), with the bucket of those too large for an item (`RAW_BUCKET`). Only these
-/// two link the S3 client.
+/// and the query function), with the bucket of those too large for an item (`RAW_BUCKET`). Only
+/// these three link the S3 client.
 async fn event_store(sdk: &SdkConfig) -> Result<DynamoStore, ConfigError> {
     let store = connected_dynamo_store(sdk).await?;
     Ok(match non_empty_env("RAW_BUCKET") {

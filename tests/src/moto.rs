@@ -92,6 +92,36 @@ impl Moto {
             .expect("a queue URL");
         (queue, dead_letters)
     }
+
+    /// Messages in the queue at `url`, visible or being handled.
+    pub async fn messages_in(&self, url: &str) -> usize {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        self.sqs()
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("moto answers")
+            .attributes
+            .unwrap_or_default()
+            .values()
+            .map(|n| n.parse::<usize>().expect("a count"))
+            .sum()
+    }
+
+    /// Waits until the queue at `url` is empty; `false` if it is not within `limit`.
+    pub async fn wait_until_empty(&self, url: &str, limit: Duration) -> bool {
+        let started = Instant::now();
+        while self.messages_in(url).await > 0 {
+            if started.elapsed() > limit {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        true
+    }
 }
 
 fn moto_server() -> Result<PathBuf, String> {

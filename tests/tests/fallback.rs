@@ -7,7 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use e2e_tests::dynamodb_local::{self, unique_table_name};
 use e2e_tests::fault_proxy::FaultProxy;
 use e2e_tests::moto::Moto;
@@ -34,7 +33,7 @@ struct Rig {
     stack: LocalStack,
     /// The same table, read past the proxy.
     store: DynamoStore,
-    _moto: Moto,
+    moto: Moto,
 }
 
 impl Rig {
@@ -72,7 +71,7 @@ impl Rig {
             dead_letters,
             stack,
             store,
-            _moto: moto,
+            moto,
         }
     }
 
@@ -86,35 +85,12 @@ impl Rig {
         .await
     }
 
-    /// Messages in `queue`, visible or being handled.
-    async fn messages_in(&self, queue: &str) -> usize {
-        let attributes = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(queue)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .send()
-            .await
-            .expect("moto answers")
-            .attributes
-            .unwrap_or_default();
-        attributes
-            .values()
-            .map(|n| n.parse::<usize>().expect("a count"))
-            .sum()
-    }
-
     /// Waits until the drain has emptied the fallback queue.
     async fn drained(&self) {
-        let started = Instant::now();
-        while self.messages_in(&self.queue).await > 0 {
-            assert!(
-                started.elapsed() < DRAIN_LIMIT,
-                "the fallback queue was not drained in {DRAIN_LIMIT:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        assert!(
+            self.moto.wait_until_empty(&self.queue, DRAIN_LIMIT).await,
+            "the fallback queue was not drained in {DRAIN_LIMIT:?}"
+        );
     }
 
     async fn events_of(&self, message_id: &str) -> Vec<String> {
@@ -173,7 +149,7 @@ async fn deliveries_the_store_refuses_are_parked_then_stored_once() {
     assert_eq!(state.progress.unwrap().as_str(), "read");
     assert_eq!(record.key.as_deref(), Some("key-1"));
     assert_eq!(rig.events_of("wamid.fallback-reply").await.len(), 1);
-    assert_eq!(rig.messages_in(&rig.dead_letters).await, 0);
+    assert_eq!(rig.moto.messages_in(&rig.dead_letters).await, 0);
 
     // Insider One sending the parked delivery again after all: already stored, all of it.
     let again = rig.deliver(&life).await;
@@ -192,7 +168,7 @@ async fn what_the_store_refuses_for_good_is_not_parked() {
     let (status, body) = rig.deliver(&huge).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
     assert_eq!(error_code(&body), "storage_rejected");
-    assert_eq!(rig.messages_in(&rig.queue).await, 0);
+    assert_eq!(rig.moto.messages_in(&rig.queue).await, 0);
 }
 
 #[tokio::test]
@@ -244,7 +220,7 @@ async fn a_delivery_that_keeps_failing_reaches_the_dead_letter_queue_and_a_redri
     let body = status("wamid.fallback-dlq", "delivered", T0, "key-dlq");
     assert!(parked(&rig.deliver(&body).await));
     let started = Instant::now();
-    while rig.messages_in(&rig.dead_letters).await == 0 {
+    while rig.moto.messages_in(&rig.dead_letters).await == 0 {
         assert!(
             started.elapsed() < DRAIN_LIMIT,
             "nothing reached the dead-letter queue"
@@ -323,5 +299,5 @@ async fn a_sender_that_never_retries_loses_nothing() {
     rig.drained().await;
     let problems = check_store(&rig.store, &summary).await;
     assert!(problems.is_empty(), "{problems:#?}");
-    assert_eq!(rig.messages_in(&rig.dead_letters).await, 0);
+    assert_eq!(rig.moto.messages_in(&rig.dead_letters).await, 0);
 }

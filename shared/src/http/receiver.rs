@@ -14,8 +14,8 @@ use crate::auth::Authenticator;
 use crate::clock::now_millis;
 use crate::domain::{SubProduct, parse_delivery};
 use crate::fallback::{Fallback, ParkedDelivery};
-use crate::ingest::{Outcome, store_or_park};
-use crate::store::{StoredEvent, WriteEvents};
+use crate::ingest::{Outcome, store_or_park, stored_events};
+use crate::store::WriteEvents;
 use crate::telemetry::{record, take_cold_start};
 
 /// Bodies above this are refused with 413 (API Gateway itself stops at 10 MB, Lambda at 6 MB).
@@ -31,8 +31,8 @@ pub struct Receiver {
     pub auth: Authenticator,
     pub max_body_bytes: usize,
     /// Bound on storing one delivery, all its store calls together: a delivery of thousands
-    /// of events is answered 503 `storage_timeout` within it, and the sender's retry writes only
-    /// what is still missing.
+    /// of events is parked past it (or answered 503 `storage_timeout`), and the drain (or the
+    /// sender's retry) writes only what is still missing.
     pub store_budget: Duration,
     /// Where a delivery goes when the store fails for a reason a retry may cure; without it,
     /// such a delivery is answered 503 and kept only if the sender retries.
@@ -142,10 +142,7 @@ async fn store_delivery(
     }
     let events = parse_delivery(body)?;
     let received_at = now_millis();
-    let events: Vec<StoredEvent> = events
-        .into_iter()
-        .map(|event| StoredEvent::new(event, sub_product, received_at))
-        .collect();
+    let events = stored_events(events, sub_product, received_at);
     let delivery = ParkedDelivery {
         body: Cow::Borrowed(body),
         sub_product,

@@ -8,7 +8,7 @@ pub mod queue_batch;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::domain::parse_delivery;
+use crate::domain::{Event, SubProduct, parse_delivery};
 use crate::fallback::sqs::DecodeError;
 use crate::fallback::{Fallback, ParkError, ParkedDelivery};
 use crate::store::{StoreError, StoredEvent, WriteEvents, WriteReport};
@@ -20,6 +20,18 @@ pub enum Outcome {
     Stored(WriteReport),
     /// In the fallback queue, to be stored by the drain.
     Parked,
+}
+
+/// A delivery's events as stored: where and when they came in.
+pub fn stored_events(
+    events: Vec<Event>,
+    sub_product: SubProduct,
+    received_at: i64,
+) -> Vec<StoredEvent> {
+    events
+        .into_iter()
+        .map(|event| StoredEvent::new(event, sub_product, received_at))
+        .collect()
 }
 
 /// Writes `events`, all their store calls within `budget`; past it, [`StoreError::Timeout`].
@@ -106,10 +118,7 @@ impl Drain {
     pub async fn store(&self, delivery: &ParkedDelivery<'_>) -> Result<WriteReport, DrainError> {
         let events = parse_delivery(&delivery.body)
             .map_err(|error| DrainError::Unreadable(error.to_string()))?;
-        let events: Vec<StoredEvent> = events
-            .into_iter()
-            .map(|event| StoredEvent::new(event, delivery.sub_product, delivery.received_at))
-            .collect();
+        let events = stored_events(events, delivery.sub_product, delivery.received_at);
         let report = write_within(self.store.as_ref(), self.budget, &events).await?;
         let parsed: Vec<_> = events.into_iter().map(|e| e.event).collect();
         record::delivery(delivery.sub_product, &parsed, &report);
@@ -150,5 +159,108 @@ impl Drain {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::sync::Mutex;
+
+    use futures::future::BoxFuture;
+
+    use super::*;
+    use crate::fallback::ParkDelivery;
+    use crate::store::StoreFuture;
+
+    /// A store that always fails with the error `fail` makes.
+    struct FailingStore(fn() -> StoreError);
+
+    impl WriteEvents for FailingStore {
+        fn write_events<'a>(&'a self, _: &'a [StoredEvent]) -> StoreFuture<'a, WriteReport> {
+            let error = (self.0)();
+            Box::pin(async move { Err(error) })
+        }
+    }
+
+    /// A queue that takes what it is given, or never answers.
+    #[derive(Default)]
+    struct Queue {
+        parked: Mutex<Vec<Vec<u8>>>,
+        hangs: bool,
+    }
+
+    impl ParkDelivery for Queue {
+        fn park<'a>(
+            &'a self,
+            delivery: &'a ParkedDelivery<'a>,
+        ) -> BoxFuture<'a, Result<(), ParkError>> {
+            Box::pin(async move {
+                if self.hangs {
+                    std::future::pending::<()>().await;
+                }
+                self.parked.lock().unwrap().push(delivery.body.to_vec());
+                Ok(())
+            })
+        }
+    }
+
+    async fn deliver(store: FailingStore, queue: Arc<Queue>) -> Result<Outcome, StoreError> {
+        let body = br#"{"key": "k"}"#;
+        let delivery = ParkedDelivery {
+            body: Cow::Borrowed(body),
+            sub_product: SubProduct::Conversational,
+            received_at: 1,
+            principal: Cow::Borrowed("static-token"),
+        };
+        let events = stored_events(parse_delivery(body).unwrap(), SubProduct::Conversational, 1);
+        let fallback = Fallback {
+            queue,
+            budget: Duration::from_millis(50),
+        };
+        store_or_park(
+            &store,
+            Duration::from_secs(1),
+            Some(&fallback),
+            &delivery,
+            &events,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn what_a_retry_may_cure_is_parked_what_it_never_will_is_not() {
+        for error in [(|| StoreError::Timeout) as fn() -> StoreError, || {
+            StoreError::Unavailable("throttled".into())
+        }] {
+            let queue = Arc::new(Queue::default());
+            let outcome = deliver(FailingStore(error), Arc::clone(&queue)).await;
+            assert_eq!(outcome.unwrap(), Outcome::Parked);
+            assert_eq!(
+                queue.parked.lock().unwrap().as_slice(),
+                [br#"{"key": "k"}"#]
+            );
+        }
+        for error in [
+            (|| StoreError::Rejected("too large".into())) as fn() -> StoreError,
+            || StoreError::Corrupt("bad item".into()),
+        ] {
+            let queue = Arc::new(Queue::default());
+            let outcome = deliver(FailingStore(error), Arc::clone(&queue)).await;
+            assert!(outcome.is_err());
+            assert!(queue.parked.lock().unwrap().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_queue_that_does_not_answer_in_its_budget_leaves_the_stores_error() {
+        let queue = Arc::new(Queue {
+            hangs: true,
+            ..Queue::default()
+        });
+        let started = Instant::now();
+        let outcome = deliver(FailingStore(|| StoreError::Timeout), queue).await;
+        assert!(matches!(outcome, Err(StoreError::Timeout)));
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }

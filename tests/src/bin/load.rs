@@ -8,10 +8,14 @@
 //!     --duplicates 0.05 --shuffle --concurrency 64 --seed 1
 //! ```
 //! Faults, on DynamoDB Local: `--kill-store-after-secs 5 --outage-secs 5` kills the JVM in the
-//! middle of the run and starts it again on the same data; `--slow-store-ms 4000
+//! middle of the run and starts it again on the same data; `--drop-store-after-secs 5
+//! --outage-secs 5` drops every connection to it for a while; `--slow-store-ms 4000
 //! --slow-store-after-secs 5 --outage-secs 5` delays every byte to and from it for a while.
+//! `--fallback` gives the receiver a fallback queue (moto's SQS), drained by the local stack:
+//! with `--max-retries 0`, a sender that never resends, it is the proof that nothing is lost.
 //! Exit status 0 only when the store holds exactly the distinct events sent, every message has
-//! the highest status it reached, and no event went unacknowledged.
+//! the highest status it reached, no event went unacknowledged, and (with `--fallback`) the
+//! queue was drained with nothing left in its dead-letter queue.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,10 +24,11 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use e2e_tests::dynamodb_local::{DynamoDbLocal, unique_table_name};
 use e2e_tests::fault_proxy::FaultProxy;
+use e2e_tests::moto::Moto;
 use e2e_tests::readback::{ReadBack, check_store};
 use e2e_tests::stack::{WEBHOOK_TOKEN, config};
 use insider_sim::deliver::{self, DeliverOptions, DeliveryAuth, Traffic};
-use local_stack::StoreChoice;
+use local_stack::{FallbackQueue, StoreChoice};
 use shared::store::dynamo::DynamoStore;
 use shared::store::embedded::EmbeddedStore;
 
@@ -43,6 +48,10 @@ struct Args {
     /// DynamoDB Local: kill its JVM this long after the start, for --outage-secs.
     #[arg(long)]
     kill_store_after_secs: Option<f64>,
+    /// DynamoDB Local: drop every connection to it this long after the start, for
+    /// --outage-secs.
+    #[arg(long)]
+    drop_store_after_secs: Option<f64>,
     /// DynamoDB Local: delay its traffic by this much, from --slow-store-after-secs for
     /// --outage-secs.
     #[arg(long)]
@@ -54,10 +63,23 @@ struct Args {
     /// The receiver's bound on one store call (the Lambda's STORE_TIMEOUT_MS).
     #[arg(long, default_value_t = 3000)]
     store_timeout_ms: u64,
+    /// DynamoDB Local: park the deliveries the store refuses in a fallback queue (moto's SQS;
+    /// its dead-letter queue after 10 receives) and drain it, as in AWS (the Lambda's
+    /// STORE_BUDGET_MS is then 6000, as the template sets it).
+    #[arg(long)]
+    fallback: bool,
 }
+
+/// How long the queue may take to drain once the run and its fault are over.
+const DRAIN_LIMIT: Duration = Duration::from_secs(600);
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // The local stack's logs, on stderr, when asked for (`RUST_LOG=warn`: why a delivery was
+    // answered 503 or parked).
+    if std::env::var_os("RUST_LOG").is_some() {
+        shared::telemetry::init_logs(std::io::stderr);
+    }
     // The receiver gets a runtime of its own, as it would have a process of its own: the
     // sender's work then does not run on the receiver's threads.
     let receiver_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -77,6 +99,18 @@ async fn run(args: Args, receiver: tokio::runtime::Handle) -> ExitCode {
     let data = tempfile::tempdir().expect("temporary folder");
     let store_timeout = Duration::from_millis(args.store_timeout_ms);
     let mut dynamodb = None;
+    let fallback = match (args.fallback, args.store) {
+        (true, Store::Dynamodb) => {
+            let moto = Moto::start().await;
+            let (queue, dead_letters) = moto.queue_with_dead_letters("fallback", 10).await;
+            Some((moto, queue, dead_letters))
+        }
+        (true, Store::Embedded) => {
+            eprintln!("--fallback needs --store dynamodb");
+            return ExitCode::from(2);
+        }
+        (false, _) => None,
+    };
     let (choice, proxy, reader): (StoreChoice, Option<FaultProxy>, Arc<dyn ReadBack>) = match args
         .store
     {
@@ -99,14 +133,21 @@ async fn run(args: Args, receiver: tokio::runtime::Handle) -> ExitCode {
                 endpoint: proxy.url(),
                 table,
                 raw_bucket: None,
-                fallback_queue: None,
+                fallback_queue: fallback.as_ref().map(|(moto, queue, _)| FallbackQueue {
+                    url: queue.clone(),
+                    endpoint: moto.endpoint().to_owned(),
+                }),
             };
             dynamodb = Some(local);
             (choice, Some(proxy), Arc::new(store))
         }
     };
+    let mut config = config(choice, store_timeout);
+    if fallback.is_some() {
+        config.store_budget = Duration::from_secs(6);
+    }
     let stack = receiver
-        .spawn(local_stack::start(config(choice, store_timeout)))
+        .spawn(local_stack::start(config))
         .await
         .expect("the receiver's runtime")
         .expect("local stack starts");
@@ -129,7 +170,26 @@ async fn run(args: Args, receiver: tokio::runtime::Handle) -> ExitCode {
     println!("{summary}");
     println!("run time {:.1} s", run_time.as_secs_f64());
 
-    let problems = check_store(reader.as_ref(), &summary).await;
+    let mut problems = Vec::new();
+    if let Some((moto, queue, dead_letters)) = &fallback {
+        let waiting = moto.messages_in(queue).await;
+        let started = Instant::now();
+        if !moto.wait_until_empty(queue, DRAIN_LIMIT).await {
+            problems.push(format!(
+                "the fallback queue was not drained in {DRAIN_LIMIT:?}"
+            ));
+        }
+        let dead = moto.messages_in(dead_letters).await;
+        println!(
+            "fallback: {} deliveries parked; {waiting} still in the queue when the run and its fault were over, drained {:.1} s later; dead-letter queue {dead}",
+            summary.receiver.parked,
+            started.elapsed().as_secs_f64()
+        );
+        if dead > 0 {
+            problems.push(format!("{dead} parked deliveries in the dead-letter queue"));
+        }
+    }
+    problems.extend(check_store(reader.as_ref(), &summary).await);
     stack.stop().await;
     if problems.is_empty() {
         println!("store check: every distinct event stored once, every status the highest sent");
@@ -151,6 +211,7 @@ fn inject_faults(
     proxy: Option<FaultProxy>,
 ) -> tokio::task::JoinHandle<(Option<DynamoDbLocal>, Option<FaultProxy>)> {
     let kill_after = args.kill_store_after_secs.map(Duration::from_secs_f64);
+    let drop_after = args.drop_store_after_secs.map(Duration::from_secs_f64);
     let slow = args.slow_store_ms.map(|ms| {
         (
             Duration::from_secs_f64(args.slow_store_after_secs),
@@ -167,6 +228,14 @@ fn inject_faults(
             tokio::time::sleep(outage).await;
             local.restart().await;
             println!("fault: DynamoDB Local started again on the same data");
+        }
+        if let (Some(after), Some(proxy)) = (drop_after, proxy.as_ref()) {
+            tokio::time::sleep(after).await;
+            println!("fault: every connection to DynamoDB Local dropped");
+            proxy.set_up(false);
+            tokio::time::sleep(outage).await;
+            proxy.set_up(true);
+            println!("fault: DynamoDB Local reachable again");
         }
         if let (Some((after, delay)), Some(proxy)) = (slow, proxy.as_ref()) {
             tokio::time::sleep(after).await;

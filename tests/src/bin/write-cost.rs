@@ -13,7 +13,8 @@
 //! target/release/write-cost --repeat 20 --json     # the same figures as JSON
 //! ```
 //! A failed conditional write is counted at 1 write unit, as AWS bills it; DynamoDB Local
-//! reports none for it.
+//! reports none for it. `--fallback` gives the receiver its fallback queue (moto's SQS), as the
+//! template deploys it: the figures must be the same, with nothing parked.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -26,9 +27,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::Parser;
 use e2e_tests::capacity_proxy::{CapacityProxy, Consumption, item_size};
 use e2e_tests::dynamodb_local::{self, DynamoDbLocal, unique_table_name};
+use e2e_tests::moto::Moto;
 use e2e_tests::stack::{self, WEBHOOK_TOKEN};
 use futures::{StreamExt, TryStreamExt};
-use local_stack::{StartError, StoreChoice};
+use local_stack::{FallbackQueue, StartError, StoreChoice};
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 
@@ -49,6 +51,10 @@ struct Args {
     /// The attribute that marks a table item as an event's, for the storage report.
     #[arg(long, default_value = "event_id")]
     event_attribute: String,
+    /// Configure the receiver's fallback queue (moto's SQS), as the template does; the run fails
+    /// if any delivery is parked.
+    #[arg(long)]
+    fallback: bool,
     /// Give up after this long; everything started is stopped all the same.
     #[arg(long, default_value_t = 900)]
     timeout_secs: u64,
@@ -95,6 +101,8 @@ enum BenchError {
         transactions: u64,
     },
     NoEventItems(String),
+    /// Deliveries went to the fallback queue: the store did not answer as measured.
+    Parked(usize),
     Timeout(Duration),
 }
 
@@ -135,6 +143,10 @@ impl fmt::Display for BenchError {
                 "no table item has the attribute {attribute:?}; name the one event items carry \
                  with --event-attribute"
             ),
+            Self::Parked(count) => write!(
+                f,
+                "{count} deliveries were parked in the fallback queue instead of stored"
+            ),
             Self::Timeout(limit) => write!(f, "the run took longer than {limit:?}"),
         }
     }
@@ -172,11 +184,22 @@ async fn run(args: &Args) -> Result<Report, BenchError> {
     let local = DynamoDbLocal::start().await;
     let proxy = CapacityProxy::start(local.addr(), args.trace);
     let table = unique_table_name("write-cost");
+    let fallback = match args.fallback {
+        true => {
+            let moto = Moto::start().await;
+            let (queue, _) = moto.queue_with_dead_letters("fallback", 5).await;
+            Some((moto, queue))
+        }
+        false => None,
+    };
     let store = StoreChoice::Dynamo {
         endpoint: proxy.url(),
         table: table.clone(),
         raw_bucket: None,
-        fallback_queue: None,
+        fallback_queue: fallback.as_ref().map(|(moto, queue)| FallbackQueue {
+            url: queue.clone(),
+            endpoint: moto.endpoint().to_owned(),
+        }),
     };
     let stack = local_stack::start(stack::config(store, Duration::from_secs(10)))
         .await
@@ -238,6 +261,12 @@ async fn run(args: &Args) -> Result<Report, BenchError> {
         });
     }
     stack.stop().await;
+    if let Some((moto, queue)) = &fallback {
+        let parked = moto.messages_in(queue).await;
+        if parked > 0 {
+            return Err(BenchError::Parked(parked));
+        }
+    }
 
     let total = proxy.snapshot();
     let refused: BTreeMap<String, u64> = total
