@@ -24,7 +24,7 @@
 //! | `INSIDER_MAX_ATTEMPTS` | attempts of an idempotent call (list, update, delete) on 429, 5xx or a dropped connection | 3 |
 //! | `INSIDER_REQUEST_BUDGET_MS` | bound on all the Insider One calls of one management request together | 25000 |
 //! | `PUBLIC_BASE_URL` | this deployment's public URL, which left-out webhook and token URLs default to | the request's own |
-//! | `EVENT_BUS_NAME` | the EventBridge bus (name or ARN) new events are published to | required by `event-publisher` |
+//! | `EVENT_BUS_NAME` | the EventBridge bus (name or ARN) new events are published to | required by `event-publisher` and `event-replay` |
 //! | `EVENT_SOURCE` | the `source` of the published events | `insider.webhooks` |
 //!
 //! A token secret holds one token, a JSON array of tokens, `{"tokens": [...]}`, or one token per
@@ -415,15 +415,31 @@ fn non_empty_env(name: &str) -> Option<String> {
 /// Dependencies of the DynamoDB stream consumer that publishes new events to EventBridge.
 pub async fn event_publisher() -> Result<crate::publish::stream::StreamPublisher, ConfigError> {
     let sdk = sdk_config().await?;
+    Ok(crate::publish::stream::StreamPublisher {
+        publisher: std::sync::Arc::new(event_bus(&sdk)?),
+    })
+}
+
+/// Dependencies of the replay Lambda: the events as the query function reads them, and the bus.
+pub async fn replay() -> Result<crate::replay::Replay, ConfigError> {
+    let sdk = sdk_config().await?;
+    Ok(crate::replay::Replay {
+        store: std::sync::Arc::new(event_store(&sdk).await?),
+        publishers: vec![std::sync::Arc::new(event_bus(&sdk)?)],
+    })
+}
+
+/// The EventBridge bus new events go to (`EVENT_BUS_NAME`), as `EVENT_SOURCE`.
+fn event_bus(
+    sdk: &SdkConfig,
+) -> Result<crate::publish::eventbridge::EventBridgePublisher, ConfigError> {
     let bus = non_empty_env("EVENT_BUS_NAME").ok_or(ConfigError::Missing("EVENT_BUS_NAME"))?;
     let source = non_empty_env("EVENT_SOURCE").unwrap_or_else(|| DEFAULT_EVENT_SOURCE.into());
-    Ok(crate::publish::stream::StreamPublisher {
-        publisher: std::sync::Arc::new(crate::publish::eventbridge::EventBridgePublisher::new(
-            aws_sdk_eventbridge::Client::new(&sdk),
-            bus,
-            source,
-        )),
-    })
+    Ok(crate::publish::eventbridge::EventBridgePublisher::new(
+        aws_sdk_eventbridge::Client::new(sdk),
+        bus,
+        source,
+    ))
 }
 
 /// Dependencies of the read-back Lambda.
@@ -515,9 +531,9 @@ pub async fn connected_dynamo_store(sdk: &SdkConfig) -> Result<DynamoStore, Conf
     Ok(DynamoStore::new(client, table, retention()?))
 }
 
-/// The store of a function that writes or reads events' raw fragments (the receiver, the drain
-/// and the query function), with the bucket of those too large for an item (`RAW_BUCKET`). Only
-/// these three link the S3 client.
+/// The store of a function that writes or reads events' raw fragments (the receiver, the drain,
+/// the query and replay functions), with the bucket of those too large for an item
+/// (`RAW_BUCKET`). Only these four link the S3 client.
 async fn event_store(sdk: &SdkConfig) -> Result<DynamoStore, ConfigError> {
     let store = connected_dynamo_store(sdk).await?;
     Ok(match non_empty_env("RAW_BUCKET") {

@@ -1171,6 +1171,40 @@ fn query_cases(tokens: &Tokens) -> Vec<Case> {
             .expect("query: NUL limit", fails(400, "invalid_parameter")),
         get("/events?key=whatsapp-hostile&limit=5%0D%0ASet-Cookie:%20a=b")
             .expect("query: CRLF in the limit", fails(400, "invalid_parameter")),
+        // Replay publishes: behind the same credentials, POST only, the listing's parameters.
+        req(Q, "POST", "/replay/messages/wamid.hostile")
+            .expect("replay: no credentials", fails(401, "missing_credentials")),
+        req(Q, "POST", "/replay/events?key=whatsapp-hostile")
+            .bearer(WEBHOOK_TOKEN)
+            .expect("replay: webhook token", fails(401, "invalid_token")),
+        get("/replay/events?key=whatsapp-hostile")
+            .expect("replay: GET", fails(405, "method_not_allowed")),
+        req(Q, "POST", "/replay/events")
+            .admin()
+            .expect("replay: no window or key", fails(400, "missing_parameter")),
+        req(
+            Q,
+            "POST",
+            "/replay/events?key=whatsapp-hostile&format=ndjson",
+        )
+        .admin()
+        .expect("replay: an export format", fails(400, "invalid_parameter")),
+        req(
+            Q,
+            "POST",
+            "/replay/events?key=whatsapp-hostile&cursor=forged",
+        )
+        .admin()
+        .expect("replay: forged cursor", fails(400, "invalid_cursor")),
+        req(Q, "POST", "/replay/contacts/905551112233")
+            .admin()
+            .expect("replay: unknown route", fails(404, "not_found")),
+        req(Q, "POST", "/replay/messages/wamid.hostile")
+            .admin()
+            .expect(
+                "replay: no downstream target (local stack without one)",
+                fails(503, "replay_not_configured"),
+            ),
     ]
 }
 

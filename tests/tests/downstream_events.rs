@@ -1023,3 +1023,205 @@ async fn a_receiver_that_is_down_fails_no_webhook() {
     assert_eq!(read.status(), 200, "the event is stored");
     stack.stop().await;
 }
+
+// ------------------------------------------------------------------------------------------
+// Replay
+// ------------------------------------------------------------------------------------------
+
+/// A replay route of `stack` with the admin token; its status and JSON answer.
+async fn replay(stack: &local_stack::LocalStack, path: &str) -> (u16, Value) {
+    let response = stack::client()
+        .post(format!("{}{path}", stack.url()))
+        .bearer_auth(stack::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_publishes_stored_events_again_with_their_event_ids() {
+    let (url, mut bodies, receiver) = event_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = stack::config(
+        local_stack::StoreChoice::Embedded(dir.path().to_owned()),
+        Duration::from_secs(3),
+    );
+    config.downstream.post_to = Some(url);
+    let stack = local_stack::start(config).await.unwrap();
+    let body = statuses(
+        &[
+            ("wamid.r1", "sent", T0),
+            ("wamid.r1", "read", T0 + 5),
+            ("wamid.r2", "failed", T0 + 6),
+        ],
+        "whatsapp-replay",
+    );
+    deliver(&stack.url(), &body).await;
+    let mut first = HashMap::new();
+    for _ in 0..3 {
+        let envelope = next(&mut bodies).await;
+        first.insert(
+            envelope["detail"]["event_id"].as_str().unwrap().to_owned(),
+            envelope,
+        );
+    }
+
+    // One message: both of its events, as they were published the first time.
+    assert_eq!(
+        replay(&stack, "/replay/messages/wamid.r1").await,
+        (200, json!({"published": 2}))
+    );
+    for _ in 0..2 {
+        let again = next(&mut bodies).await;
+        let id = again["detail"]["event_id"].as_str().unwrap();
+        assert_eq!(again["detail"], first[id]["detail"], "the same event");
+        assert_eq!(first[id]["detail"]["message_id"], "wamid.r1");
+    }
+
+    // A window with the listing's filters: only the failed message.
+    let window = format!("/replay/events?since={T0}&until={}", T0 + 60);
+    assert_eq!(
+        replay(&stack, &format!("{window}&status=failed")).await,
+        (200, json!({"published": 1, "next_cursor": null}))
+    );
+    assert_eq!(next(&mut bodies).await["detail"]["message_id"], "wamid.r2");
+
+    // Bounded per call and resumable: one event a call, following the cursor.
+    let mut path = format!("{window}&limit=1");
+    let mut replayed = Vec::new();
+    loop {
+        let (status, answer) = replay(&stack, &path).await;
+        assert_eq!(status, 200, "{answer}");
+        for _ in 0..answer["published"].as_u64().unwrap() {
+            replayed.push(next(&mut bodies).await["detail"]["event_id"].clone());
+        }
+        match answer["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{window}&limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let expected: HashSet<&str> = first.keys().map(String::as_str).collect();
+    let got: HashSet<&str> = replayed.iter().map(|id| id.as_str().unwrap()).collect();
+    assert_eq!(got, expected, "every event of the window, once");
+    assert_eq!(replayed.len(), 3);
+
+    // What it refuses, publishing nothing.
+    let refused = [
+        ("/replay/messages/wamid.unknown", 404, "message_not_found"),
+        (
+            &format!("{window}&format=ndjson") as &str,
+            400,
+            "invalid_parameter",
+        ),
+        ("/replay/events", 400, "missing_parameter"),
+        (
+            &format!("{window}&cursor=forged") as &str,
+            400,
+            "invalid_cursor",
+        ),
+        ("/replay/contacts", 404, "not_found"),
+    ];
+    for (path, status, code) in refused {
+        let (got_status, answer) = replay(&stack, path).await;
+        assert_eq!(
+            (got_status, answer["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path}: {answer}"
+        );
+    }
+    let get = stack::client()
+        .get(format!("{}/replay/messages/wamid.r1", stack.url()))
+        .bearer_auth(stack::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 405);
+    let unauthenticated = stack::client()
+        .post(format!("{}/replay/messages/wamid.r1", stack.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), bodies.recv())
+            .await
+            .is_err(),
+        "nothing else was published"
+    );
+    stack.stop().await;
+    receiver.abort();
+}
+
+#[tokio::test]
+async fn replay_without_a_downstream_target_is_refused() {
+    let (stack, _dir) = stack::embedded().await;
+    let (status, answer) = replay(&stack, "/replay/messages/wamid.any").await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (503, Some("replay_not_configured"))
+    );
+}
+
+/// The Lambda's path: the replay handler with the EventBridge adapter, against moto; a rule's
+/// queue gets the replayed events with their event ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_publishes_to_the_event_bus() {
+    let moto = Moto::start().await;
+    let (eventbridge, sqs) = moto_clients(&moto);
+    let bus = "insider-webhooks-replay";
+    eventbridge
+        .create_event_bus()
+        .name(bus)
+        .send()
+        .await
+        .unwrap();
+    let statuses_queue = rule_to_queue(
+        &eventbridge,
+        &sqs,
+        bus,
+        "replayed-statuses",
+        json!({"source": [SOURCE], "detail-type": ["whatsapp.message.status"]}),
+    )
+    .await;
+    let store = stores::dynamo().await;
+    let events = stored(
+        &statuses(
+            &[
+                ("wamid.bus", "sent", T0),
+                ("wamid.bus", "delivered", T0 + 1),
+            ],
+            "whatsapp-bus",
+        ),
+        SubProduct::Conversational,
+        T0 * 1000,
+    );
+    store.write_events(&events).await.unwrap();
+    let replay_route = shared::replay::Replay {
+        store: std::sync::Arc::new(store),
+        publishers: vec![std::sync::Arc::new(EventBridgePublisher::new(
+            eventbridge.clone(),
+            bus,
+            SOURCE,
+        ))],
+    };
+    let request = e2e_tests::gateway::request(&e2e_tests::gateway::event(
+        "POST",
+        "/replay/messages/wamid.bus",
+        "",
+        &[],
+        None,
+        false,
+    ))
+    .unwrap();
+    let response = shared::http::replay::replay(&replay_route, request).await;
+    assert_eq!(response.status(), 200);
+    let delivered = drain(&sqs, &statuses_queue).await;
+    let ids: HashSet<&str> = delivered
+        .iter()
+        .map(|body| body["detail"]["event_id"].as_str().unwrap())
+        .collect();
+    let expected: HashSet<&str> = events.iter().map(|e| e.event.id.as_str()).collect();
+    assert_eq!(ids, expected);
+}

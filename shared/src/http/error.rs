@@ -12,6 +12,7 @@ use crate::domain::management::{RequestError, ValidationError};
 use crate::domain::query::QueryError;
 use crate::insider::{InsiderError, SecretValues};
 use crate::management::ManageError;
+use crate::replay::ReplayError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -183,6 +184,46 @@ impl From<QueryError> for ApiError {
             }
             QueryError::InvalidCursor(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_cursor", error.to_string())
+            }
+        }
+    }
+}
+
+impl From<ReplayError> for ApiError {
+    fn from(error: ReplayError) -> Self {
+        match error {
+            ReplayError::NotConfigured => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "replay_not_configured",
+                "there is no downstream target to publish to (locally: start the stack with --print-events or --publish-to)",
+            ),
+            ReplayError::MessageNotFound(_) => Self::new(
+                StatusCode::NOT_FOUND,
+                "message_not_found",
+                error.to_string(),
+            ),
+            ReplayError::Store(error) => {
+                tracing::error!(%error, "reading the event store failed");
+                error.into()
+            }
+            ReplayError::Unpublishable { .. } => {
+                tracing::error!(%error, "replay stopped");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "unpublishable_event",
+                    "a stored event cannot be made into a downstream event; nothing of this call was published (the operators have been alerted)",
+                )
+            }
+            ReplayError::Publish { published, .. } => {
+                tracing::error!(%error, "replay stopped");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "publish_failed",
+                    format!(
+                        "{published} events were published, then the event bus refused or did not answer; make the same call again (consumers dedupe on event_id)"
+                    ),
+                )
+                .with_detail("published", json!(published))
             }
         }
     }

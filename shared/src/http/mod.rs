@@ -7,6 +7,7 @@ pub mod manage;
 pub mod oauth;
 pub mod query;
 pub mod receiver;
+pub mod replay;
 
 pub use error::ApiError;
 pub use lambda_http::{Body, Request};

@@ -22,7 +22,7 @@ use crate::domain::query::{
     EventScope, Format, ListRequest, Listing, MAX_LIMIT, PageRequest, Position,
     parse_contact_request, parse_events_request, parse_stats_request,
 };
-use crate::store::{EventPage, MessageRecord, ReadEvents, StoreError, StoreFuture, StoredEvent};
+use crate::store::{EventPage, MessageRecord, ReadEvents, StoreError, StoredEvent, list_page};
 
 /// The largest body a listing answers with.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -176,7 +176,9 @@ async fn collect(
             after: collected.next.take(),
             limit: (request.page.limit - collected.events.len()).min(MAX_LIMIT),
         };
-        let EventPage { events, next } = fetch(store, request, &page).await.map_err(store_error)?;
+        let EventPage { events, next } = list_page(store, &request.listing, &request.filter, &page)
+            .await
+            .map_err(store_error)?;
         for event in events {
             let json = serde_json::value::to_raw_value(&event)
                 .map_err(|e| ApiError::internal(format!("an event could not be encoded: {e}")))?;
@@ -199,19 +201,6 @@ async fn collect(
         }
     }
     Ok(collected)
-}
-
-fn fetch<'a>(
-    store: &'a dyn ReadEvents,
-    request: &'a ListRequest,
-    page: &'a PageRequest,
-) -> StoreFuture<'a, EventPage> {
-    match &request.listing {
-        Listing::Events(scope) => store.list_events(scope, &request.filter, page),
-        Listing::Contact { contact, range } => {
-            store.events_by_contact(contact, range, &request.filter, page)
-        }
-    }
 }
 
 /// A message as `/messages/{id}` shows it. Serialized straight to bytes, so raw fragments are

@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::domain::oauth::{MintedClient, MintedFor, OAuthClient};
 use crate::domain::query::{
-    EventFilter, EventScope, HourWindow, PageRequest, Position, Range, Stats,
+    EventFilter, EventScope, HourWindow, Listing, PageRequest, Position, Range, Stats,
 };
 use crate::domain::{Event, MessageState, RawRef, SubProduct};
 
@@ -275,6 +275,21 @@ pub trait ClientStore: Send + Sync {
 /// Everything the read-back routes need, for handlers that take one store.
 pub trait ReadEvents: ReadMessage + ListEvents + EventsByContact + ReadStats {}
 impl<T: ReadMessage + ListEvents + EventsByContact + ReadStats> ReadEvents for T {}
+
+/// One page of `listing`: a window's or a tracking key's events, or a conversation.
+pub fn list_page<'a>(
+    store: &'a dyn ReadEvents,
+    listing: &'a Listing,
+    filter: &'a EventFilter,
+    page: &'a PageRequest,
+) -> StoreFuture<'a, EventPage> {
+    match listing {
+        Listing::Events(scope) => store.list_events(scope, filter, page),
+        Listing::Contact { contact, range } => {
+            store.events_by_contact(contact, range, filter, page)
+        }
+    }
+}
 
 /// The order events are shown in: when they happened by the payload, then when they arrived.
 pub(crate) fn time_order(a: &StoredEvent, b: &StoredEvent) -> std::cmp::Ordering {

@@ -43,34 +43,40 @@ impl Default for Downstream {
 }
 
 impl Downstream {
-    /// `store`, publishing the new events of every write where this says; `store` itself when
-    /// it says nowhere.
-    pub(crate) fn around(
-        &self,
-        store: Arc<dyn WriteEvents>,
-    ) -> Result<Arc<dyn WriteEvents>, PublishError> {
-        let mut publishers: Vec<Box<dyn PublishEvents>> = Vec::new();
+    /// The targets this says, one publisher each: what new events go to, and what
+    /// `/replay/...` publishes to.
+    pub(crate) fn publishers(&self) -> Result<Vec<Arc<dyn PublishEvents>>, PublishError> {
+        let mut publishers: Vec<Arc<dyn PublishEvents>> = Vec::new();
         if self.print {
-            publishers.push(Box::new(PrintEvents {
+            publishers.push(Arc::new(PrintEvents {
                 source: self.source.clone(),
             }));
         }
         if let Some(url) = &self.post_to {
-            publishers.push(Box::new(PostEvents::new(url, &self.source)?));
+            publishers.push(Arc::new(PostEvents::new(url, &self.source)?));
         }
-        if publishers.is_empty() {
-            return Ok(store);
-        }
-        let (queue, writes) = mpsc::channel(QUEUED_WRITES);
-        tokio::spawn(publish_in_order(writes, publishers));
-        Ok(Arc::new(PublishingStore { store, queue }))
+        Ok(publishers)
     }
+}
+
+/// `store`, publishing the new events of every write to `publishers`; `store` itself when there
+/// are none.
+pub(crate) fn around(
+    store: Arc<dyn WriteEvents>,
+    publishers: Vec<Arc<dyn PublishEvents>>,
+) -> Arc<dyn WriteEvents> {
+    if publishers.is_empty() {
+        return store;
+    }
+    let (queue, writes) = mpsc::channel(QUEUED_WRITES);
+    tokio::spawn(publish_in_order(writes, publishers));
+    Arc::new(PublishingStore { store, queue })
 }
 
 /// Runs until every [`PublishingStore`] is gone, publishing what was queued before.
 async fn publish_in_order(
     mut writes: mpsc::Receiver<Vec<DownstreamEvent>>,
-    publishers: Vec<Box<dyn PublishEvents>>,
+    publishers: Vec<Arc<dyn PublishEvents>>,
 ) {
     while let Some(events) = writes.recv().await {
         for publisher in &publishers {

@@ -31,9 +31,11 @@ use shared::http::manage::{Management, manage};
 use shared::http::oauth::token_endpoint;
 use shared::http::query::{Query, query};
 use shared::http::receiver::{Receiver, receive};
+use shared::http::replay::replay;
 use shared::http::{ApiError, Body, Request, Response, authorization, unreadable_body};
 use shared::ingest::Drain;
 use shared::insider::{InsiderClient, InsiderSettings};
+use shared::replay::Replay;
 use shared::store::dynamo::{DynamoStore, RawBucket};
 use shared::store::embedded::EmbeddedStore;
 use shared::store::{ClientStore, ReadEvents, StoreError, WriteEvents};
@@ -112,6 +114,7 @@ pub struct ManagementConfig {
 struct Routes {
     receiver: Receiver,
     query: Query,
+    replay: Replay,
     tokens: TokenService,
     manage: Management,
     admin: Authenticator,
@@ -207,10 +210,11 @@ pub async fn start_with(
     if let Some(issuers) = &trusted_issuers {
         receiver_auth = receiver_auth.with(Arc::clone(issuers));
     }
-    let writer = config
+    let publishers = config
         .downstream
-        .around(stores.writer)
+        .publishers()
         .map_err(|e| StartError::Downstream(e.to_string()))?;
+    let writer = downstream::around(stores.writer, publishers.clone());
     let fallback_queue = match &config.store {
         StoreChoice::Dynamo { fallback_queue, .. } => fallback_queue.clone(),
         StoreChoice::Embedded(_) => None,
@@ -240,7 +244,11 @@ pub async fn start_with(
             fallback,
         },
         query: Query {
+            store: Arc::clone(&stores.reader),
+        },
+        replay: Replay {
             store: stores.reader,
+            publishers,
         },
         // Minted credentials go to the store the token endpoint reads, so Insider One (or the
         // simulator) can use them at once.
@@ -387,8 +395,8 @@ async fn open_store(config: &Config) -> Result<Stores, StartError> {
     }
 }
 
-/// Routes as API Gateway does: the webhook routes authenticate themselves; the read-back and
-/// management routes sit behind IAM in AWS and behind the admin token here. The family is the
+/// Routes as API Gateway does: the webhook routes authenticate themselves; the read-back,
+/// management and replay routes sit behind IAM in AWS and behind the admin token here. The family is the
 /// first path segment, read as the handlers read paths (empty segments dropped), so that
 /// `/events/` reaches the same route as `/messages/x/` does.
 async fn handle(
@@ -412,6 +420,9 @@ async fn handle(
                 }
                 "manage" => {
                     as_admin(routes, request, |request| manage(&routes.manage, request)).await
+                }
+                "replay" => {
+                    as_admin(routes, request, |request| replay(&routes.replay, request)).await
                 }
                 _ => ApiError::not_found().into_response(),
             }

@@ -217,6 +217,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("       listings: &limit=, &cursor=, &format=ndjson for an export");
     println!(
+        "  POST {url}/replay/messages/{{message_id}}, /replay/events?since=&...   publish stored events again (admin token; to the targets below)"
+    );
+    println!(
         "  POST {url}/oauth/token, /oauth/revoke                          OAuth 2.0 for V2 webhooks"
     );
     println!(

@@ -1,0 +1,70 @@
+//! Replay routes, all `POST` (they publish; they change nothing stored):
+//! - `/replay/messages/{message_id}`: every event of one message;
+//! - `/replay/events?...`: one page of what `GET /events` lists with the same parameters (a
+//!   window or a tracking key, the same filters, `limit` up to
+//!   [`crate::replay::MAX_REPLAY_EVENTS`]), answering the cursor of the next page.
+
+use http::{Method, StatusCode};
+use serde_json::json;
+
+use super::{ApiError, Request, Response, json_response, path_segments, query_pairs};
+use crate::domain::query::{ParameterProblem, QueryError, parse_events_request};
+use crate::replay::Replay;
+
+pub async fn replay(replay: &Replay, request: Request) -> Response {
+    match route(replay, &request).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::warn!(
+                outcome = error.code,
+                status = error.status.as_u16(),
+                "replay refused"
+            );
+            error.into_response()
+        }
+    }
+}
+
+async fn route(replay: &Replay, request: &Request) -> Result<Response, ApiError> {
+    let segments = path_segments(request);
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if !matches!(
+        segments.as_slice(),
+        ["replay", "messages", _] | ["replay", "events"]
+    ) {
+        return Err(ApiError::not_found());
+    }
+    if request.method() != Method::POST {
+        return Err(ApiError::method_not_allowed("POST"));
+    }
+    let pairs = query_pairs(request);
+    match segments.as_slice() {
+        ["replay", "messages", message_id] => {
+            let published = replay.message(message_id).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"published": published}),
+            ))
+        }
+        _ => {
+            if pairs.iter().any(|(name, _)| name == "format") {
+                return Err(QueryError::Parameters(vec![ParameterProblem {
+                    field: "format".into(),
+                    message: "replay publishes events and answers a count: leave format out".into(),
+                    missing: false,
+                }])
+                .into());
+            }
+            let now = crate::clock::now_millis() / 1000;
+            let listing = parse_events_request(&pairs, now)?;
+            let replayed = replay.listing(&listing).await?;
+            let next_cursor = replayed
+                .next
+                .map(|position| listing.cursor_after(&position));
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"published": replayed.published, "next_cursor": next_cursor}),
+            ))
+        }
+    }
+}
