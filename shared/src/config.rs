@@ -26,6 +26,7 @@
 //! | `PUBLIC_BASE_URL` | this deployment's public URL, which left-out webhook and token URLs default to | the request's own |
 //! | `EVENT_BUS_NAME` | the EventBridge bus (name or ARN) new events are published to | required by `event-publisher` and `event-replay` |
 //! | `EVENT_SOURCE` | the `source` of the published events | `insider.webhooks` |
+//! | `STALLED_HOURS` | hours without a delivery report after which `stalled-count` counts a message | 24 |
 //!
 //! A token secret holds one token, a JSON array of tokens, `{"tokens": [...]}`, or one token per
 //! line; several tokens are accepted at once so they can be rotated.
@@ -417,6 +418,17 @@ pub async fn event_publisher() -> Result<crate::publish::stream::StreamPublisher
     let sdk = sdk_config().await?;
     Ok(crate::publish::stream::StreamPublisher {
         publisher: std::sync::Arc::new(event_bus(&sdk)?),
+    })
+}
+
+/// Dependencies of the Lambda that counts stalled messages every hour (`STALLED_HOURS`).
+pub async fn stalled_count() -> Result<crate::stalled::StalledCount, ConfigError> {
+    let sdk = sdk_config().await?;
+    Ok(crate::stalled::StalledCount {
+        store: std::sync::Arc::new(connected_dynamo_store(&sdk).await?),
+        hours: parse_env("STALLED_HOURS")?.unwrap_or(crate::stalled::DEFAULT_STALLED_HOURS),
+        lookback: Duration::from_secs(86_400),
+        budget: Duration::from_secs(50),
     })
 }
 

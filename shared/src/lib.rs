@@ -17,5 +17,6 @@ pub mod lambda;
 pub mod management;
 pub mod publish;
 pub mod replay;
+pub mod stalled;
 pub mod store;
 pub mod telemetry;

@@ -130,6 +130,7 @@ pub fn write_metrics(request_id: Option<&str>, writer: impl std::io::Write) -> s
 pub mod record {
     use std::time::Duration;
 
+    use crate::domain::error_codes;
     use crate::domain::{DeliveryStatus, Event, EventFamily, SubProduct};
     use crate::store::WriteReport;
 
@@ -147,9 +148,29 @@ pub mod record {
             if event.family == EventFamily::Unknown {
                 metrics::counter!("UnknownShapes").increment(1);
             }
+            let failed = event.status == Some(DeliveryStatus::Failed)
+                || matches!(
+                    event.family,
+                    EventFamily::Error | EventFamily::OnPremiseError
+                );
+            if failed {
+                for code in &event.error_codes {
+                    failure_code(*code);
+                }
+            }
         }
         metrics::counter!("EventsReceived").increment(events.len() as u64);
         metrics::counter!("DuplicateEvents").increment(report.duplicates as u64);
+    }
+
+    /// One failure's error code, by code for the known ones (which bound the dimension's
+    /// values), `other` for the rest; the business alarms watch a jump in one of them.
+    fn failure_code(code: i64) {
+        let code = match error_codes::lookup(code) {
+            Some(known) => known.code.to_string(),
+            None => "other".to_owned(),
+        };
+        metrics::counter!("FailuresByErrorCode", "Code" => code).increment(1);
     }
 
     fn static_status(status: &DeliveryStatus) -> &'static str {
@@ -239,6 +260,11 @@ pub mod record {
     pub fn drain_failure(reason: &'static str) {
         metrics::counter!("DrainFailures", "Reason" => reason).increment(1);
         metrics::counter!("DrainFailures").increment(1);
+    }
+
+    /// Messages with no delivery report for the configured hours, counted on a schedule.
+    pub fn stalled_messages(count: usize) {
+        metrics::gauge!("StalledMessages").set(count as f64);
     }
 
     pub fn token_issued(grant: &'static str) {

@@ -1171,6 +1171,16 @@ fn query_cases(tokens: &Tokens) -> Vec<Case> {
             .expect("query: NUL limit", fails(400, "invalid_parameter")),
         get("/events?key=whatsapp-hostile&limit=5%0D%0ASet-Cookie:%20a=b")
             .expect("query: CRLF in the limit", fails(400, "invalid_parameter")),
+        req(Q, "GET", "/stalled?key=whatsapp-hostile")
+            .expect("stalled: no credentials", fails(401, "missing_credentials")),
+        get("/stalled?key=whatsapp-hostile&hours=1e3").expect(
+            "stalled: hours with an exponent",
+            fails(400, "invalid_parameter"),
+        ),
+        get("/stalled?key=whatsapp-hostile&status=read").expect(
+            "stalled: a step a report follows no more",
+            fails(400, "invalid_parameter"),
+        ),
         // Replay publishes: behind the same credentials, POST only, the listing's parameters.
         req(Q, "POST", "/replay/messages/wamid.hostile")
             .expect("replay: no credentials", fails(401, "missing_credentials")),

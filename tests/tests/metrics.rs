@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use e2e_tests::manage::insider_settings;
-use e2e_tests::payloads::statuses;
+use e2e_tests::payloads::{cloud_error, statuses};
 use e2e_tests::stack::WEBHOOK_TOKEN;
 use e2e_tests::stores;
 use serde_json::Value;
@@ -52,6 +52,19 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
             .status(),
         200
     );
+    // A failure with a known code, and an error report with a code outside the known set.
+    for body in [
+        statuses(&[("wamid.m2", "failed", 3)], "whatsapp-metrics"),
+        cloud_error(999_999, "whatsapp-metrics"),
+        r#"{"a_shape": "never seen before"}"#.to_owned(),
+    ] {
+        assert_eq!(
+            receive(&receiver, delivery(WEBHOOK_TOKEN, body))
+                .await
+                .status(),
+            200
+        );
+    }
     assert_eq!(
         receive(&receiver, delivery("wrong", "{\"a\":1}".into()))
             .await
@@ -113,15 +126,21 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
             .all(|d| d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "InsiderWebhooks/test")
     );
     assert!(documents.iter().all(|d| d["RequestId"] == "request-1"));
-    assert_eq!(value("EventsReceived", &[]), 4.0);
+    assert_eq!(value("EventsReceived", &[]), 7.0);
+    assert_eq!(value("UnknownShapes", &[]), 1.0);
     assert_eq!(
         value(
             "EventsReceived",
             &[("SubProduct", "transactional"), ("Family", "status")]
         ),
-        4.0
+        5.0
     );
     assert_eq!(value("StatusesReceived", &[("Status", "read")]), 2.0);
+    assert_eq!(value("StatusesReceived", &[("Status", "sent")]), 2.0);
+    assert_eq!(value("StatusesReceived", &[("Status", "failed")]), 1.0);
+    // What the business alarms read: a jump in one code, and the failure rate.
+    assert_eq!(value("FailuresByErrorCode", &[("Code", "131026")]), 1.0);
+    assert_eq!(value("FailuresByErrorCode", &[("Code", "other")]), 1.0);
     assert_eq!(value("DuplicateEvents", &[]), 2.0);
     assert_eq!(value("AuthFailures", &[]), 3.0);
     assert_eq!(value("AuthFailures", &[("Route", "webhooks")]), 1.0);
@@ -168,4 +187,47 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
         .filter(|d| d["Operation"] == "list_webhooks" && d.get("VendorCallLatency").is_some())
         .count();
     assert!(latencies >= 1, "vendor latency is recorded");
+
+    // The hourly count of messages with no delivery report: one sent 30 hours ago and nothing
+    // since, one delivered, one sent an hour ago.
+    let (store, _stalled_dir) = stores::embedded();
+    let now = 1_800_000_000;
+    let sent = now - 30 * 3600;
+    for body in [
+        statuses(&[("wamid.quiet", "sent", sent)], "k"),
+        statuses(
+            &[
+                ("wamid.fine", "sent", sent),
+                ("wamid.fine", "delivered", sent + 5),
+            ],
+            "k",
+        ),
+        statuses(&[("wamid.young", "sent", now - 3600)], "k"),
+    ] {
+        let events = e2e_tests::payloads::stored(
+            &body,
+            shared::domain::SubProduct::Conversational,
+            now * 1000,
+        );
+        shared::store::WriteEvents::write_events(&store, &events)
+            .await
+            .unwrap();
+    }
+    let counter = shared::stalled::StalledCount {
+        store: Arc::new(store),
+        hours: 24,
+        lookback: std::time::Duration::from_secs(86_400),
+        budget: std::time::Duration::from_secs(10),
+    };
+    assert_eq!(counter.count(now).await.unwrap(), (1, true));
+    let mut written = Vec::new();
+    shared::telemetry::write_metrics(None, &mut written).unwrap();
+    let stalled: Vec<Value> = String::from_utf8(written)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|d| d.get("StalledMessages").is_some())
+        .collect();
+    assert_eq!(stalled.len(), 1, "{stalled:?}");
+    assert_eq!(stalled[0]["StalledMessages"], 1.0);
 }

@@ -387,6 +387,109 @@ async fn bad_parameters_and_cursors_are_refused(base: &str) {
     );
 }
 
+/// Messages with no delivery report: sent 30 hours ago and nothing since, among messages that
+/// were delivered or failed after being sent, and one sent 2 hours ago.
+async fn stalled_messages_are_listed(base: &str) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let sent = now - 30 * 3600;
+    for body in [
+        statuses(&[("wamid.stalled", "sent", sent)], "campaign-stalled"),
+        statuses(
+            &[
+                ("wamid.reported", "sent", sent),
+                ("wamid.reported", "delivered", sent + 60),
+            ],
+            "campaign-stalled",
+        ),
+        statuses(
+            &[
+                ("wamid.failed", "sent", sent),
+                ("wamid.failed", "failed", sent + 60),
+            ],
+            "campaign-stalled",
+        ),
+        statuses(
+            &[("wamid.recent", "sent", now - 2 * 3600)],
+            "campaign-stalled",
+        ),
+    ] {
+        let (status, _) = deliver(base, "conversational", Some(WEBHOOK_TOKEN), &body).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let since = now - 2 * 86_400;
+    let ids = |page: &Value| -> Vec<String> {
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["message_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, page) = read(base, &format!("/stalled?since={since}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(ids(&page), ["wamid.stalled"], "24 hours by default");
+    assert_eq!(page["messages"][0]["status"], "sent");
+    assert_eq!(page["messages"][0]["since"], sent);
+    assert_eq!(page["messages"][0]["key"], "campaign-stalled");
+    let (_, page) = read(base, &format!("/stalled?since={since}&hours=1")).await;
+    let mut found = ids(&page);
+    found.sort();
+    assert_eq!(found, ["wamid.recent", "wamid.stalled"]);
+    // A campaign's, by its tracking key, page by page.
+    let mut path = "/stalled?key=campaign-stalled&hours=1&limit=1".to_owned();
+    let mut found = Vec::new();
+    loop {
+        let (status, page) = read(base, &path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        found.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => {
+                path = format!("/stalled?key=campaign-stalled&hours=1&limit=1&cursor={cursor}")
+            }
+            None => break,
+        }
+    }
+    found.sort();
+    assert_eq!(found, ["wamid.recent", "wamid.stalled"]);
+    let (_, page) = read(base, &format!("/stalled?since={since}&status=accepted")).await;
+    assert_eq!(ids(&page), Vec::<String>::new());
+    for (query, code) in [
+        ("hours=0", "invalid_parameter"),
+        ("hours=721", "invalid_parameter"),
+        ("hours=1&hours=2", "invalid_parameter"),
+        ("status=delivered", "invalid_parameter"),
+        ("format=ndjson", "invalid_parameter"),
+    ] {
+        let (status, page) = read(base, &format!("/stalled?since={since}&{query}")).await;
+        assert_eq!(
+            (status, error_code(&page)),
+            (StatusCode::BAD_REQUEST, code),
+            "{query}: {page}"
+        );
+    }
+    let (status, page) = read(base, "/stalled").await;
+    assert_eq!(
+        (status, error_code(&page)),
+        (StatusCode::BAD_REQUEST, "missing_parameter")
+    );
+}
+
+#[tokio::test]
+async fn stalled_messages_are_listed_on_the_embedded_store() {
+    let (stack, _dir) = stack::embedded().await;
+    stalled_messages_are_listed(&stack.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_messages_are_listed_on_dynamodb_local() {
+    let dynamodb = dynamodb_local::shared().await;
+    let stack = stack::dynamo(dynamodb.endpoint(), Duration::from_secs(10)).await;
+    stalled_messages_are_listed(&stack.url()).await;
+}
+
 #[tokio::test]
 async fn every_read_route_answers_on_the_embedded_store() {
     let (stack, _dir) = stack::embedded().await;

@@ -3,6 +3,7 @@
 pub mod canonical;
 pub mod downstream;
 mod envelope;
+pub mod error_codes;
 pub mod events;
 pub mod management;
 pub mod oauth;

@@ -2,7 +2,9 @@
 //! - `/messages/{message_id}`: one message, its status and its events;
 //! - `/events?...`: a window of events, or a tracking key's events, filtered;
 //! - `/contacts/{wa_id}/messages?...`: the conversation with one customer;
-//! - `/stats?since=&until=`: the delivery funnel of whole hours.
+//! - `/stats?since=&until=`: the delivery funnel of whole hours;
+//! - `/stalled?since=&until=&hours=`: messages with no delivery report for `hours`
+//!   ([`crate::stalled`]).
 //!
 //! Parameters are validated by [`crate::domain::query`]; listings answer one JSON page, or with
 //! `format=ndjson` an export that follows pages. Either way a body stays under
@@ -19,9 +21,10 @@ use super::{
 };
 use crate::domain::DeliveryStatus;
 use crate::domain::query::{
-    EventScope, Format, ListRequest, Listing, MAX_LIMIT, PageRequest, Position,
-    parse_contact_request, parse_events_request, parse_stats_request,
+    EventScope, Format, ListRequest, Listing, MAX_LIMIT, PageRequest, ParameterProblem, Position,
+    QueryError, parse_contact_request, parse_events_request, parse_stats_request,
 };
+use crate::stalled::{DEFAULT_STALLED_HOURS, is_stalled_listing, stalled_page};
 use crate::store::{EventPage, MessageRecord, ReadEvents, StoreError, StoredEvent, list_page};
 
 /// The largest body a listing answers with.
@@ -54,7 +57,7 @@ async fn route(query: &Query, request: &Request) -> Result<Response, ApiError> {
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let known = matches!(
         segments.as_slice(),
-        ["messages", _] | ["events"] | ["contacts", _, "messages"] | ["stats"]
+        ["messages", _] | ["events"] | ["contacts", _, "messages"] | ["stats"] | ["stalled"]
     );
     if !known {
         return Err(ApiError::not_found());
@@ -72,6 +75,7 @@ async fn route(query: &Query, request: &Request) -> Result<Response, ApiError> {
             let stats = query.store.read_stats(&hours).await.map_err(store_error)?;
             Ok(json_response(StatusCode::OK, &stats))
         }
+        ["stalled"] => stalled(query, pairs, now).await,
         _ => list(query, parse_events_request(&pairs, now)?).await,
     }
 }
@@ -93,6 +97,67 @@ async fn message(query: &Query, message_id: &str) -> Result<Response, ApiError> 
             format!("no event has been stored for message {message_id}"),
         )),
     }
+}
+
+/// One page of a window's (or a tracking key's) `sent` events (or `accepted`, with
+/// `status=accepted`) and, of their messages, those with nothing after that step for `hours`
+/// (default 24).
+async fn stalled(
+    query: &Query,
+    mut pairs: Vec<(String, String)>,
+    now: i64,
+) -> Result<Response, ApiError> {
+    let hours = take_parameter(&mut pairs, "hours");
+    let hours = match hours.as_slice() {
+        [] => Some(DEFAULT_STALLED_HOURS),
+        [text] => text
+            .parse::<i64>()
+            .ok()
+            .filter(|hours| (1..=MAX_STALLED_HOURS).contains(hours)),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        QueryError::Parameters(vec![ParameterProblem {
+            field: "hours".into(),
+            message: format!(
+                "must be given once, a whole number of hours from 1 to {MAX_STALLED_HOURS}"
+            ),
+            missing: false,
+        }])
+    })?;
+    if !pairs.iter().any(|(name, _)| name == "status") {
+        pairs.push(("status".into(), "sent".into()));
+    }
+    let listing = parse_events_request(&pairs, now)?;
+    if !is_stalled_listing(&listing) || listing.format != Format::Json {
+        return Err(QueryError::Parameters(vec![ParameterProblem {
+            field: "status".into(),
+            message: "must be sent (the default) or accepted, and the answer is one JSON page"
+                .into(),
+            missing: false,
+        }])
+        .into());
+    }
+    let page = stalled_page(query.store.as_ref(), &listing, now - hours * 3600)
+        .await
+        .map_err(store_error)?;
+    let next_cursor = page.next.map(|position| listing.cursor_after(&position));
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({"messages": page.messages, "next_cursor": next_cursor}),
+    ))
+}
+
+/// The most `/stalled` takes as "no delivery report" (30 days).
+const MAX_STALLED_HOURS: i64 = 720;
+
+/// Removes the parameter `name` from `pairs` and returns its values.
+fn take_parameter(pairs: &mut Vec<(String, String)>, name: &str) -> Vec<String> {
+    let (taken, kept) = std::mem::take(pairs)
+        .into_iter()
+        .partition(|(key, _)| key == name);
+    *pairs = kept;
+    taken.into_iter().map(|(_, value)| value).collect()
 }
 
 /// One page as JSON, or an NDJSON export following pages, with the cursor that continues it.

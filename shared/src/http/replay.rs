@@ -4,6 +4,8 @@
 //!   window or a tracking key, the same filters, `limit` up to
 //!   [`crate::replay::MAX_REPLAY_EVENTS`]), answering the cursor of the next page.
 
+use std::time::Duration;
+
 use http::{Method, StatusCode};
 use serde_json::json;
 
@@ -11,8 +13,21 @@ use super::{ApiError, Request, Response, json_response, path_segments, query_pai
 use crate::domain::query::{ParameterProblem, QueryError, parse_events_request};
 use crate::replay::Replay;
 
+/// Bound on one call, inside the function's 29 s (API Gateway waits 30): a call cut short is
+/// answered 503, and making it again is harmless (consumers dedupe on `event_id`).
+pub const REPLAY_BUDGET: Duration = Duration::from_secs(25);
+
 pub async fn replay(replay: &Replay, request: Request) -> Response {
-    match route(replay, &request).await {
+    let answered = tokio::time::timeout(REPLAY_BUDGET, route(replay, &request))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "replay_timeout",
+                "the replay did not finish in time; make the same call again (consumers dedupe on event_id), or with a smaller limit",
+            ))
+        });
+    match answered {
         Ok(response) => response,
         Err(error) => {
             tracing::warn!(

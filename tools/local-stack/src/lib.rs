@@ -415,7 +415,7 @@ async fn handle(
             match family {
                 "webhooks" => receive(&routes.receiver, request).await,
                 "oauth" => token_endpoint(&routes.tokens, request).await,
-                "messages" | "events" | "contacts" | "stats" => {
+                "messages" | "events" | "contacts" | "stats" | "stalled" => {
                     as_admin(routes, request, |request| query(&routes.query, request)).await
                 }
                 "manage" => {
