@@ -1,6 +1,6 @@
 //! The fallback port: where the receiver parks a delivery the event store could not take for a
 //! reason a retry may cure (throttled, unavailable, too slow), so that it is stored later
-//! ([`crate::ingest::drain`]) even if Insider One never sends it again. [`sqs::SqsQueue`] is the
+//! ([`crate::ingest::Drain`]) even if Insider One never sends it again. [`sqs::SqsQueue`] is the
 //! adapter, in AWS and in the local stack (moto's SQS).
 
 pub mod lambda_event;
