@@ -51,7 +51,13 @@ Conventions that keep the template safe as functions are added:
   queue_batch.rs) within STORE_BUDGET_MS each, fits the function's timeout with a second spare;
 - every SQS queue is encrypted at rest (SqsManagedSseEnabled or KmsMasterKeyId);
 - every dead-letter queue (a queue's RedrivePolicy, a mapping's OnFailure destination, a
-  rule target's DeadLetterConfig) has an alarm on its ApproximateNumberOfMessagesVisible.
+  rule target's DeadLetterConfig) has an alarm on its ApproximateNumberOfMessagesVisible;
+- an alarm on metric math (Metrics) has unique ids, each expression names only ids of the
+  alarm, and it returns one series, or, with ThresholdMetricId, the series and the
+  ANOMALY_DETECTION_BAND of it that the id names, with an anomaly operator and no Threshold
+  (CloudWatch refuses the others only at deploy time);
+- an alarm's Period x EvaluationPeriods, a parameter's MaxValue when the number is a Ref, stays
+  within what CloudWatch evaluates: 1 day for periods under an hour, 7 days for longer ones.
 
 Needs PyYAML (in .tools/venv, from scripts/install-infra-tools.sh).
 """
@@ -138,6 +144,21 @@ SQS_DEFAULT_VISIBILITY_TIMEOUT = 30
 SQS_DEFAULT_RETENTION = 345600
 # How many parked deliveries the drain stores at once: read from its source.
 DRAIN_SOURCE = ROOT / "shared" / "src" / "ingest" / "queue_batch.rs"
+# The comparison operators of an alarm on an anomaly detection band (and only of one).
+ANOMALY_OPERATORS = {
+    "GreaterThanUpperThreshold",
+    "LessThanLowerThreshold",
+    "LessThanLowerOrGreaterThanUpperThreshold",
+}
+# How long CloudWatch evaluates an alarm over at most (Period x EvaluationPeriods, PutMetricAlarm):
+# a day for periods under an hour, 7 days for periods of an hour or more.
+ALARM_WINDOW_SHORT_PERIODS = 86400
+ALARM_WINDOW_LONG_PERIODS = 604800
+# An id of a metric math query: a lowercase letter first (CloudWatch's rule), then letters,
+# digits and underscores; in an expression, a word of that form not followed by "(" (functions
+# are in capitals).
+METRIC_ID = re.compile(r"[a-z][A-Za-z0-9_]*")
+EXPRESSION_ID = re.compile(r"(?<![A-Za-z0-9_.])([a-z][A-Za-z0-9_]*)\b(?!\s*\()")
 # InsiderSettings::default() in shared/src/insider/client.rs, for variables a function leaves out.
 INSIDER_DEFAULT_ATTEMPT_MS = 10000
 INSIDER_DEFAULT_CONNECT_MS = 3000
@@ -823,6 +844,119 @@ def check_queues(t: dict) -> list[str]:
     return problems
 
 
+def _expression_text(expression) -> str | None:
+    """An alarm expression as CloudWatch gets it: a string, or a Sub of one with its variables
+    standing for numbers (parameters)."""
+    if isinstance(expression, dict) and set(expression) == {"Fn::Sub"}:
+        expression = expression["Fn::Sub"]
+        if isinstance(expression, list):
+            expression = expression[0]
+    if not isinstance(expression, str):
+        return None
+    return SUB_VARIABLE.sub("0", expression)
+
+
+def check_alarm_metrics(t: dict) -> list[str]:
+    problems = []
+    for name, resource in (t.get("Resources") or {}).items():
+        if resource.get("Type") != "AWS::CloudWatch::Alarm":
+            continue
+        where = f"Resources.{name}"
+        props = resource.get("Properties") or {}
+        operator = props.get("ComparisonOperator")
+        threshold_id = props.get("ThresholdMetricId")
+        metrics = props.get("Metrics")
+        if metrics is None:
+            if threshold_id is not None or operator in ANOMALY_OPERATORS:
+                problems.append(f"{where}: {operator} and ThresholdMetricId need an ANOMALY_DETECTION_BAND in Metrics")
+            continue
+        ids = [m.get("Id") for m in metrics]
+        for duplicate in sorted({i for i in ids if ids.count(i) > 1}, key=str):
+            problems.append(f"{where}: the metric id {duplicate!r} is used twice")
+        for i in ids:
+            if not isinstance(i, str) or not METRIC_ID.fullmatch(i):
+                problems.append(f"{where}: metric id {i!r} must begin with a lowercase letter (letters, digits, _)")
+        bands: dict[str, str] = {}  # band id -> the id it bands
+        for query in metrics:
+            if "Expression" not in query:
+                continue
+            text = _expression_text(query["Expression"])
+            if text is None:
+                problems.append(f"{where}: the expression of {query.get('Id')!r} must be a string or a Sub of one")
+                continue
+            named = set(EXPRESSION_ID.findall(re.sub(r"'[^']*'|\"[^\"]*\"", "", text)))
+            for unknown in sorted(named - set(ids)):
+                problems.append(f"{where}: the expression of {query.get('Id')!r} names {unknown!r}, no metric id of this alarm")
+            if query.get("Id") in named:
+                problems.append(f"{where}: the expression of {query.get('Id')!r} names itself")
+            band = re.fullmatch(r"\s*ANOMALY_DETECTION_BAND\(\s*([a-z][A-Za-z0-9_]*)\s*(,[^)]*)?\)\s*", text)
+            if band:
+                bands[query.get("Id")] = band.group(1)
+        returned = [m.get("Id") for m in metrics if m.get("ReturnData", True) is not False]
+        if threshold_id is None:
+            if operator in ANOMALY_OPERATORS:
+                problems.append(f"{where}: {operator} needs ThresholdMetricId, the id of an ANOMALY_DETECTION_BAND")
+            if len(returned) != 1:
+                problems.append(
+                    f"{where}: returns {returned} (ReturnData, true unless set false); an alarm on metric math "
+                    "returns exactly one series"
+                )
+            if "Threshold" not in props:
+                problems.append(f"{where}: no Threshold")
+            continue
+        if threshold_id not in bands:
+            problems.append(f"{where}: ThresholdMetricId {threshold_id!r} names no ANOMALY_DETECTION_BAND expression of the alarm")
+            continue
+        if operator not in ANOMALY_OPERATORS:
+            problems.append(f"{where}: an alarm on an anomaly detection band compares with one of {sorted(ANOMALY_OPERATORS)}, not {operator}")
+        if "Threshold" in props:
+            problems.append(f"{where}: Threshold and ThresholdMetricId exclude each other")
+        if sorted(returned) != sorted([threshold_id, bands[threshold_id]]):
+            problems.append(
+                f"{where}: returns {returned}; an anomaly detection alarm returns the band {threshold_id!r} and the "
+                f"series it bands, {bands[threshold_id]!r}, and nothing else"
+            )
+    return problems
+
+
+def check_alarm_windows(t: dict) -> list[str]:
+    problems = []
+    parameters = t.get("Parameters") or {}
+    for name, resource in (t.get("Resources") or {}).items():
+        if resource.get("Type") != "AWS::CloudWatch::Alarm":
+            continue
+        where = f"Resources.{name}"
+        props = resource.get("Properties") or {}
+        periods = [props.get("Period")] if "Period" in props else [
+            ((m.get("MetricStat") or {}).get("Period")) for m in props.get("Metrics") or [] if "MetricStat" in m
+        ]
+        evaluations = props.get("EvaluationPeriods")
+        reference = _ref_target(evaluations)
+        if reference is not None:
+            evaluations = (parameters.get(reference) or {}).get("MaxValue")
+            if evaluations is None:
+                problems.append(
+                    f"{where}: EvaluationPeriods is the parameter {reference}, which needs a MaxValue that keeps the "
+                    "alarm's window within CloudWatch's limit"
+                )
+                continue
+        datapoints, declared = props.get("DatapointsToAlarm"), props.get("EvaluationPeriods")
+        if datapoints is not None and datapoints != declared and not (
+            isinstance(datapoints, int) and isinstance(declared, int) and datapoints <= declared
+        ):
+            problems.append(f"{where}: DatapointsToAlarm must be at most EvaluationPeriods (the same Ref, or literal numbers)")
+        if not isinstance(evaluations, int) or not periods or not all(isinstance(p, int) for p in periods):
+            continue
+        period = max(periods)
+        limit = ALARM_WINDOW_LONG_PERIODS if period >= 3600 else ALARM_WINDOW_SHORT_PERIODS
+        if period * evaluations > limit:
+            problems.append(
+                f"{where}: {evaluations} periods of {period} s (EvaluationPeriods{' at ' + reference + ' MaxValue' if reference else ''}) "
+                f"exceed the {limit} s CloudWatch evaluates an alarm over with such periods"
+            )
+    return problems
+
+
 CHECKS = [
     check_references,
     check_functions,
@@ -832,6 +966,8 @@ CHECKS = [
     check_indexes,
     check_event_source_mappings,
     check_queues,
+    check_alarm_metrics,
+    check_alarm_windows,
 ]
 
 
@@ -856,6 +992,7 @@ def self_test(path: Path) -> int:
     )
     fallback_queue = lambda t: t[r]["FallbackQueue"]["Properties"]  # noqa: E731
     drain = lambda t: t[r]["FallbackDrainFunction"]["Properties"]  # noqa: E731
+    alarm = lambda t, name: t[r][name]["Properties"]  # noqa: E731
     query_resources = lambda t: next(  # noqa: E731
         s for s in _statements(t[r]["MessageQueryFunction"]["Properties"]["Policies"]) if s.get("Sid") == "QueryEventIndexes"
     )["Resource"]
@@ -907,6 +1044,14 @@ def self_test(path: Path) -> int:
         "drained batch over the function's timeout": lambda t: drain(t)["Environment"]["Variables"].update(STORE_BUDGET_MS="20000"),
         "queue not encrypted at rest": lambda t: t[r]["FallbackDeadLetterQueue"]["Properties"].pop("SqsManagedSseEnabled"),
         "dead-letter queue without an alarm": lambda t: t[r]["FallbackDeadLetterAlarm"]["Properties"]["Dimensions"][0].update(Value={"Fn::GetAtt": ["FallbackQueue", "QueueName"]}),
+        "alarm expression naming no metric of the alarm": lambda t: alarm(t, "FailureRateAlarm")["Metrics"][0].update(Expression={"Fn::Sub": "100 * FILL(failed, 0) / FILL(sends, 0)"}),
+        "metric math alarm returning two series": lambda t: alarm(t, "FailureRateAlarm")["Metrics"][1].update(ReturnData=True),
+        "anomaly alarm whose threshold is no band": lambda t: alarm(t, "FailuresCode368Alarm").update(ThresholdMetricId="failures"),
+        "anomaly alarm with a static operator": lambda t: alarm(t, "FailuresCode368Alarm").update(ComparisonOperator="GreaterThanThreshold"),
+        "anomaly alarm with a static threshold too": lambda t: alarm(t, "FailuresCode131026Alarm").update(Threshold=0),
+        "alarm window past CloudWatch's 7 days": lambda t: t["Parameters"]["NoDeliveryAlarmHours"].update(MaxValue=169),
+        "alarm window of an unbounded parameter": lambda t: t["Parameters"]["NoDeliveryAlarmHours"].pop("MaxValue"),
+        "alarm on more datapoints than it evaluates": lambda t: alarm(t, "NoDeliveryAlarm").update(DatapointsToAlarm=200),
     }
     failed = 0
     for label, mutate in mutations.items():
@@ -932,7 +1077,7 @@ def main(argv: list[str]) -> int:
     if problems:
         print(f"check_template: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"check_template: {path.name}: references, functions, parameters, dashboard, route throttles, indexes, event source mappings and queues OK")
+    print(f"check_template: {path.name}: references, functions, parameters, dashboard, route throttles, indexes, event source mappings, queues and alarms OK")
     return 0
 
 
