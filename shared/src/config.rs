@@ -432,6 +432,15 @@ pub async fn stalled_count() -> Result<crate::stalled::StalledCount, ConfigError
     })
 }
 
+/// Dependencies of the erasure Lambda: the event store with the raw fragments' bucket, whose
+/// objects an erasure deletes.
+pub async fn erasure() -> Result<crate::http::erasure::Erasure, ConfigError> {
+    let sdk = sdk_config().await?;
+    Ok(crate::http::erasure::Erasure {
+        store: std::sync::Arc::new(event_store(&sdk).await?),
+    })
+}
+
 /// Dependencies of the replay Lambda: the events as the query function reads them, and the bus.
 pub async fn replay() -> Result<crate::replay::Replay, ConfigError> {
     let sdk = sdk_config().await?;
@@ -543,9 +552,9 @@ pub async fn connected_dynamo_store(sdk: &SdkConfig) -> Result<DynamoStore, Conf
     Ok(DynamoStore::new(client, table, retention()?))
 }
 
-/// The store of a function that writes or reads events' raw fragments (the receiver, the drain,
-/// the query and replay functions), with the bucket of those too large for an item
-/// (`RAW_BUCKET`). Only these four link the S3 client.
+/// The store of a function that writes, reads or erases events' raw fragments (the receiver, the
+/// drain, the query, replay and erasure functions), with the bucket of those too large for an
+/// item (`RAW_BUCKET`). Only these link the S3 client.
 async fn event_store(sdk: &SdkConfig) -> Result<DynamoStore, ConfigError> {
     let store = connected_dynamo_store(sdk).await?;
     Ok(match non_empty_env("RAW_BUCKET") {

@@ -1181,6 +1181,17 @@ fn query_cases(tokens: &Tokens) -> Vec<Case> {
             "stalled: a step a report follows no more",
             fails(400, "invalid_parameter"),
         ),
+        req(Q, "DELETE", "/contacts/905551112233")
+            .expect("erasure: no credentials", fails(401, "missing_credentials")),
+        req(Q, "DELETE", "/contacts/905551112233")
+            .bearer(WEBHOOK_TOKEN)
+            .expect("erasure: webhook token", fails(401, "invalid_token")),
+        req(Q, "DELETE", "/contacts/905551112233?limit=1000")
+            .admin()
+            .expect("erasure: limit over 100", fails(400, "invalid_parameter")),
+        req(Q, "DELETE", "/contacts/905551112233?limit=1&limit=2")
+            .admin()
+            .expect("erasure: repeated limit", fails(400, "invalid_parameter")),
         // Replay publishes: behind the same credentials, POST only, the listing's parameters.
         req(Q, "POST", "/replay/messages/wamid.hostile")
             .expect("replay: no credentials", fails(401, "missing_credentials")),

@@ -146,3 +146,37 @@ async fn a_message_answer_stays_within_lambdas_response_limit() {
             .all(|e| e["raw"].is_null())
     );
 }
+
+#[tokio::test]
+async fn an_erasure_deletes_the_raw_fragment_kept_in_s3() {
+    use shared::store::EraseContact;
+    let moto = Moto::start().await;
+    let s3 = s3_client(&moto).await;
+    let store = stores::dynamo()
+        .await
+        .with_raw_bucket(RawBucket::new(s3.clone(), BUCKET));
+    let body = text_reply("wamid.huge-erased", &"ğ".repeat(250_000), T0);
+    store
+        .write_events(&stored(&body, SubProduct::Conversational, T0 * 1000))
+        .await
+        .unwrap();
+    let objects = s3.list_objects_v2().bucket(BUCKET).send().await.unwrap();
+    assert_eq!(objects.key_count(), Some(1));
+
+    let erased = store.erase_contact("905551112233", 25).await.unwrap();
+    assert_eq!((erased.messages, erased.events), (1, 1));
+    let objects = s3.list_objects_v2().bucket(BUCKET).send().await.unwrap();
+    assert_eq!(
+        objects.key_count(),
+        Some(0),
+        "the copy outside the table is gone"
+    );
+    let record = store
+        .read_message("wamid.huge-erased")
+        .await
+        .unwrap()
+        .unwrap();
+    let event = &record.events[0];
+    assert_eq!(event.event.raw.get(), "null");
+    assert_eq!(event.raw_ref, None, "no reference to what is gone");
+}

@@ -14,10 +14,12 @@ use shared::domain::query::{
 };
 use shared::domain::status::status_changes;
 use shared::domain::{DeliveryStatus, EventFamily, MessageState, SubProduct};
-use shared::store::{EventPage, ReadEvents, StoreError, StoredEvent, WriteEvents, WriteReport};
+use shared::store::{
+    EraseContact, Erased, EventPage, ReadEvents, StoreError, StoredEvent, WriteEvents, WriteReport,
+};
 
-trait Store: WriteEvents + ReadEvents + 'static {}
-impl<T: WriteEvents + ReadEvents + 'static> Store for T {}
+trait Store: WriteEvents + ReadEvents + EraseContact + 'static {}
+impl<T: WriteEvents + ReadEvents + EraseContact + 'static> Store for T {}
 
 const T0: i64 = 1_700_000_000;
 
@@ -1064,7 +1066,118 @@ async fn windows_and_stats_reach_the_last_second(store: Arc<dyn Store>) {
     assert_eq!(listed.len(), 1);
 }
 
+/// Erasure on request: every event of the contact's messages loses its raw fragment and the
+/// contact's number and name, the conversation forgets them, the counts stay, another contact
+/// keeps everything, a redelivery stores nothing again, and a repeat finds nothing left.
+async fn erasure_takes_out_a_contacts_personal_data_and_keeps_the_counts(store: Arc<dyn Store>) {
+    const ERASED: &str = "905551112233";
+    const KEPT: &str = "905550000000";
+    let theirs = [
+        statuses(
+            &[
+                ("wamid.e1", "sent", T0),
+                ("wamid.e1", "read", T0 + 5),
+                ("wamid.e2", "failed", T0 + 6),
+            ],
+            "whatsapp-erasure",
+        ),
+        reply_of_type("wamid.e3", ERASED, "text", T0 + 7),
+    ];
+    let other = reply_of_type("wamid.e4", KEPT, "image", T0 + 8);
+    let mut events = Vec::new();
+    for body in theirs.iter().chain([&other]) {
+        events.extend(stored(body, SubProduct::Conversational, T0 * 1000));
+    }
+    write_all(store.as_ref(), &events).await;
+    let hours = HourWindow::covering(Window::new(T0 - 10, T0 + 3600).unwrap());
+    let counted = store.read_stats(&hours).await.unwrap();
+    let all = PageRequest {
+        after: None,
+        limit: 100,
+    };
+    let conversation = |contact: &'static str| {
+        let store = Arc::clone(&store);
+        let all = all.clone();
+        async move {
+            store
+                .events_by_contact(contact, &Range::default(), &EventFilter::default(), &all)
+                .await
+                .unwrap()
+                .events
+        }
+    };
+    assert_eq!(conversation(ERASED).await.len(), 4);
+
+    // One message a call, until done.
+    let mut total = Erased::default();
+    for _ in 0..10 {
+        let erased = store.erase_contact(ERASED, 1).await.unwrap();
+        assert!(erased.messages <= 1);
+        total.messages += erased.messages;
+        total.events += erased.events;
+        if erased.done {
+            total.done = true;
+            break;
+        }
+    }
+    assert_eq!((total.messages, total.events, total.done), (3, 4, true));
+
+    assert!(
+        conversation(ERASED).await.is_empty(),
+        "the conversation forgets them"
+    );
+    for message_id in ["wamid.e1", "wamid.e2", "wamid.e3"] {
+        let record = store.read_message(message_id).await.unwrap().unwrap();
+        for event in &record.events {
+            assert_eq!(event.event.raw.get(), "null", "{message_id}");
+            assert_eq!(event.event.contact, None);
+            assert_eq!(event.event.contact_name, None);
+            let shown = serde_json::to_string(event).unwrap();
+            assert!(
+                !shown.contains(ERASED) && !shown.contains("Ayşe"),
+                "{shown}"
+            );
+        }
+    }
+    let e1 = store.read_message("wamid.e1").await.unwrap().unwrap();
+    assert_eq!(
+        e1.state.unwrap().status(),
+        Some("read"),
+        "the status is kept"
+    );
+    assert_eq!(
+        store.read_stats(&hours).await.unwrap(),
+        counted,
+        "the counts stay"
+    );
+    let kept = conversation(KEPT).await;
+    assert_eq!(kept.len(), 1);
+    assert_ne!(
+        kept[0].event.raw.get(),
+        "null",
+        "another contact keeps everything"
+    );
+
+    // A redelivery of what was erased is a duplicate: never stored again.
+    let again: Vec<StoredEvent> = theirs
+        .iter()
+        .flat_map(|body| stored(body, SubProduct::Conversational, T0 * 1000))
+        .collect();
+    let report = store.write_events(&again).await.unwrap();
+    assert_eq!((report.stored, report.duplicates), (0, 4));
+    assert!(conversation(ERASED).await.is_empty());
+    assert_eq!(
+        store.erase_contact(ERASED, 25).await.unwrap(),
+        Erased {
+            messages: 0,
+            events: 0,
+            done: true
+        }
+    );
+}
+
 e2e_tests::on_both_stores!(
+    erasure_takes_out_a_contacts_personal_data_and_keeps_the_counts,
     windows_and_stats_reach_the_last_second,
     stores_each_event_once,
     duplicates_inside_one_batch_count_once,

@@ -91,6 +91,17 @@ pub struct Event {
     pub raw: Box<RawValue>,
 }
 
+impl Event {
+    /// Takes out what identifies a person (an erasure on request): the raw fragment (numbers,
+    /// names, message text), the contact's number and name. What counts keep (family, status,
+    /// error codes, times, ids) stays.
+    pub fn erase_personal_data(&mut self) {
+        self.raw = RawValue::from_string("null".into()).expect("null is JSON");
+        self.contact = None;
+        self.contact_name = None;
+    }
+}
+
 /// Why a body could not be turned into events at all. Anything that is a JSON object parses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadError {

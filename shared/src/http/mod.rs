@@ -1,6 +1,7 @@
 //! HTTP handlers, one per route family, each `fn(&Deps, Request) -> Response` on plain `http`
 //! types so the Lambda binaries and the local stack run exactly the same code.
 
+pub mod erasure;
 mod error;
 pub mod gateway;
 pub mod manage;

@@ -18,9 +18,9 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::{
-    ClientStore, EventPage, EventsByContact, ListEvents, MessageRecord, ReadMessage, ReadStats,
-    RefreshGrant, StoreError, StoreFuture, StoredEvent, WriteEvents, WriteReport, expiry,
-    from_json_text, time_order, to_json_text,
+    ClientStore, EraseContact, Erased, EventPage, EventsByContact, ListEvents, MessageRecord,
+    ReadMessage, ReadStats, RefreshGrant, StoreError, StoreFuture, StoredEvent, WriteEvents,
+    WriteReport, expiry, from_json_text, time_order, to_json_text,
 };
 use crate::domain::oauth::{MintedClient, MintedFor, OAuthClient};
 use crate::domain::query::{
@@ -364,6 +364,78 @@ impl EventsByContact for EmbeddedStore {
         Box::pin(
             self.with_connection(move |connection| list(connection, &selection, &filter, &page)),
         )
+    }
+}
+
+impl EraseContact for EmbeddedStore {
+    fn erase_contact<'a>(&'a self, contact: &'a str, limit: usize) -> StoreFuture<'a, Erased> {
+        let Some(contact) = contact_key(contact).map(str::to_owned) else {
+            return Box::pin(async {
+                Ok(Erased {
+                    done: true,
+                    ..Erased::default()
+                })
+            });
+        };
+        Box::pin(self.with_connection(move |connection| {
+            let tx = connection.transaction().map_err(unavailable)?;
+            // The contact's messages, or the event itself when it has no message id.
+            let groups: Vec<(Option<String>, String)> = {
+                let mut statement = tx
+                    .prepare_cached(
+                        "SELECT message_id, MIN(event_id) FROM events WHERE contact = ?1
+                         GROUP BY COALESCE(message_id, event_id) LIMIT ?2",
+                    )
+                    .map_err(unavailable)?;
+                statement
+                    .query_map(params![contact, limit as i64], |row| {
+                        Ok((row.get(0)?, row.get(1)?))
+                    })
+                    .map_err(unavailable)?
+                    .collect::<Result<_, _>>()
+                    .map_err(unavailable)?
+            };
+            let mut erased = Erased {
+                messages: groups.len(),
+                ..Erased::default()
+            };
+            for (message_id, event_id) in &groups {
+                let rows: Vec<(String, String)> = {
+                    let mut statement = tx
+                        .prepare_cached(
+                            "SELECT event_id, event FROM events
+                             WHERE message_id = ?1 OR (?1 IS NULL AND event_id = ?2)",
+                        )
+                        .map_err(unavailable)?;
+                    statement
+                        .query_map(params![message_id, event_id], |row| {
+                            Ok((row.get(0)?, row.get(1)?))
+                        })
+                        .map_err(unavailable)?
+                        .collect::<Result<_, _>>()
+                        .map_err(unavailable)?
+                };
+                for (id, json) in rows {
+                    let mut event: Event = from_json_text(&json)?;
+                    event.erase_personal_data();
+                    tx.execute(
+                        "UPDATE events SET event = ?2, contact = NULL WHERE event_id = ?1",
+                        params![id, to_json_text(&event)?],
+                    )
+                    .map_err(unavailable)?;
+                    erased.events += 1;
+                }
+            }
+            erased.done = !tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM events WHERE contact = ?1)",
+                    params![contact],
+                    |row| row.get::<_, bool>(0),
+                )
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(erased)
+        }))
     }
 }
 

@@ -181,6 +181,25 @@ pub trait EventsByContact: Send + Sync {
     ) -> StoreFuture<'a, EventPage>;
 }
 
+/// What one erasure call did: messages (and lone events) of the contact erased, their events,
+/// and whether none is left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Erased {
+    pub messages: usize,
+    pub events: usize,
+    pub done: bool,
+}
+
+pub trait EraseContact: Send + Sync {
+    /// Erases the personal data of up to `limit` of the messages in `contact`'s conversation
+    /// (as [`EventsByContact`] finds them): every event of each message loses its raw fragment
+    /// (a copy kept outside the table included) and the contact's number and name, and leaves
+    /// the conversation. Each event stays as a redacted record, so counts and listings keep it
+    /// and a redelivery of it is a duplicate, never stored again. Safe to repeat; a call that
+    /// fails part way leaves the rest for the next.
+    fn erase_contact<'a>(&'a self, contact: &'a str, limit: usize) -> StoreFuture<'a, Erased>;
+}
+
 pub trait ReadStats: Send + Sync {
     /// The counters of these hours, added up.
     fn read_stats<'a>(&'a self, hours: &'a HourWindow) -> StoreFuture<'a, Stats>;

@@ -27,6 +27,7 @@ use shared::auth::{Authenticator, StaticTokens, TrustedIssuers};
 use shared::domain::oauth::GrantType;
 use shared::fallback::sqs::SqsQueue;
 use shared::fallback::{DEFAULT_FALLBACK_BUDGET, Fallback};
+use shared::http::erasure::{Erasure, erase};
 use shared::http::manage::{Management, manage};
 use shared::http::oauth::token_endpoint;
 use shared::http::query::{Query, query};
@@ -38,7 +39,7 @@ use shared::insider::{InsiderClient, InsiderSettings};
 use shared::replay::Replay;
 use shared::store::dynamo::{DynamoStore, RawBucket};
 use shared::store::embedded::EmbeddedStore;
-use shared::store::{ClientStore, ReadEvents, StoreError, WriteEvents};
+use shared::store::{ClientStore, EraseContact, ReadEvents, StoreError, WriteEvents};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -115,6 +116,7 @@ struct Routes {
     receiver: Receiver,
     query: Query,
     replay: Replay,
+    erasure: Erasure,
     tokens: TokenService,
     manage: Management,
     admin: Authenticator,
@@ -123,6 +125,7 @@ struct Routes {
 struct Stores {
     writer: Arc<dyn WriteEvents>,
     reader: Arc<dyn ReadEvents>,
+    eraser: Arc<dyn EraseContact>,
     clients: Arc<dyn ClientStore>,
 }
 
@@ -250,6 +253,9 @@ pub async fn start_with(
             store: stores.reader,
             publishers,
         },
+        erasure: Erasure {
+            store: stores.eraser,
+        },
         // Minted credentials go to the store the token endpoint reads, so Insider One (or the
         // simulator) can use them at once.
         manage: Management {
@@ -343,10 +349,13 @@ impl std::fmt::Display for StartError {
 impl std::error::Error for StartError {}
 
 async fn open_store(config: &Config) -> Result<Stores, StartError> {
-    fn stores<S: WriteEvents + ReadEvents + ClientStore + Clone + 'static>(store: S) -> Stores {
+    fn stores<S: WriteEvents + ReadEvents + EraseContact + ClientStore + Clone + 'static>(
+        store: S,
+    ) -> Stores {
         Stores {
             writer: Arc::new(store.clone()),
             reader: Arc::new(store.clone()),
+            eraser: Arc::new(store.clone()),
             clients: Arc::new(store),
         }
     }
@@ -396,7 +405,7 @@ async fn open_store(config: &Config) -> Result<Stores, StartError> {
 }
 
 /// Routes as API Gateway does: the webhook routes authenticate themselves; the read-back,
-/// management and replay routes sit behind IAM in AWS and behind the admin token here. The family is the
+/// management, replay and erasure routes sit behind IAM in AWS and behind the admin token here. The family is the
 /// first path segment, read as the handlers read paths (empty segments dropped), so that
 /// `/events/` reaches the same route as `/messages/x/` does.
 async fn handle(
@@ -415,6 +424,9 @@ async fn handle(
             match family {
                 "webhooks" => receive(&routes.receiver, request).await,
                 "oauth" => token_endpoint(&routes.tokens, request).await,
+                "contacts" if request.method() == http::Method::DELETE => {
+                    as_admin(routes, request, |request| erase(&routes.erasure, request)).await
+                }
                 "messages" | "events" | "contacts" | "stats" | "stalled" => {
                     as_admin(routes, request, |request| query(&routes.query, request)).await
                 }

@@ -24,6 +24,7 @@
 //! that hold their events.
 
 mod clients;
+mod erase;
 mod errors;
 mod items;
 mod listing;

@@ -47,17 +47,26 @@ impl RawBucket {
         })
     }
 
+    /// Deletes the fragment `uri` names (an erasure); an object already gone is no error.
+    pub(super) async fn delete(&self, uri: &str) -> Result<(), StoreError> {
+        let (bucket, key) = bucket_and_key(uri)?;
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map(drop)
+            .map_err(classify)
+    }
+
     /// The fragment a reference names, checked against its hash; `None` when the object is gone
     /// (expired by the bucket's lifecycle before DynamoDB removed its expired item).
     pub(super) async fn get(
         &self,
         reference: &RawRef,
     ) -> Result<Option<Box<RawValue>>, StoreError> {
-        let (bucket, key) = reference
-            .uri
-            .strip_prefix("s3://")
-            .and_then(|rest| rest.split_once('/'))
-            .ok_or_else(|| StoreError::Corrupt(format!("raw fragment URI {}", reference.uri)))?;
+        let (bucket, key) = bucket_and_key(&reference.uri)?;
         let object = match self
             .client
             .get_object()
@@ -88,4 +97,11 @@ impl RawBucket {
             .map(Some)
             .map_err(|e| StoreError::Corrupt(format!("{} is not JSON: {e}", reference.uri)))
     }
+}
+
+/// The bucket and key of an `s3://bucket/key` URI.
+fn bucket_and_key(uri: &str) -> Result<(&str, &str), StoreError> {
+    uri.strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .ok_or_else(|| StoreError::Corrupt(format!("raw fragment URI {uri}")))
 }

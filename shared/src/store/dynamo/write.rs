@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 use aws_sdk_dynamodb::error::SdkError;
 use futures::{StreamExt, TryStreamExt, stream};
 
+use super::erase::ERASED;
 use super::errors::classify;
 use super::items::{
     IndexEntries, MAX_ITEM_BYTES, contact_partition, event_item_with, event_key, get_s, is_late,
@@ -34,6 +35,8 @@ struct Partition {
     sort_keys: HashSet<String>,
     key_entries: HashSet<String>,
     contact_entries: HashSet<String>,
+    /// Its contact's data was erased on request: it stays out of their conversation.
+    erased: bool,
 }
 
 /// One write of a delivery.
@@ -126,9 +129,10 @@ impl DynamoStore {
         let mut found = Partition::default();
         let mut pages = self
             .partition_query(pk)
-            .projection_expression("SK, #key, #contact")
+            .projection_expression("SK, #key, #contact, #erased")
             .expression_attribute_names("#key", KEY_INDEX.partition)
             .expression_attribute_names("#contact", CONTACT_INDEX.partition)
+            .expression_attribute_names("#erased", ERASED)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -138,6 +142,7 @@ impl DynamoStore {
                 found
                     .contact_entries
                     .extend(get_s(item, CONTACT_INDEX.partition));
+                found.erased |= item.contains_key(ERASED);
             }
         }
         Ok(found)
@@ -165,11 +170,12 @@ impl DynamoStore {
                         .key
                         .as_deref()
                         .is_some_and(|key| keys.insert(key_partition(key))),
-                    contact: event
-                        .contact
-                        .as_deref()
-                        .and_then(contact_key)
-                        .is_some_and(|contact| contacts.insert(contact_partition(contact))),
+                    contact: !found.erased
+                        && event
+                            .contact
+                            .as_deref()
+                            .and_then(contact_key)
+                            .is_some_and(|contact| contacts.insert(contact_partition(contact))),
                 };
                 let is_new = !found.sort_keys.contains(sk);
                 if !is_new && !entries.key && !entries.contact {
