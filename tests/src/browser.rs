@@ -124,11 +124,32 @@ impl Browser {
             .expect("the next page");
     }
 
-    /// Writes a PNG of the window.
+    /// Writes a PNG of the whole page: the window is made as tall as the page for it (WebDriver
+    /// shoots only what the window shows), then set back.
     pub async fn screenshot(&self, path: &Path) {
+        let measure = |script: &'static str| async move {
+            self.client
+                .execute(script, Vec::new())
+                .await
+                .expect("the page is measured")
+                .as_u64()
+                .expect("a number of pixels") as u32
+        };
+        let page = measure("return document.documentElement.scrollHeight").await;
+        let frame = WINDOW
+            .1
+            .saturating_sub(measure("return window.innerHeight").await);
+        self.client
+            .set_window_size(WINDOW.0, (page + frame).max(WINDOW.1))
+            .await
+            .expect("the window grows");
         let png = self.client.screenshot().await.expect("a screenshot");
         std::fs::write(path, png)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        self.client
+            .set_window_size(WINDOW.0, WINDOW.1)
+            .await
+            .expect("the window is set back");
     }
 }
 

@@ -9,7 +9,20 @@ use crate::model::{Listing, Message};
 use crate::{MOUNT, Response, web};
 
 pub fn page() -> Page {
-    Page::ok("Search", form(""))
+    let failed = web::with_query(
+        &format!("{MOUNT}/events"),
+        [("family", "status"), ("status", "failed")],
+    );
+    let body = html! {
+        (form(""))
+        h2 { "Shortcuts" }
+        ul {
+            li { a href=(failed) { "Failed messages of the last 24 hours" } }
+            li { a href=(format!("{MOUNT}/funnel")) { "The funnel of the last 24 hours, by hour, with its failures" } }
+            li { a href=(format!("{MOUNT}/live")) { "Live events" } ", reloaded every few seconds" }
+        }
+    };
+    Page::ok("Search", body)
 }
 
 fn form(value: &str) -> Markup {
