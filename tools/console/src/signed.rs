@@ -37,19 +37,28 @@ pub enum SignedApiError {
 }
 
 impl SignedApi {
+    /// With the credentials and region of the default chain.
     pub async fn from_environment(api_url: &str) -> Result<Self, SignedApiError> {
-        let base = api_url.trim_end_matches('/').to_owned();
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
-        if !base.starts_with("https://") && !loopback.iter().any(|p| base.starts_with(p)) {
-            return Err(SignedApiError::Url(base));
-        }
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
         let credentials = config
             .credentials_provider()
             .ok_or(SignedApiError::NoCredentials)?;
-        let region = config.region().ok_or(SignedApiError::NoRegion)?.to_string();
+        let region = config.region().ok_or(SignedApiError::NoRegion)?;
+        Self::new(api_url, region.as_ref(), credentials)
+    }
+
+    pub fn new(
+        api_url: &str,
+        region: &str,
+        credentials: SharedCredentialsProvider,
+    ) -> Result<Self, SignedApiError> {
+        let base = api_url.trim_end_matches('/').to_owned();
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
+        if !base.starts_with("https://") && !loopback.iter().any(|p| base.starts_with(p)) {
+            return Err(SignedApiError::Url(base));
+        }
         let client = reqwest::Client::builder()
             .timeout(CALL_TIMEOUT)
             // A redirect would carry the signed request elsewhere.
@@ -58,7 +67,7 @@ impl SignedApi {
             .map_err(|e| SignedApiError::Client(e.to_string()))?;
         Ok(Self {
             base,
-            region,
+            region: region.to_owned(),
             credentials,
             client,
         })
@@ -101,19 +110,25 @@ impl QueryApi for SignedApi {
         Box::pin(async move {
             let url = format!("{}{path_and_query}", self.base);
             let request = self.signed(&url).await?;
-            let response = self
-                .client
-                .execute(request)
-                .await
-                .map_err(|e| ApiError::Unreachable(e.without_url().to_string()))?;
+            let response = self.client.execute(request).await.map_err(unreachable)?;
             let status =
                 StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| ApiError::Unreachable(e.without_url().to_string()))?;
+            let bytes = response.bytes().await.map_err(unreachable)?;
             let body = serde_json::from_slice(&bytes).map_err(|_| ApiError::NotJson(status))?;
             Ok(ApiAnswer { status, body })
         })
     }
+}
+
+/// reqwest's error with its causes (which say what failed: DNS, connect, TLS, timeout), without
+/// the URL, which the page shows already.
+fn unreachable(error: reqwest::Error) -> ApiError {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    ApiError::Unreachable(text)
 }

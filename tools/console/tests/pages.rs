@@ -196,3 +196,23 @@ async fn the_search_tells_numbers_message_ids_and_nothing_apart() {
     assert_eq!(nothing.status(), StatusCode::NOT_FOUND);
     assert!(text(&nothing).contains("Nothing found"));
 }
+
+#[tokio::test]
+async fn a_one_time_link_opens_one_session_and_no_bearer_use() {
+    let console = Console::new(Arc::new(Canned), Access::OneTime("link-token".into()));
+    let link = "/console/login?token=link-token";
+    let opened = console::handle(&console, get(link, None)).await;
+    assert_eq!(opened.status(), StatusCode::SEE_OTHER);
+    assert!(opened.headers().contains_key(header::SET_COOKIE));
+    let again = console::handle(&console, get(link, None)).await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "used once");
+    let bearer = http::Request::get("/console")
+        .header(header::AUTHORIZATION, "Bearer link-token")
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(
+        console::handle(&console, bearer).await.status(),
+        StatusCode::SEE_OTHER,
+        "the link's token is no bearer token"
+    );
+}
