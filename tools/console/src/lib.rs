@@ -22,7 +22,6 @@ use bytes::Bytes;
 use http::Method;
 
 pub use api::{ApiAnswer, ApiError, ApiFuture, QueryApi};
-pub use error_codes::meaning;
 pub use session::Access;
 
 use session::Gate;

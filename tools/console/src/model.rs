@@ -13,12 +13,10 @@ pub struct Event {
     pub id: String,
     pub family: String,
     pub message_id: Option<String>,
-    pub key: Option<String>,
     pub status: Option<String>,
     pub message_type: Option<String>,
     pub contact: Option<String>,
     pub contact_name: Option<String>,
-    pub in_reply_to: Option<String>,
     /// Epoch seconds, when the payload gives a time.
     pub occurred_at: Option<i64>,
     pub error_codes: Vec<i64>,
@@ -73,13 +71,10 @@ pub struct Listing {
 pub struct Stats {
     pub since: String,
     pub until: String,
-    pub events: u64,
-    pub accepted: u64,
     pub sent: u64,
     pub delivered: u64,
     pub read: u64,
     pub failed: u64,
     /// JSON object keys are text; codes that do not read as numbers are kept as they came.
     pub failures_by_error_code: BTreeMap<String, u64>,
-    pub replies_by_type: BTreeMap<String, u64>,
 }

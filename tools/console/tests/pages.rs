@@ -25,6 +25,10 @@ impl QueryApi for Canned {
         };
         let (status, body) = match path {
             "/messages/wamid.failed" => (StatusCode::OK, message()),
+            "/stats" if param("since").as_deref() == Some("yesterday") => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"code": "invalid_parameter", "message": "since: not a time"}}),
+            ),
             "/stats" => (
                 StatusCode::OK,
                 json!({"since": param("since"), "until": param("until"), "granularity": "hour",
@@ -176,6 +180,19 @@ async fn the_funnel_counts_draws_and_links_each_failure_code_to_its_events() {
     assert!(page.contains(
         r#"href="/console/events?since=2024-05-01T10%3A00%3A00Z&amp;until=2024-05-01T12%3A00%3A00Z&amp;error_code=131026">131026</a>"#
     ));
+
+    let refused = console::handle(
+        &console,
+        get("/console/funnel?since=yesterday", Some(&cookie)),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let page = text(&refused);
+    assert!(
+        page.contains(r#"value="yesterday""#),
+        "the form again, to fix: {page}"
+    );
+    assert!(page.contains("since: not a time"));
 }
 
 #[tokio::test]

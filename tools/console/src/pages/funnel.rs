@@ -2,6 +2,7 @@
 //! failures by error code, each leading to the events behind it.
 
 use futures::{StreamExt, TryStreamExt, stream};
+use http::StatusCode;
 use maud::{Markup, html};
 use shared::domain::query::{format_time, parse_time};
 
@@ -30,33 +31,37 @@ pub async fn page(
     let until = web::param(pairs, "until");
     let mut window = vec![("since", since)];
     window.extend(until.map(|u| ("until", u)));
-    let totals: Stats = fetch(api, &web::with_query("/stats", window)).await?;
-    let buckets = buckets(api, &totals).await?;
-    let body = html! {
-        form class="inline" method="get" action=(format!("{MOUNT}/funnel")) {
-            div {
-                label for="since" { "Since" }
-                input id="since" name="since" value=(since) aria-describedby="window-hint";
-            }
-            div {
-                label for="until" { "Until" }
-                input id="until" name="until" value=(until.unwrap_or_default()) aria-describedby="window-hint";
-            }
-            button type="submit" { "Show" }
+    let form = window_form(since, until.unwrap_or_default());
+    let totals: Stats = match fetch(api, &web::with_query("/stats", window)).await {
+        Ok(totals) => totals,
+        // A window the API refuses (a misspelt time, more than 31 days): the form again, to fix.
+        Err(FetchError::Refused {
+            status, message, ..
+        }) if status == StatusCode::BAD_REQUEST => {
+            let body = html! { (form) p class="alert" role="alert" { (message) } };
+            return Ok(Page {
+                status,
+                ..Page::ok("Funnel", body)
+            });
         }
-        p id="window-hint" class="hint" {
-            "RFC 3339 times (" code { "2024-05-01T12:00:00Z" } ") or epoch seconds; until defaults to now. "
+        Err(error) => return Err(error),
+    };
+    let buckets = buckets(api, &totals).await?;
+    let by = if buckets.span == HOUR { "hour" } else { "day" };
+    let body = html! {
+        (form)
+        p class="hint" {
             "Counted by whole hours: " (web::time(parse_time(&totals.since).unwrap_or_default())) " to "
             (web::time(parse_time(&totals.until).unwrap_or_default())) "."
         }
         (counts(&totals))
-        h2 id="chart-heading" { "By " (if buckets.span == HOUR { "hour" } else { "day" }) }
+        h2 { "By " (by) }
         ul class="legend" aria-hidden="true" {
             @for (name, class) in SERIES {
                 li { svg viewBox="0 0 10 10" { rect class=(class) width="10" height="10" {} } (name) }
             }
         }
-        (funnel_chart(&format!("Sent, delivered, read and failed by {}", if buckets.span == HOUR { "hour" } else { "day" }), &buckets.buckets))
+        (funnel_chart(&format!("Sent, delivered, read and failed by {by}"), &buckets.buckets))
         details {
             summary { "The chart's numbers" }
             (numbers(&buckets.buckets))
@@ -65,6 +70,25 @@ pub async fn page(
         (failures(&totals))
     };
     Ok(Page::ok("Funnel", body))
+}
+
+fn window_form(since: &str, until: &str) -> Markup {
+    html! {
+        form class="inline" method="get" action=(format!("{MOUNT}/funnel")) {
+            div {
+                label for="since" { "Since" }
+                input id="since" name="since" value=(since) aria-describedby="window-hint";
+            }
+            div {
+                label for="until" { "Until" }
+                input id="until" name="until" value=(until) aria-describedby="window-hint";
+            }
+            button type="submit" { "Show" }
+        }
+        p id="window-hint" class="hint" {
+            "RFC 3339 times (" code { "2024-05-01T12:00:00Z" } ") or epoch seconds; until defaults to now."
+        }
+    }
 }
 
 fn counts(totals: &Stats) -> Markup {
