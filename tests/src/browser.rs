@@ -15,6 +15,8 @@ use crate::supervised::{Supervised, free_port, install_test_deps};
 
 /// How long chromedriver may take to answer its status route.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a click or a form may take to lead to the next page.
+const NAVIGATION_TIMEOUT: Duration = Duration::from_secs(15);
 /// A laptop's screen.
 pub const WINDOW: (u32, u32) = (1280, 900);
 
@@ -105,7 +107,8 @@ impl Browser {
         self.client.source().await.expect("the page source")
     }
 
-    /// Types `value` into the field labelled by `id` and submits its form with Enter.
+    /// Types `value` into the field `id` and submits its form with Enter; returns once the
+    /// page the form leads to has loaded.
     pub async fn submit_field(&self, id: &str, value: &str) {
         let field = self
             .client
@@ -113,12 +116,46 @@ impl Browser {
             .await
             .unwrap_or_else(|e| panic!("no field #{id}: {e}"));
         field.clear().await.expect("the field clears");
-        field
-            .send_keys(&format!("{value}\u{E007}"))
+        self.navigating(async {
+            field
+                .send_keys(&format!("{value}\u{E007}"))
+                .await
+                .expect("typed and submitted");
+        })
+        .await;
+    }
+
+    /// Clicks what `locator` finds (a link, a button) and returns once the page it leads to
+    /// has loaded.
+    pub async fn click(&self, locator: Locator<'_>) {
+        let target = self
+            .client
+            .find(locator)
             .await
-            .expect("typed and submitted");
+            .unwrap_or_else(|e| panic!("nothing to click at {locator:?}: {e}"));
+        self.navigating(async {
+            target.click().await.expect("clicked");
+        })
+        .await;
+    }
+
+    /// Runs `action` and waits until the page it started on is gone (its root element is
+    /// stale: a form posted to the same URL changes no URL) and the next one shows its heading.
+    async fn navigating(&self, action: impl std::future::Future<Output = ()>) {
+        let old = self
+            .client
+            .find(Locator::Css("html"))
+            .await
+            .expect("a page is open");
+        action.await;
+        let deadline = Instant::now() + NAVIGATION_TIMEOUT;
+        while old.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "the page did not change");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         self.client
             .wait()
+            .at_most(NAVIGATION_TIMEOUT)
             .for_element(Locator::Css("main h1"))
             .await
             .expect("the next page");
@@ -156,7 +193,13 @@ impl Browser {
 /// `$VARIABLE`, or the program on the `PATH`; a clear failure without it.
 fn find(variable: &str, program: &str) -> PathBuf {
     if let Some(path) = std::env::var_os(variable).filter(|p| !p.is_empty()) {
-        return PathBuf::from(path);
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "${variable} names {}, which is not a file",
+            path.display()
+        );
+        return path;
     }
     std::env::var_os("PATH")
         .iter()

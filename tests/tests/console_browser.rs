@@ -82,20 +82,7 @@ async fn an_agent_signs_in_finds_a_failed_message_and_follows_the_funnel_to_its_
     assert!(browser.source().await.contains("Re-engagement message"));
 
     // A failure code lists the messages behind it.
-    browser
-        .client
-        .find(Locator::LinkText("131026"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .client
-        .wait()
-        .for_element(Locator::Css("main h1"))
-        .await
-        .unwrap();
+    browser.click(Locator::LinkText("131026")).await;
     assert!(browser.path().await.contains("error_code=131026"));
     assert_eq!(
         browser.text("main h1").await,
@@ -109,20 +96,7 @@ async fn an_agent_signs_in_finds_a_failed_message_and_follows_the_funnel_to_its_
     );
 
     // The conversation holds our statuses and the customer's reply, in order.
-    browser
-        .client
-        .find(Locator::LinkText(CONTACT))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .client
-        .wait()
-        .for_element(Locator::Css("ol.conversation"))
-        .await
-        .unwrap();
+    browser.click(Locator::LinkText(CONTACT)).await;
     assert_eq!(browser.path().await, format!("/console/contacts/{CONTACT}"));
     let conversation = browser.text("ol.conversation").await;
     let reply = conversation.find(REPLY).expect("the reply is shown");
@@ -139,20 +113,8 @@ async fn an_agent_signs_in_finds_a_failed_message_and_follows_the_funnel_to_its_
     assert_eq!(refresh.attr("content").await.unwrap().as_deref(), Some("5"));
 
     // Signing out ends the session.
-    browser
-        .client
-        .find(Locator::Css("header button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    browser
-        .client
-        .wait()
-        .for_element(Locator::Id("token"))
-        .await
-        .unwrap();
+    browser.click(Locator::Css("header button")).await;
+    assert_eq!(browser.path().await, "/console/login");
     browser.goto(&format!("{base}/console")).await;
     assert_eq!(browser.path().await, "/console/login");
     browser.close().await;
