@@ -8,7 +8,7 @@
 //! JavaScript. Every page but the login page wants a session (see [`Access`]).
 
 mod api;
-pub mod chart;
+mod chart;
 mod error_codes;
 mod model;
 mod pages;
