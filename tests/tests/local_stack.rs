@@ -161,6 +161,36 @@ async fn authentication_failures_store_nothing() {
 }
 
 #[tokio::test]
+async fn the_console_is_behind_the_admin_token() {
+    let (stack, _dir) = stack::embedded().await;
+    let base = stack.url();
+    let no_redirects = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = |token: Option<&'static str>| {
+        let mut request = no_redirects.get(format!("{base}/console/funnel"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    for token in [None, Some(WEBHOOK_TOKEN)] {
+        let response = page(token).await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{token:?}");
+        assert_eq!(response.headers()["location"], "/console/login");
+    }
+    let response = page(Some(ADMIN_TOKEN)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    assert!(response.text().await.unwrap().contains("<h1>Funnel</h1>"));
+}
+
+#[tokio::test]
 async fn bad_requests_get_clear_errors_and_change_nothing() {
     let (stack, _dir) = stack::embedded().await;
     let base = stack.url();

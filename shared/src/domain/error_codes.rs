@@ -1,6 +1,7 @@
-//! What the error codes of failed statuses and error reports mean: Meta's WhatsApp Cloud API
-//! codes (developers.facebook.com, "Error codes") and the On-Premise and vendor codes of Insider
-//! One's samples (`../shared/seeds/000_*`). The set also bounds the `Code` dimension of the
+//! What the error codes of failed statuses and error reports mean, in a sentence a support agent
+//! can pass on (the console shows it): Meta's WhatsApp Cloud API codes (developers.facebook.com,
+//! "Error codes") and the On-Premise and vendor codes of Insider One's samples
+//! (`../shared/seeds/000_*`). The set also bounds the `Code` dimension of the
 //! `FailuresByErrorCode` metric: a code outside it counts as `other`, so an unexpected code
 //! cannot create metrics without limit.
 
@@ -56,6 +57,11 @@ pub const KNOWN: &[ErrorCode] = &[
         470,
         "Re-engagement message: more than 24 hours since the customer last replied (On-Premise)",
         "Send an approved template instead of a free-form message.",
+    ),
+    known(
+        500,
+        "Internal server error at WhatsApp (On-Premise)",
+        "Temporary: send it again later.",
     ),
     known(
         2000,
@@ -202,6 +208,11 @@ pub fn lookup(code: i64) -> Option<&'static ErrorCode> {
         .binary_search_by_key(&code, |known| known.code)
         .ok()
         .map(|index| &KNOWN[index])
+}
+
+/// What a known code means.
+pub fn meaning(code: i64) -> Option<&'static str> {
+    lookup(code).map(|known| known.meaning)
 }
 
 #[cfg(test)]

@@ -59,13 +59,17 @@ fn path_segments(request: &Request) -> Vec<String> {
         .path()
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        })
+        .map(decode_segment)
         .collect()
+}
+
+/// One path segment percent-decoded, as every route reads it: `+` stays a plus (only query
+/// strings read it as a space). The console reads its own paths the same way.
+pub fn decode_segment(segment: &str) -> String {
+    form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 /// Every query string parameter, decoded, in order.

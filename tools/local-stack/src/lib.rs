@@ -2,8 +2,10 @@
 //! Lambdas run (`shared::http`), on the embedded store or on a DynamoDB-compatible endpoint.
 //! New events can be printed or POSTed as the EventBridge events AWS would publish
 //! ([`Downstream`]). On DynamoDB, a fallback queue can take the deliveries the store refuses,
-//! and the stack drains it itself ([`FallbackQueue`]).
+//! and the stack drains it itself ([`FallbackQueue`]). The web console is at `/console`, behind
+//! the admin token.
 
+mod console_query;
 mod downstream;
 mod drain;
 
@@ -114,9 +116,10 @@ pub struct ManagementConfig {
 
 struct Routes {
     receiver: Receiver,
-    query: Query,
+    query: Arc<Query>,
     replay: Replay,
     erasure: Erasure,
+    console: console::Console,
     tokens: TokenService,
     manage: Management,
     admin: Authenticator,
@@ -233,6 +236,9 @@ pub async fn start_with(
         store: Arc::clone(&writer),
         budget: shared::config::DEFAULT_DRAIN_BUDGET,
     };
+    let query_routes = Arc::new(Query {
+        store: Arc::clone(&stores.reader),
+    });
     let routes = Arc::new(Routes {
         receiver: Receiver {
             store: writer,
@@ -246,9 +252,11 @@ pub async fn start_with(
             store_budget: config.store_budget,
             fallback,
         },
-        query: Query {
-            store: Arc::clone(&stores.reader),
-        },
+        console: console::Console::new(
+            Arc::new(console_query::InProcessQuery(Arc::clone(&query_routes))),
+            console::Access::Token(config.admin_token.clone()),
+        ),
+        query: query_routes,
         replay: Replay {
             store: stores.reader,
             publishers,
@@ -405,7 +413,9 @@ async fn open_store(config: &Config) -> Result<Stores, StartError> {
 }
 
 /// Routes as API Gateway does: the webhook routes authenticate themselves; the read-back,
-/// management, replay and erasure routes sit behind IAM in AWS and behind the admin token here. The family is the
+/// management, replay and erasure routes sit behind IAM in AWS and behind the admin token here,
+/// and so does the console (its login page takes the token, or a script sends it as a bearer
+/// token). The family is the
 /// first path segment, read as the handlers read paths (empty segments dropped), so that
 /// `/events/` reaches the same route as `/messages/x/` does.
 async fn handle(
@@ -435,6 +445,13 @@ async fn handle(
                 }
                 "replay" => {
                     as_admin(routes, request, |request| replay(&routes.replay, request)).await
+                }
+                "console" => {
+                    let (parts, body) = request.into_parts();
+                    let request = http::Request::from_parts(parts, Bytes::from(body.to_vec()));
+                    console::handle(&routes.console, request)
+                        .await
+                        .map(|body| Body::Binary(body.to_vec()))
                 }
                 _ => ApiError::not_found().into_response(),
             }

@@ -228,7 +228,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  POST {url}/manage/settings/{{transactional|conversational}}[/v1]     Insider One settings (admin token)"
     );
-    println!("     via {}\n", args.insider_gateway_url);
+    println!("     via {}", args.insider_gateway_url);
+    println!(
+        "  GET  {url}/console                                           web console (sign in with the admin token)\n"
+    );
     match (args.print_events, &args.publish_to) {
         (false, None) => {}
         (print, url) => println!(

@@ -141,6 +141,7 @@ fn the_banner_lists_the_routes_and_its_examples_work_when_pasted() {
         "/oauth/token",
         "/manage/webhooks?phoneNumber=N",
         "/manage/settings/",
+        "/console",
     ] {
         assert!(
             banner.contains(&format!("{url}{route}")),
