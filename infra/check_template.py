@@ -36,7 +36,7 @@ Conventions that keep the template safe as functions are added:
 - every route of an HTTP API has its own throttles (RouteSettings, keyed "<METHOD> <Path>" as
   SAM names the route), with a rate and a burst limit, and every RouteSettings key names a
   route: a route left out falls back to the API's DefaultRouteSettings, and a key naming no
-  route fails the deploy ("Unable to find Route by key");
+  route fails the deploy ("Unable to find Route by key"); no route key is declared twice;
 - every global secondary index of a table is one some function may `dynamodb:Query` (an index
   the code reads without that permission fails only at run time, with AccessDenied).
 - a stream's event source mapping reports batch item failures, retries a bounded number of
@@ -613,7 +613,13 @@ def check_route_throttles(t: dict) -> list[str]:
                 continue
             # SAM's route key (ImplicitHttpApiPlugin): the method in capitals, a space, the path.
             key = f"{str(e.get('Method', '')).upper()} {e.get('Path')}"
-            routes.setdefault(api, {})[key] = f"Resources.{name}.Events.{event_name}"
+            where = f"Resources.{name}.Events.{event_name}"
+            first = routes.setdefault(api, {}).setdefault(key, where)
+            if first != where:
+                # One route key, one integration: two events of it cannot both be served (SAM
+                # refuses the template, or one shadows the other). DELETE /contacts/{wa_id} and
+                # GET /contacts/{wa_id}/messages are two keys.
+                problems.append(f"{where}: route {key} is declared already by {first}")
     for api, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::HttpApi":
             continue
@@ -993,9 +999,17 @@ def self_test(path: Path) -> int:
     fallback_queue = lambda t: t[r]["FallbackQueue"]["Properties"]  # noqa: E731
     drain = lambda t: t[r]["FallbackDrainFunction"]["Properties"]  # noqa: E731
     alarm = lambda t, name: t[r][name]["Properties"]  # noqa: E731
-    query_resources = lambda t: next(  # noqa: E731
-        s for s in _statements(t[r]["MessageQueryFunction"]["Properties"]["Policies"]) if s.get("Sid") == "QueryEventIndexes"
-    )["Resource"]
+
+    def unqueried(t: dict, index: str) -> None:
+        """Takes `index` out of every function's Query statements (several query ByContact)."""
+        arn = {"Fn::Sub": "${EventsTable.Arn}/index/" + index}
+        for resource in t[r].values():
+            if resource.get("Type") != "AWS::Serverless::Function":
+                continue
+            for s in _statements(resource["Properties"].get("Policies")):
+                if arn in _as_list(s.get("Resource", [])):
+                    s["Resource"] = [x for x in _as_list(s["Resource"]) if x != arn] or {"Fn::GetAtt": ["EventsTable", "Arn"]}
+
     mutations = {
         "dangling Ref in a SAM function's environment": lambda t: receiver(t)["Environment"]["Variables"].update(X={"Ref": "NoSuchSecret"}),
         "route on SAM's implicit API": lambda t: receiver(t)["Events"]["Deliver"]["Properties"].pop("ApiId"),
@@ -1020,8 +1034,9 @@ def self_test(path: Path) -> int:
         "dashboard not JSON": lambda t: t[r]["Dashboard"]["Properties"].update(DashboardBody={"Fn::Sub": '{"widgets": [}'}),
         "route without its own throttles": lambda t: route_settings(t).pop("POST /oauth/revoke"),
         "throttles of a route that does not exist": lambda t: route_settings(t).update({"POST /webhooks/{subProduct}": route_settings(t)["POST /webhooks/{sub_product}"]}),
+        "route declared twice": lambda t: t[r]["ContactErasureFunction"]["Properties"]["Events"].update(Read={"Type": "HttpApi", "Properties": {"ApiId": {"Ref": "HttpApi"}, "Method": "get", "Path": "/contacts/{wa_id}/messages", "Auth": {"Authorizer": "AWS_IAM"}}}),
         "route throttles without a burst limit": lambda t: route_settings(t)["POST /webhooks/{sub_product}"].pop("ThrottlingBurstLimit"),
-        "index no function may query": lambda t: query_resources(t).pop(),
+        "index no function may query": lambda t: unqueried(t, "ByContact"),
         "stream mapping without partial batch failures": lambda t: t[r]["EventPublisherStreamMapping"]["Properties"].pop("FunctionResponseTypes"),
         "stream mapping retrying without bound": lambda t: t[r]["EventPublisherStreamMapping"]["Properties"].update(MaximumRetryAttempts=-1),
         "stream mapping without a dead-letter queue": lambda t: t[r]["EventPublisherStreamMapping"]["Properties"].pop("DestinationConfig"),
