@@ -1174,6 +1174,22 @@ async fn erasure_takes_out_a_contacts_personal_data_and_keeps_the_counts(store: 
             done: true
         }
     );
+
+    // A late report of an erased message is new, and kept redacted from the start.
+    let late = stored(
+        &statuses(&[("wamid.e2", "sent", T0 + 1)], "whatsapp-erasure"),
+        SubProduct::Conversational,
+        T0 * 1000,
+    );
+    let report = store.write_events(&late).await.unwrap();
+    assert_eq!(report.stored, 1);
+    assert!(conversation(ERASED).await.is_empty());
+    let e2 = store.read_message("wamid.e2").await.unwrap().unwrap();
+    assert_eq!(e2.events.len(), 2);
+    for event in &e2.events {
+        assert_eq!(event.event.raw.get(), "null");
+        assert_eq!(event.event.contact, None);
+    }
 }
 
 e2e_tests::on_both_stores!(

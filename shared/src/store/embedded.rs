@@ -88,6 +88,12 @@ ALTER TABLE refresh_tokens ADD COLUMN used INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family, client_id);
 ";
 
+/// Messages whose contact's data was erased on request: an event of theirs that arrives later
+/// is stored redacted.
+const MIGRATION_3: &str = "
+CREATE TABLE erased_messages (message_id TEXT PRIMARY KEY) WITHOUT ROWID;
+";
+
 #[derive(Clone)]
 pub struct EmbeddedStore {
     connection: Arc<Mutex<Connection>>,
@@ -211,6 +217,24 @@ impl WriteEvents for EmbeddedStore {
                 for (stored, body, event_expires_at) in &rows {
                     let event = &stored.event;
                     let at = stored.listed_at();
+                    // A late event of a message whose contact was erased is kept redacted.
+                    let erased = match &event.message_id {
+                        Some(message_id) => tx
+                            .query_row(
+                                "SELECT EXISTS (SELECT 1 FROM erased_messages WHERE message_id = ?1)",
+                                params![message_id],
+                                |row| row.get::<_, bool>(0),
+                            )
+                            .map_err(unavailable)?,
+                        None => false,
+                    };
+                    let (body, contact) = if erased {
+                        let mut redacted = event.clone();
+                        redacted.erase_personal_data();
+                        (to_json_text(&redacted)?, None)
+                    } else {
+                        (body.clone(), event.contact.as_deref().and_then(contact_key))
+                    };
                     let inserted = tx
                         .execute(
                             "INSERT OR IGNORE INTO events
@@ -229,7 +253,7 @@ impl WriteEvents for EmbeddedStore {
                                 at,
                                 event.family.as_str(),
                                 event.status.as_ref().map(|s| s.as_str()),
-                                event.contact.as_deref().and_then(contact_key),
+                                contact,
                             ],
                         )
                         .map_err(unavailable)?;
@@ -400,6 +424,13 @@ impl EraseContact for EmbeddedStore {
                 ..Erased::default()
             };
             for (message_id, event_id) in &groups {
+                if let Some(message_id) = message_id {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO erased_messages (message_id) VALUES (?1)",
+                        params![message_id],
+                    )
+                    .map_err(unavailable)?;
+                }
                 let rows: Vec<(String, String)> = {
                     let mut statement = tx
                         .prepare_cached(
@@ -709,6 +740,13 @@ fn migrate(connection: &mut Connection, retention: Duration) -> Result<(), Store
             .map_err(unavailable)?;
         tx.commit().map_err(unavailable)?;
     }
+    if version < 3 {
+        let tx = connection.transaction().map_err(unavailable)?;
+        tx.execute_batch(MIGRATION_3).map_err(unavailable)?;
+        tx.execute_batch("PRAGMA user_version = 3")
+            .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+    }
     Ok(())
 }
 
@@ -989,7 +1027,7 @@ mod tests {
             .unwrap()
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, 3);
         // A refresh token kept before families: the head of its own, not used.
         let grant = store
             .find_refresh_token("old-digest", "old-client")

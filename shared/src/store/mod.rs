@@ -195,8 +195,9 @@ pub trait EraseContact: Send + Sync {
     /// (as [`EventsByContact`] finds them): every event of each message loses its raw fragment
     /// (a copy kept outside the table included) and the contact's number and name, and leaves
     /// the conversation. Each event stays as a redacted record, so counts and listings keep it
-    /// and a redelivery of it is a duplicate, never stored again. Safe to repeat; a call that
-    /// fails part way leaves the rest for the next.
+    /// and a redelivery of it is a duplicate, never stored again; an event of an erased message
+    /// that arrives later is stored redacted. Safe to repeat; a call that fails part way leaves
+    /// the rest for the next.
     fn erase_contact<'a>(&'a self, contact: &'a str, limit: usize) -> StoreFuture<'a, Erased>;
 }
 

@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::erase::ERASED;
@@ -181,7 +182,17 @@ impl DynamoStore {
                 if !is_new && !entries.key && !entries.contact {
                     return None;
                 }
-                let item = event_item_with(stored, self.retention, entries);
+                let item = match found.erased {
+                    // A late event of a message whose contact was erased is kept redacted.
+                    true => {
+                        let mut redacted = (*stored).clone();
+                        redacted.event.erase_personal_data();
+                        let mut item = event_item_with(&redacted, self.retention, entries);
+                        item.insert(ERASED.to_owned(), AttributeValue::Bool(true));
+                        item
+                    }
+                    false => event_item_with(stored, self.retention, entries),
+                };
                 if is_new {
                     return Some(Write::Put {
                         id: event.id.clone(),
