@@ -55,6 +55,22 @@ async fn an_agent_signs_in_finds_a_failed_message_and_follows_the_funnel_to_its_
         .unwrap();
     assert!(raw.is_displayed().await.unwrap(), "and unfolded on a click");
 
+    // Publishing it again goes to the stack's replay route; this stack has no downstream target,
+    // so the page says so, and leads back.
+    browser
+        .click(Locator::Css("form[action$='/replay'] button"))
+        .await;
+    assert!(
+        browser
+            .text("[role=alert]")
+            .await
+            .contains("no downstream target"),
+    );
+    browser
+        .click(Locator::LinkText("Back to the message"))
+        .await;
+    assert_eq!(browser.path().await, format!("/console/messages/{FAILED}"));
+
     // The funnel of the story's hours shows what /stats answers for them.
     let hour = now.div_euclid(3600) * 3600;
     let (since, until) = (format_time(hour - HOURS * 3600), format_time(hour));

@@ -1,4 +1,6 @@
-//! The one way the console reads: `GET` a path of the query API, get its status and JSON.
+//! How the console reaches the API: `GET` a path of the query API (what the pages read), or
+//! `POST` one (the one action, publishing a message's events again); either way, its status and
+//! JSON.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +22,8 @@ pub type ApiFuture<'a> = Pin<Box<dyn Future<Output = Result<ApiAnswer, ApiError>
 pub trait QueryApi: Send + Sync {
     /// `GET path_and_query` (`/messages/wamid.x`, `/stats?since=...`), percent-encoded.
     fn get<'a>(&'a self, path_and_query: &'a str) -> ApiFuture<'a>;
+    /// `POST path_and_query` without a body (`/replay/messages/wamid.x`).
+    fn post<'a>(&'a self, path_and_query: &'a str) -> ApiFuture<'a>;
 }
 
 /// The query API gave no answer to read.

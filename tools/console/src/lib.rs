@@ -62,6 +62,9 @@ pub async fn handle(console: &Console, request: Request) -> Response {
         (["login"] | ["style.css"], _) => web::method_not_allowed(),
         _ if !console.gate.admits(&request) => web::redirect(&format!("{MOUNT}/login")),
         (["logout"], &Method::POST) => pages::login::logout(&console.gate, &request),
+        (["messages", message_id, "replay"], &Method::POST) => {
+            pages::message::replay(console.api.as_ref(), message_id).await
+        }
         (_, &Method::GET) => pages::render(console.api.as_ref(), &segments, &request).await,
         _ => web::method_not_allowed(),
     }

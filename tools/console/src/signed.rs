@@ -74,7 +74,7 @@ impl SignedApi {
     }
 
     /// The request with SigV4's headers added.
-    async fn signed(&self, url: &str) -> Result<reqwest::Request, ApiError> {
+    async fn signed(&self, method: &str, url: &str) -> Result<reqwest::Request, ApiError> {
         let signing = |e: &dyn std::fmt::Display| ApiError::Signing(e.to_string());
         let credentials = self
             .credentials
@@ -92,12 +92,14 @@ impl SignedApi {
             .map_err(|e| signing(&e))?
             .into();
         let signable =
-            SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
+            SignableRequest::new(method, url, std::iter::empty(), SignableBody::Bytes(&[]))
                 .map_err(|e| signing(&e))?;
         let (instructions, _signature) = sign(signable, &params)
             .map_err(|e| signing(&e))?
             .into_parts();
-        let mut request = http::Request::get(url)
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(url)
             .body(Vec::new())
             .map_err(|e| signing(&e))?;
         instructions.apply_to_request_http1x(&mut request);
@@ -105,18 +107,26 @@ impl SignedApi {
     }
 }
 
+impl SignedApi {
+    async fn call(&self, method: &str, path_and_query: &str) -> Result<ApiAnswer, ApiError> {
+        let url = format!("{}{path_and_query}", self.base);
+        let request = self.signed(method, &url).await?;
+        let response = self.client.execute(request).await.map_err(unreachable)?;
+        let status =
+            StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let bytes = response.bytes().await.map_err(unreachable)?;
+        let body = serde_json::from_slice(&bytes).map_err(|_| ApiError::NotJson(status))?;
+        Ok(ApiAnswer { status, body })
+    }
+}
+
 impl QueryApi for SignedApi {
     fn get<'a>(&'a self, path_and_query: &'a str) -> ApiFuture<'a> {
-        Box::pin(async move {
-            let url = format!("{}{path_and_query}", self.base);
-            let request = self.signed(&url).await?;
-            let response = self.client.execute(request).await.map_err(unreachable)?;
-            let status =
-                StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let bytes = response.bytes().await.map_err(unreachable)?;
-            let body = serde_json::from_slice(&bytes).map_err(|_| ApiError::NotJson(status))?;
-            Ok(ApiAnswer { status, body })
-        })
+        Box::pin(self.call("GET", path_and_query))
+    }
+
+    fn post<'a>(&'a self, path_and_query: &'a str) -> ApiFuture<'a> {
+        Box::pin(self.call("POST", path_and_query))
     }
 }
 

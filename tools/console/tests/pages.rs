@@ -1,5 +1,5 @@
 //! The console's routes and pages without a browser, over a query API that answers from
-//! memory: the login, a message's timeline, the funnel, the search.
+//! memory: the login, a message's timeline and its replay button, the funnel, the search.
 
 use std::sync::Arc;
 
@@ -39,6 +39,18 @@ impl QueryApi for Canned {
             _ => (
                 StatusCode::NOT_FOUND,
                 json!({"error": {"code": "message_not_found", "message": "no event has been stored for message x"}}),
+            ),
+        };
+        Box::pin(async move { Ok(ApiAnswer { status, body }) })
+    }
+
+    /// The replay route: publishes the failed message's two events; knows no other message.
+    fn post<'a>(&'a self, path_and_query: &'a str) -> ApiFuture<'a> {
+        let (status, body) = match path_and_query {
+            "/replay/messages/wamid.failed" => (StatusCode::OK, json!({"published": 2})),
+            _ => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"error": {"code": "replay_not_configured", "message": "there is no downstream target to publish to"}}),
             ),
         };
         Box::pin(async move { Ok(ApiAnswer { status, body }) })
@@ -232,4 +244,60 @@ async fn a_one_time_link_opens_one_session_and_no_bearer_use() {
         StatusCode::SEE_OTHER,
         "the link's token is no bearer token"
     );
+}
+
+#[tokio::test]
+async fn the_replay_button_publishes_a_message_again_and_says_so() {
+    let console = console();
+    let cookie = sign_in(&console).await;
+    let page = text(
+        &console::handle(
+            &console,
+            get("/console/messages/wamid.failed", Some(&cookie)),
+        )
+        .await,
+    );
+    assert!(
+        page.contains(r#"<form method="post" action="/console/messages/wamid.failed/replay">"#),
+        "{page}"
+    );
+    let post = |path: &str, cookie: Option<&str>| {
+        let mut request = http::Request::post(path);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        request.body(Bytes::new()).unwrap()
+    };
+    let without = console::handle(
+        &console,
+        post("/console/messages/wamid.failed/replay", None),
+    )
+    .await;
+    assert_eq!(without.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&without),
+        "/console/login",
+        "no session, no replay"
+    );
+
+    let done = console::handle(
+        &console,
+        post("/console/messages/wamid.failed/replay", Some(&cookie)),
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&done), "/console/messages/wamid.failed?replayed=2");
+    let shown = text(&console::handle(&console, get(location(&done), Some(&cookie))).await);
+    assert!(
+        shown.contains("2 events published to the event bus again"),
+        "{shown}"
+    );
+
+    let refused = console::handle(
+        &console,
+        post("/console/messages/wamid.other/replay", Some(&cookie)),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(text(&refused).contains("there is no downstream target"));
 }

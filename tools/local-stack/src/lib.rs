@@ -117,7 +117,7 @@ pub struct ManagementConfig {
 struct Routes {
     receiver: Receiver,
     query: Arc<Query>,
-    replay: Replay,
+    replay: Arc<Replay>,
     erasure: Erasure,
     console: console::Console,
     tokens: TokenService,
@@ -239,6 +239,10 @@ pub async fn start_with(
     let query_routes = Arc::new(Query {
         store: Arc::clone(&stores.reader),
     });
+    let replay_routes = Arc::new(Replay {
+        store: stores.reader,
+        publishers,
+    });
     let routes = Arc::new(Routes {
         receiver: Receiver {
             store: writer,
@@ -253,14 +257,14 @@ pub async fn start_with(
             fallback,
         },
         console: console::Console::new(
-            Arc::new(console_query::InProcessQuery(Arc::clone(&query_routes))),
+            Arc::new(console_query::InProcessApi {
+                query: Arc::clone(&query_routes),
+                replay: Arc::clone(&replay_routes),
+            }),
             console::Access::Token(config.admin_token.clone()),
         ),
         query: query_routes,
-        replay: Replay {
-            store: stores.reader,
-            publishers,
-        },
+        replay: replay_routes,
         erasure: Erasure {
             store: stores.eraser,
         },

@@ -51,7 +51,7 @@ pub fn shell(title: &str, signed_in: bool, refresh: bool, body: Markup) -> Marku
                     h1 { (title) }
                     (body)
                 }
-                footer { "Read through the query API; this console changes nothing." }
+                footer { "Read through the query API; its one action publishes a message's events again, and changes nothing stored." }
             }
         }
     }

@@ -1,17 +1,32 @@
-//! One message's timeline: its status, then every event with its raw JSON.
+//! One message's timeline: its status, then every event with its raw JSON; and the one action
+//! of the console, publishing the message's events to the event bus again (the replay route).
 
+use http::StatusCode;
 use maud::html;
 
-use super::Page;
 use super::table::{contact_link, error_codes, kind, status};
+use super::{Page, failure, layout};
 use crate::api::{FetchError, QueryApi, fetch};
 use crate::model::{Event, Message};
-use crate::{MOUNT, web};
+use crate::{MOUNT, Response, web};
 
-pub async fn page(api: &dyn QueryApi, message_id: &str) -> Result<Page, FetchError> {
+pub async fn page(
+    api: &dyn QueryApi,
+    message_id: &str,
+    pairs: &[(String, String)],
+) -> Result<Page, FetchError> {
     let message: Message = fetch(api, &format!("/messages/{}", web::segment(message_id))).await?;
     let contact = message.events.iter().find_map(|e| e.contact.as_deref());
+    let replayed = pairs
+        .iter()
+        .find(|(name, _)| name == "replayed")
+        .and_then(|(_, count)| count.parse::<u64>().ok());
     let body = html! {
+        @if let Some(count) = replayed {
+            p class="notice" role="status" {
+                (count) " events published to the event bus again, with their event ids (consumers dedupe on them)."
+            }
+        }
         dl class="facts" {
             dt { "Status" }
             dd { (status(message.status.as_deref())) }
@@ -32,6 +47,11 @@ pub async fn page(api: &dyn QueryApi, message_id: &str) -> Result<Page, FetchErr
             }
             dt { "Contact" }
             dd { @match contact { Some(wa_id) => (contact_link(wa_id)), None => "—" } }
+        }
+        form method="post" action=(format!("{MOUNT}/messages/{}/replay", web::segment(&message.message_id))) {
+            button type="submit" { "Publish its events again" }
+            " "
+            span class="hint" { "for a consumer that missed them: every event of this message, to the event bus" }
         }
         h2 { "Timeline" }
         ol class="timeline" {
@@ -64,4 +84,33 @@ fn timeline_entry(event: &Event) -> maud::Markup {
             p class="hint" { "Received " (web::time(event.received_at.div_euclid(1000))) ", event " (event.id) }
         }
     }
+}
+
+/// Publishes the message's events again, then shows the message saying so (or the refusal).
+pub async fn replay(api: &dyn QueryApi, message_id: &str) -> Response {
+    let back = format!("{MOUNT}/messages/{}", web::segment(message_id));
+    let answer = match api
+        .post(&format!("/replay/messages/{}", web::segment(message_id)))
+        .await
+    {
+        Ok(answer) => answer,
+        Err(error) => return layout::page(failure(&FetchError::Api(error))),
+    };
+    if answer.status == StatusCode::OK {
+        let published = answer.body["published"].as_u64().unwrap_or(0).to_string();
+        return web::redirect(&web::with_query(&back, [("replayed", published.as_str())]));
+    }
+    let reason = answer.body["error"]["message"]
+        .as_str()
+        .unwrap_or("the replay route refused")
+        .to_owned();
+    layout::page(Page {
+        status: answer.status,
+        title: "Not published again".into(),
+        body: html! {
+            p class="alert" role="alert" { (reason) }
+            p { a href=(back) { "Back to the message" } }
+        },
+        refresh: false,
+    })
 }

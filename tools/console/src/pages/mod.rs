@@ -6,7 +6,7 @@ mod funnel;
 mod home;
 mod layout;
 pub mod login;
-mod message;
+pub(crate) mod message;
 mod table;
 
 use http::StatusCode;
@@ -42,7 +42,7 @@ pub async fn render(api: &dyn QueryApi, segments: &[&str], request: &Request) ->
     let page = match segments {
         [] => Ok(home::page()),
         ["search"] => return home::search(api, &pairs).await,
-        ["messages", message_id] => message::page(api, message_id).await,
+        ["messages", message_id] => message::page(api, message_id, &pairs).await,
         ["contacts", wa_id] => contact::page(api, wa_id, &pairs).await,
         ["funnel"] => funnel::page(api, &pairs, now).await,
         ["events"] => events::page(api, &pairs, now).await,
@@ -53,7 +53,7 @@ pub async fn render(api: &dyn QueryApi, segments: &[&str], request: &Request) ->
 }
 
 /// A page that could not be read: the API's reason, and its status.
-fn failure(error: &FetchError) -> Page {
+pub(crate) fn failure(error: &FetchError) -> Page {
     let title = if error.is_not_found() {
         "Not found"
     } else {
