@@ -93,6 +93,21 @@ impl Moto {
         (queue, dead_letters)
     }
 
+    /// Up to 10 visible messages of the queue at `url`, with their attributes (received: hidden
+    /// for the queue's visibility timeout).
+    pub async fn receive(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        self.sqs()
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("moto answers")
+            .messages
+            .unwrap_or_default()
+    }
+
     /// Messages in the queue at `url`, visible or being handled.
     pub async fn messages_in(&self, url: &str) -> usize {
         use aws_sdk_sqs::types::QueueAttributeName;

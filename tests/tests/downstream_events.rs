@@ -677,7 +677,8 @@ fn event_id_of_opt(record: &Value) -> Option<String> {
 // EventBridge in moto
 // ------------------------------------------------------------------------------------------
 
-fn moto_clients(moto: &Moto) -> (aws_sdk_eventbridge::Client, aws_sdk_sqs::Client) {
+/// moto's EventBridge and SQS clients, with the event bus `bus` created.
+async fn moto_bus(moto: &Moto, bus: &str) -> (aws_sdk_eventbridge::Client, aws_sdk_sqs::Client) {
     use aws_sdk_eventbridge::config as eb;
     let eventbridge = aws_sdk_eventbridge::Client::from_conf(
         eb::Config::builder()
@@ -687,17 +688,25 @@ fn moto_clients(moto: &Moto) -> (aws_sdk_eventbridge::Client, aws_sdk_sqs::Clien
             .credentials_provider(eb::Credentials::new("test", "test", None, None, "moto"))
             .build(),
     );
+    eventbridge
+        .create_event_bus()
+        .name(bus)
+        .send()
+        .await
+        .unwrap();
     (eventbridge, moto.sqs())
 }
 
-/// A queue receiving the events of a rule on `bus` with `pattern`; returns its URL.
+/// A queue receiving the events of `detail_type` from our source on `bus`, through a rule
+/// `name`; returns its URL.
 async fn rule_to_queue(
     eventbridge: &aws_sdk_eventbridge::Client,
     sqs: &aws_sdk_sqs::Client,
     bus: &str,
     name: &str,
-    pattern: Value,
+    detail_type: &str,
 ) -> String {
+    let pattern = json!({"source": [SOURCE], "detail-type": [detail_type]});
     let url = sqs
         .create_queue()
         .queue_name(name)
@@ -772,20 +781,14 @@ async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eventbridge_rules_route_the_published_events_to_their_targets() {
     let moto = Moto::start().await;
-    let (eventbridge, sqs) = moto_clients(&moto);
     let bus = "insider-webhooks-test";
-    eventbridge
-        .create_event_bus()
-        .name(bus)
-        .send()
-        .await
-        .unwrap();
+    let (eventbridge, sqs) = moto_bus(&moto, bus).await;
     let replies = rule_to_queue(
         &eventbridge,
         &sqs,
         bus,
         "replies",
-        json!({"source": [SOURCE], "detail-type": ["whatsapp.reply.received"]}),
+        "whatsapp.reply.received",
     )
     .await;
     let failed = rule_to_queue(
@@ -793,7 +796,7 @@ async fn eventbridge_rules_route_the_published_events_to_their_targets() {
         &sqs,
         bus,
         "failed-messages",
-        json!({"source": [SOURCE], "detail-type": ["whatsapp.message.failed"]}),
+        "whatsapp.message.failed",
     )
     .await;
 
@@ -1169,20 +1172,14 @@ async fn replay_without_a_downstream_target_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_publishes_to_the_event_bus() {
     let moto = Moto::start().await;
-    let (eventbridge, sqs) = moto_clients(&moto);
     let bus = "insider-webhooks-replay";
-    eventbridge
-        .create_event_bus()
-        .name(bus)
-        .send()
-        .await
-        .unwrap();
+    let (eventbridge, sqs) = moto_bus(&moto, bus).await;
     let statuses_queue = rule_to_queue(
         &eventbridge,
         &sqs,
         bus,
         "replayed-statuses",
-        json!({"source": [SOURCE], "detail-type": ["whatsapp.message.status"]}),
+        "whatsapp.message.status",
     )
     .await;
     let store = stores::dynamo().await;

@@ -232,17 +232,7 @@ async fn a_delivery_that_keeps_failing_reaches_the_dead_letter_queue_and_a_redri
 
     // What `aws sqs start-message-move-task` does (moto has no move tasks): each message back
     // to its queue, body and attributes unchanged.
-    let moved = rig
-        .sqs
-        .receive_message()
-        .queue_url(&rig.dead_letters)
-        .max_number_of_messages(10)
-        .message_attribute_names("All")
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    let moved = rig.moto.receive(&rig.dead_letters).await;
     assert_eq!(moved.len(), 1);
     for message in moved {
         rig.sqs

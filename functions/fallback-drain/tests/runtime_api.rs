@@ -24,17 +24,7 @@ const RECEIVED_AT: i64 = 1_795_000_000_123;
 
 /// Every message of `queue`, as the records of the SQS event Lambda would invoke the drain with.
 async fn as_lambda_event(moto: &Moto, queue: &str) -> Value {
-    let messages = moto
-        .sqs()
-        .receive_message()
-        .queue_url(queue)
-        .max_number_of_messages(10)
-        .message_attribute_names("All")
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    let messages = moto.receive(queue).await;
     let records: Vec<Value> = messages
         .iter()
         .map(|message| {

@@ -347,16 +347,7 @@ async fn a_delivery_the_store_cannot_take_is_parked_in_the_fallback_queue() {
     );
     function.stop().await;
 
-    let messages = moto
-        .sqs()
-        .receive_message()
-        .queue_url(&queue)
-        .message_attribute_names("All")
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    let messages = moto.receive(&queue).await;
     assert_eq!(messages.len(), 1);
     let attribute = |name: &str| {
         messages[0].message_attributes.as_ref().unwrap()[name]

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use http::{Method, StatusCode};
 use serde_json::json;
 
-use super::{ApiError, Request, Response, json_response, path_segments, query_pairs};
+use super::{
+    ApiError, Request, Response, answer_or_refusal, json_response, path_segments, query_pairs,
+};
 use crate::domain::query::{ParameterProblem, QueryError, contact_key};
 use crate::store::EraseContact;
 
@@ -21,17 +23,7 @@ pub struct Erasure {
 }
 
 pub async fn erase(erasure: &Erasure, request: Request) -> Response {
-    match route(erasure, &request).await {
-        Ok(response) => response,
-        Err(error) => {
-            tracing::warn!(
-                outcome = error.code,
-                status = error.status.as_u16(),
-                "erasure refused"
-            );
-            error.into_response()
-        }
-    }
+    answer_or_refusal(route(erasure, &request).await, "erasure")
 }
 
 async fn route(erasure: &Erasure, request: &Request) -> Result<Response, ApiError> {

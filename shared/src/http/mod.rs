@@ -30,6 +30,19 @@ pub fn unreadable_body(path: &str, message: &str) -> Response {
     }
 }
 
+/// A route's answer, or its refusal's, logged with its code; `routes` names the family.
+fn answer_or_refusal(answer: Result<Response, ApiError>, routes: &'static str) -> Response {
+    answer.unwrap_or_else(|error| {
+        tracing::warn!(
+            routes,
+            outcome = error.code,
+            status = error.status.as_u16(),
+            "request refused"
+        );
+        error.into_response()
+    })
+}
+
 pub fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => with_content_type(status, Body::Binary(body), "application/json"),

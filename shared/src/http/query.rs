@@ -17,7 +17,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{
-    ApiError, Body, Request, Response, json_response, path_segments, query_pairs, with_content_type,
+    ApiError, Body, Request, Response, answer_or_refusal, json_response, path_segments,
+    query_pairs, with_content_type,
 };
 use crate::domain::DeliveryStatus;
 use crate::domain::query::{
@@ -39,17 +40,7 @@ pub struct Query {
 }
 
 pub async fn query(query: &Query, request: Request) -> Response {
-    match route(query, &request).await {
-        Ok(response) => response,
-        Err(error) => {
-            tracing::warn!(
-                outcome = error.code,
-                status = error.status.as_u16(),
-                "query refused"
-            );
-            error.into_response()
-        }
-    }
+    answer_or_refusal(route(query, &request).await, "query")
 }
 
 async fn route(query: &Query, request: &Request) -> Result<Response, ApiError> {

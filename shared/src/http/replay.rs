@@ -9,7 +9,9 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use serde_json::json;
 
-use super::{ApiError, Request, Response, json_response, path_segments, query_pairs};
+use super::{
+    ApiError, Request, Response, answer_or_refusal, json_response, path_segments, query_pairs,
+};
 use crate::domain::query::{ParameterProblem, QueryError, parse_events_request};
 use crate::replay::Replay;
 
@@ -27,17 +29,7 @@ pub async fn replay(replay: &Replay, request: Request) -> Response {
                 "the replay did not finish in time; make the same call again (consumers dedupe on event_id), or with a smaller limit",
             ))
         });
-    match answered {
-        Ok(response) => response,
-        Err(error) => {
-            tracing::warn!(
-                outcome = error.code,
-                status = error.status.as_u16(),
-                "replay refused"
-            );
-            error.into_response()
-        }
-    }
+    answer_or_refusal(answered, "replay")
 }
 
 async fn route(replay: &Replay, request: &Request) -> Result<Response, ApiError> {

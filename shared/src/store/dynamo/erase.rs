@@ -4,10 +4,9 @@
 //! `ByContact` entry is updated last and loses it, so the conversation forgets the message only
 //! once every event of it is erased: a call that fails part way leaves the message to the next.
 
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 
-use super::errors::classify;
+use super::errors::{classify, unless_gone};
 use super::items::{EVENT_SK_PREFIX, contact_partition, get_s, s};
 use super::listing::log_read;
 use super::schema::CONTACT_INDEX;
@@ -119,12 +118,6 @@ impl DynamoStore {
             ))
             .send()
             .await;
-        match result {
-            // Gone meanwhile (its retention ended): nothing left to erase.
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            other => other.map(drop).map_err(classify),
-        }
+        unless_gone(result)
     }
 }

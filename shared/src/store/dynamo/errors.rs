@@ -1,6 +1,7 @@
 //! DynamoDB's errors as the store port's: what a retry may cure, and what it never will.
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 
 use crate::store::StoreError;
 
@@ -29,5 +30,16 @@ where
         SdkError::TimeoutError(_) => StoreError::Timeout,
         SdkError::ServiceError(e) => service_error(e.into_err()),
         other => StoreError::Unavailable(DisplayErrorContext(&other).to_string()),
+    }
+}
+
+/// The answer of an update made only if its item exists (`attribute_exists(PK)`): an item gone
+/// meanwhile (its retention ended) leaves nothing to do, which is no error.
+pub(super) fn unless_gone<R: std::fmt::Debug>(
+    result: Result<UpdateItemOutput, SdkError<UpdateItemError, R>>,
+) -> Result<(), StoreError> {
+    match result {
+        Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(()),
+        other => other.map(drop).map_err(classify),
     }
 }

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::erase::ERASED;
-use super::errors::classify;
+use super::errors::{classify, unless_gone};
 use super::items::{
     IndexEntries, MAX_ITEM_BYTES, contact_partition, event_item_with, event_key, get_s, is_late,
     item_size, key_partition, refer_to_raw,
@@ -226,13 +226,7 @@ impl DynamoStore {
             .update_expression(format!("SET {}", sets.join(", ")))
             .send()
             .await;
-        match result {
-            // Gone meanwhile (its retention ended): nothing left to find.
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            other => other.map(drop).map_err(classify),
-        }
+        unless_gone(result)
     }
 
     /// The item as DynamoDB takes it: its raw fragment kept in S3 first when the item would be
