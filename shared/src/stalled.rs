@@ -38,8 +38,8 @@ pub struct StalledPage {
 }
 
 /// The stalled messages among those of one page of `listing` (a window's `accepted` or `sent`
-/// events), stalled meaning: that step is still their highest, they have not failed, and it was
-/// reached at or before `cutoff` (epoch seconds).
+/// events), stalled meaning: the listed step is still their highest, they have not failed, and
+/// it was reached at or before `cutoff` (epoch seconds).
 pub async fn stalled_page(
     store: &dyn ReadEvents,
     listing: &ListRequest,
@@ -50,6 +50,7 @@ pub async fn stalled_page(
         limit: listing.page.limit,
     };
     let listed = list_page(store, &listing.listing, &listing.filter, &page).await?;
+    let step = &listing.filter.status;
     // Each message with the time of its listed event (an accepted report has no time of its
     // own: the time it arrived).
     let mut candidates: BTreeMap<String, i64> = BTreeMap::new();
@@ -69,6 +70,11 @@ pub async fn stalled_page(
                 return Ok(None);
             };
             let state = record.state.unwrap_or_default();
+            // Only messages still at the listed step: one that went on (an accepted message
+            // since sent) is the next step's listing's, so the two are never counted twice.
+            if &state.progress != step {
+                return Ok(None);
+            }
             let status = match state.progress {
                 Some(DeliveryStatus::Accepted) => "accepted",
                 Some(DeliveryStatus::Sent) => "sent",

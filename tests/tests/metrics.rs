@@ -189,7 +189,7 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
     assert!(latencies >= 1, "vendor latency is recorded");
 
     // The hourly count of messages with no delivery report: one sent 30 hours ago and nothing
-    // since, one delivered, one sent an hour ago.
+    // since, one delivered, one sent an hour ago, one accepted then sent 30 hours ago.
     let (store, _stalled_dir) = stores::embedded();
     let now = 1_800_000_000;
     let sent = now - 30 * 3600;
@@ -203,6 +203,14 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
             "k",
         ),
         statuses(&[("wamid.young", "sent", now - 3600)], "k"),
+        // Accepted, then sent: stalled at sent, and counted once.
+        statuses(
+            &[
+                ("wamid.twice", "accepted", sent - 10),
+                ("wamid.twice", "sent", sent),
+            ],
+            "k",
+        ),
     ] {
         let events = e2e_tests::payloads::stored(
             &body,
@@ -219,7 +227,7 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
         lookback: std::time::Duration::from_secs(86_400),
         budget: std::time::Duration::from_secs(10),
     };
-    assert_eq!(counter.count(now).await.unwrap(), (1, true));
+    assert_eq!(counter.count(now).await.unwrap(), (2, true));
     let mut written = Vec::new();
     shared::telemetry::write_metrics(None, &mut written).unwrap();
     let stalled: Vec<Value> = String::from_utf8(written)
@@ -229,5 +237,5 @@ async fn a_delivery_emits_the_metrics_the_alarms_watch() {
         .filter(|d| d.get("StalledMessages").is_some())
         .collect();
     assert_eq!(stalled.len(), 1, "{stalled:?}");
-    assert_eq!(stalled[0]["StalledMessages"], 1.0);
+    assert_eq!(stalled[0]["StalledMessages"], 2.0);
 }
