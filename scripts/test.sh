@@ -8,6 +8,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-test-deps.sh >/dev/null
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The workspace build unifies the features of `shared`; these build it as the README's first
+# command does (the local stack: no `secrets`, no `eventbridge`) and with none at all (the
+# Lambdas that read no secret and publish nothing), so a feature left out still compiles cleanly.
+cargo clippy --locked -p local-stack -- -D warnings
+cargo clippy --locked -p shared -p message-query -- -D warnings
 # The template's checks, and the Lambda target kept buildable (arm64, release profile).
 BUILD_LAMBDA=1 scripts/lint-infra.sh
 # Fuzzing: the fuzz targets' checks run inside the tests below (the seeds, every input that once

@@ -6,12 +6,12 @@
 use std::io::Write;
 use std::time::Duration;
 
-use aws_sdk_eventbridge::primitives::{DateTime, DateTimeFormat};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{BatchLimits, PublishError, PublishEvents, PublishFuture};
 use crate::domain::downstream::DownstreamEvent;
+use crate::domain::query::format_time;
 
 /// Stands in for the AWS account of an EventBridge event.
 pub const LOCAL_ACCOUNT: &str = "000000000000";
@@ -37,9 +37,7 @@ struct Envelope<'a> {
 
 /// The event as EventBridge would deliver it, as one line of JSON.
 pub fn envelope(source: &str, event: &DownstreamEvent) -> Result<String, PublishError> {
-    let time = DateTime::from_secs(event.time)
-        .fmt(DateTimeFormat::DateTime)
-        .map_err(|e| PublishError::Refused(format!("the event time cannot be written: {e}")))?;
+    let time = format_time(event.time);
     serde_json::to_string(&Envelope {
         version: "0",
         id: &event.event_id,

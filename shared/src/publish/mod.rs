@@ -11,6 +11,7 @@
 //! [`local::PostEvents`] for the local stack. [`stream`] is the DynamoDB stream consumer that
 //! publishes every event as it is stored.
 
+#[cfg(feature = "eventbridge")]
 pub mod eventbridge;
 pub mod local;
 pub mod stream;

@@ -36,28 +36,39 @@
 //! once the longest token lifetime has passed. The clients secret is a JSON array of
 //! `{"client_id", "client_secret", "grants"?, "scopes"?, "token_lifetime_secs"?, "rotate_refresh_tokens"?}`.
 
+#[cfg(feature = "secrets")]
+mod secrets;
+
+#[cfg(feature = "secrets")]
+pub use secrets::insider_credentials;
+#[cfg(feature = "secrets")]
+pub use secrets::{parse_clients, parse_signing_keys, parse_token_list};
+
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::config::SharedCredentialsProvider;
 
-use base64::Engine;
-
-use crate::auth::access_tokens::{AccessTokens, SigningKey};
-use crate::auth::oauth::{ConfiguredClient, TokenService};
-use crate::auth::revocation::Revocations;
+use crate::auth::TrustedIssuers;
 use crate::auth::trusted_issuers::IssuerError;
-use crate::auth::{Authenticator, StaticTokens, TrustedIssuers};
-use crate::domain::oauth::OAuthClient;
-use crate::fallback::sqs::SqsQueue;
-use crate::fallback::{DEFAULT_FALLBACK_BUDGET, Fallback};
 use crate::http::query::Query;
-use crate::http::receiver::{
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, MIN_STORE_BUDGET, Receiver,
-};
+use crate::http::receiver::MIN_STORE_BUDGET;
 use crate::ingest::Drain;
-use crate::insider::{ClientBuildError, Credentials, InsiderClient, InsiderSettings, RetryPolicy};
+use crate::insider::{Credentials, InsiderSettings, RetryPolicy};
 use crate::store::dynamo::{DynamoStore, RawBucket};
+// What the functions that read secrets at a cold start are made of.
+#[cfg(feature = "secrets")]
+use crate::{
+    auth::oauth::TokenService,
+    auth::revocation::Revocations,
+    auth::{Authenticator, StaticTokens},
+    fallback::sqs::SqsQueue,
+    fallback::{DEFAULT_FALLBACK_BUDGET, Fallback},
+    http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver},
+    insider::{ClientBuildError, InsiderClient},
+};
+#[cfg(feature = "secrets")]
+use secrets::{access_tokens, read_secret, webhook_tokens};
 
 pub const DEFAULT_RETENTION_DAYS: u64 = 90;
 /// How long init may spend opening the DynamoDB connection (a handshake in-region takes a few
@@ -80,6 +91,7 @@ pub enum ConfigError {
     Secret { name: String, reason: String },
 }
 
+#[cfg(feature = "secrets")]
 /// Dependencies of the webhook receiver Lambda.
 pub async fn receiver() -> Result<Receiver, ConfigError> {
     let sdk = sdk_config().await?;
@@ -134,6 +146,7 @@ fn store_budget(default: Duration) -> Result<Duration, ConfigError> {
     Ok(budget)
 }
 
+#[cfg(feature = "secrets")]
 /// The receiver's fallback queue (`FALLBACK_QUEUE_URL`), its SQS calls bounded by
 /// `FALLBACK_BUDGET_MS`.
 fn fallback(sdk: &SdkConfig) -> Result<Option<Fallback>, ConfigError> {
@@ -167,6 +180,7 @@ pub async fn drain() -> Result<Drain, ConfigError> {
     })
 }
 
+#[cfg(feature = "secrets")]
 /// Dependencies of the OAuth 2.0 token endpoint Lambda.
 pub async fn token_service() -> Result<TokenService, ConfigError> {
     let sdk = sdk_config().await?;
@@ -187,35 +201,6 @@ pub async fn token_service() -> Result<TokenService, ConfigError> {
         store: std::sync::Arc::new(store),
         tokens: tokens.ok_or(ConfigError::NoSigningKey)?,
     })
-}
-
-/// The access-token signer and verifier, when signing keys are configured. A secret that holds
-/// no key yet (as the template creates it) is not an error here: the receiver keeps accepting
-/// static tokens, and the token endpoint refuses to start (see [`token_service`]).
-async fn access_tokens(sdk: &SdkConfig) -> Result<Option<AccessTokens>, ConfigError> {
-    let Ok(name) = std::env::var("OAUTH_SIGNING_KEYS_SECRET") else {
-        return Ok(None);
-    };
-    let keys = parse_signing_keys(&read_secret(sdk, &name).await?).map_err(|reason| {
-        ConfigError::Secret {
-            name: name.clone(),
-            reason,
-        }
-    })?;
-    if keys.is_empty() {
-        tracing::error!(
-            secret = %name,
-            "the signing keys secret holds no key: OAuth 2.0 access tokens are refused until one is set"
-        );
-        return Ok(None);
-    }
-    let (issuer, audience) = token_names();
-    AccessTokens::new(keys, issuer, audience)
-        .map(Some)
-        .map_err(|e| ConfigError::Secret {
-            name,
-            reason: e.to_string(),
-        })
 }
 
 /// The external issuers of `TRUSTED_ISSUERS` with the audience of `TRUSTED_AUDIENCE`; `None`
@@ -253,43 +238,7 @@ pub fn token_names() -> (String, String) {
     )
 }
 
-/// Reads `{"keys": [{"kid", "secret"}]}` (or the bare array); secrets are base64.
-pub fn parse_signing_keys(text: &str) -> Result<Vec<SigningKey>, String> {
-    #[derive(serde::Deserialize)]
-    struct Key {
-        kid: String,
-        secret: String,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Keys {
-        Object { keys: Vec<Key> },
-        List(Vec<Key>),
-    }
-    let keys = match serde_json::from_str::<Keys>(text) {
-        Ok(Keys::Object { keys } | Keys::List(keys)) => keys,
-        Err(_) => return Err("expected {\"keys\": [{\"kid\": ..., \"secret\": <base64>}]}".into()),
-    };
-    keys.into_iter()
-        .map(|key| {
-            let secret = base64::engine::general_purpose::STANDARD
-                .decode(key.secret.trim())
-                .map_err(|_| format!("the secret of key {} is not base64", key.kid))?;
-            SigningKey::new(key.kid, secret).map_err(|e| e.to_string())
-        })
-        .collect()
-}
-
-/// Reads the configured OAuth clients (a JSON array) and hashes their secrets.
-pub fn parse_clients(text: &str) -> Result<Vec<OAuthClient>, String> {
-    let clients: Vec<ConfiguredClient> = serde_json::from_str(text)
-        .map_err(|e| format!("expected a JSON array of OAuth clients: {e}"))?;
-    clients
-        .into_iter()
-        .map(ConfiguredClient::into_client)
-        .collect()
-}
-
+#[cfg(feature = "secrets")]
 /// Dependencies of the management Lambdas (`/manage/...`): the Insider One client, built once
 /// so its connections are reused, and the client store credentials are minted into.
 pub async fn management() -> Result<crate::management::Management, ConfigError> {
@@ -331,36 +280,13 @@ pub async fn management() -> Result<crate::management::Management, ConfigError> 
     })
 }
 
-/// Our Insider One credentials: from the Secrets Manager secret `INSIDER_CREDENTIALS_SECRET`
-/// names, `{"client_id", "client_secret", "ins_auth_key"}`, when it is set (AWS), else from
-/// `INSIDER_CLIENT_ID`, `INSIDER_CLIENT_SECRET` and `INSIDER_INS_AUTH_KEY` (outside AWS, where
-/// there is no Secrets Manager). Blank values count as unset either way, so that the placeholder
-/// secret the template creates reads as "not configured". `env` looks a variable up: the
-/// process environment in the functions, a map in tests.
-pub async fn insider_credentials(
-    secrets: &aws_sdk_secretsmanager::Client,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Credentials, ConfigError> {
-    let Some(name) = env("INSIDER_CREDENTIALS_SECRET").filter(|name| !name.trim().is_empty())
-    else {
-        return Ok(insider_credentials_from(env));
-    };
-    // The secret's text is never repeated: a malformed one may still hold a credential.
-    let credentials: Credentials = serde_json::from_str(&secret_text(secrets, &name).await?)
-        .map_err(|_| ConfigError::Secret {
-            name,
-            reason: "expected {\"client_id\", \"client_secret\", \"ins_auth_key\"}".into(),
-        })?;
-    Ok(credentials.blank_as_unset())
-}
-
 /// Our Insider One credentials from `INSIDER_CLIENT_ID`, `INSIDER_CLIENT_SECRET` and
 /// `INSIDER_INS_AUTH_KEY` in the process environment (the local stack).
 pub fn insider_credentials_from_env() -> Credentials {
     insider_credentials_from(process_env)
 }
 
-fn insider_credentials_from(env: impl Fn(&str) -> Option<String>) -> Credentials {
+pub(super) fn insider_credentials_from(env: impl Fn(&str) -> Option<String>) -> Credentials {
     Credentials {
         client_id: env("INSIDER_CLIENT_ID"),
         client_secret: env("INSIDER_CLIENT_SECRET"),
@@ -413,6 +339,7 @@ fn non_empty_env(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+#[cfg(feature = "eventbridge")]
 /// Dependencies of the DynamoDB stream consumer that publishes new events to EventBridge.
 pub async fn event_publisher() -> Result<crate::publish::stream::StreamPublisher, ConfigError> {
     let sdk = sdk_config().await?;
@@ -441,6 +368,7 @@ pub async fn erasure() -> Result<crate::http::erasure::Erasure, ConfigError> {
     })
 }
 
+#[cfg(feature = "eventbridge")]
 /// Dependencies of the replay Lambda: the events as the query function reads them, and the bus.
 pub async fn replay() -> Result<crate::replay::Replay, ConfigError> {
     let sdk = sdk_config().await?;
@@ -450,6 +378,7 @@ pub async fn replay() -> Result<crate::replay::Replay, ConfigError> {
     })
 }
 
+#[cfg(feature = "eventbridge")]
 /// The EventBridge bus new events go to (`EVENT_BUS_NAME`), as `EVENT_SOURCE`.
 fn event_bus(
     sdk: &SdkConfig,
@@ -587,77 +516,6 @@ pub fn retention() -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(days * 86_400))
 }
 
-async fn webhook_tokens(sdk: &SdkConfig) -> Result<Vec<String>, ConfigError> {
-    if let Ok(name) = std::env::var("WEBHOOK_TOKENS_SECRET") {
-        return parse_token_list(&read_secret(sdk, &name).await?)
-            .map_err(|reason| ConfigError::Secret { name, reason });
-    }
-    if let Ok(name) = std::env::var("WEBHOOK_TOKENS_PARAMETER") {
-        let parameter = aws_sdk_ssm::Client::new(sdk)
-            .get_parameter()
-            .name(&name)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|e| secret_error(&name, e))?;
-        let value = parameter
-            .parameter()
-            .and_then(|p| p.value())
-            .unwrap_or_default();
-        return parse_token_list(value).map_err(|reason| ConfigError::Secret { name, reason });
-    }
-    Ok(Vec::new())
-}
-
-/// The text of a Secrets Manager secret.
-async fn read_secret(sdk: &SdkConfig, name: &str) -> Result<String, ConfigError> {
-    secret_text(&aws_sdk_secretsmanager::Client::new(sdk), name).await
-}
-
-async fn secret_text(
-    secrets: &aws_sdk_secretsmanager::Client,
-    name: &str,
-) -> Result<String, ConfigError> {
-    let secret = secrets
-        .get_secret_value()
-        .secret_id(name)
-        .send()
-        .await
-        .map_err(|e| secret_error(name, e))?;
-    Ok(secret.secret_string().unwrap_or_default().to_owned())
-}
-
-/// Reads a token list in any of the documented forms; blank entries are dropped. Text that
-/// begins as JSON does (`[`, `{` or `"`) must be JSON of one of those forms: a list with a
-/// typo is refused (the reason never quotes the value) rather than taken as one literal token.
-pub fn parse_token_list(text: &str) -> Result<Vec<String>, String> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Tokens {
-        List(Vec<String>),
-        Object { tokens: Vec<String> },
-        One(String),
-    }
-    let text = text.trim();
-    let tokens = match serde_json::from_str::<Tokens>(text) {
-        Ok(Tokens::List(list) | Tokens::Object { tokens: list }) => list,
-        Ok(Tokens::One(one)) => vec![one],
-        Err(e) if text.starts_with(['[', '{', '"']) => {
-            return Err(format!(
-                "it begins as JSON but is not a list of tokens, {{\"tokens\": [...]}} or one string (line {}, column {})",
-                e.line(),
-                e.column()
-            ));
-        }
-        Err(_) => text.lines().map(str::to_owned).collect(),
-    };
-    Ok(tokens
-        .into_iter()
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .collect())
-}
-
 fn parse_env<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, ConfigError>
 where
     T::Err: std::fmt::Display,
@@ -675,38 +533,8 @@ where
     }
 }
 
-/// The SDK error's own text names the failure (missing, access denied) but never the value.
-fn secret_error(name: &str, error: impl std::error::Error + 'static) -> ConfigError {
-    ConfigError::Secret {
-        name: name.to_owned(),
-        reason: aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::parse_token_list;
-
-    #[test]
-    fn token_lists_in_every_documented_form() {
-        let parse = |text| parse_token_list(text).unwrap();
-        assert_eq!(parse("abc"), ["abc"]);
-        assert_eq!(parse(" abc \n"), ["abc"]);
-        assert_eq!(parse(r#"["a", "b", " "]"#), ["a", "b"]);
-        assert_eq!(parse(r#"{"tokens": ["a", "b"]}"#), ["a", "b"]);
-        assert_eq!(parse("a\nb\n\n"), ["a", "b"]);
-        assert!(parse("").is_empty());
-        assert!(parse("[]").is_empty());
-        for malformed in [
-            r#"["token-one", "#,
-            r#"{"tokens": "token-one"}"#,
-            r#""token-one"#,
-        ] {
-            let reason = parse_token_list(malformed).unwrap_err();
-            assert!(!reason.contains("token-one"), "{reason}");
-        }
-    }
-
     #[test]
     fn the_placeholder_insider_credentials_read_as_not_configured() {
         let placeholder: crate::insider::Credentials =
@@ -716,35 +544,5 @@ mod tests {
         assert!(credentials.client_id.is_none());
         assert!(credentials.client_secret.is_none());
         assert!(credentials.ins_auth_key.is_none());
-    }
-
-    #[test]
-    fn signing_keys_and_clients_from_their_secrets() {
-        let secret = "c2lnbmluZy1rZXktb2YtYXQtbGVhc3QtdGhpcnR5LXR3by1ieXRlcw==";
-        let keys = super::parse_signing_keys(&format!(
-            r#"{{"keys": [{{"kid": "new", "secret": "{secret}"}}, {{"kid": "old", "secret": "{secret}"}}]}}"#
-        ))
-        .unwrap();
-        assert_eq!(
-            keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
-            ["new", "old"]
-        );
-        assert!(super::parse_signing_keys(r#"[{"kid": "k", "secret": "c2hvcnQ="}]"#).is_err());
-        // The placeholder the template creates reads as "no key yet", not as an error.
-        assert!(
-            super::parse_signing_keys(r#"{"keys": [], "note": "set a key: see infra/README.md"}"#)
-                .unwrap()
-                .is_empty()
-        );
-        assert!(super::parse_signing_keys(r#"[{"kid": "k", "secret": "not base64!"}]"#).is_err());
-
-        let clients = super::parse_clients(
-            r#"[{"client_id": "insider", "client_secret": "a-long-client-secret-value", "grants": ["client_credentials"]}]"#,
-        )
-        .unwrap();
-        assert_eq!(clients[0].client_id, "insider");
-        assert!(clients[0].secret_hash.matches("a-long-client-secret-value"));
-        assert_eq!(clients[0].scopes, crate::domain::oauth::default_scopes());
-        assert!(super::parse_clients(r#"[{"client_id": "x", "client_secret": "short"}]"#).is_err());
     }
 }
