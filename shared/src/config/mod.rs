@@ -91,8 +91,8 @@ pub enum ConfigError {
     Secret { name: String, reason: String },
 }
 
-#[cfg(feature = "secrets")]
 /// Dependencies of the webhook receiver Lambda.
+#[cfg(feature = "secrets")]
 pub async fn receiver() -> Result<Receiver, ConfigError> {
     let sdk = sdk_config().await?;
     // Independent round trips: made at once, init waits for the slowest instead of the sum.
@@ -146,9 +146,9 @@ fn store_budget(default: Duration) -> Result<Duration, ConfigError> {
     Ok(budget)
 }
 
-#[cfg(feature = "secrets")]
 /// The receiver's fallback queue (`FALLBACK_QUEUE_URL`), its SQS calls bounded by
 /// `FALLBACK_BUDGET_MS`.
+#[cfg(feature = "secrets")]
 fn fallback(sdk: &SdkConfig) -> Result<Option<Fallback>, ConfigError> {
     let Some(url) = non_empty_env("FALLBACK_QUEUE_URL") else {
         return Ok(None);
@@ -180,8 +180,8 @@ pub async fn drain() -> Result<Drain, ConfigError> {
     })
 }
 
-#[cfg(feature = "secrets")]
 /// Dependencies of the OAuth 2.0 token endpoint Lambda.
+#[cfg(feature = "secrets")]
 pub async fn token_service() -> Result<TokenService, ConfigError> {
     let sdk = sdk_config().await?;
     let configured_clients = async {
@@ -238,9 +238,9 @@ pub fn token_names() -> (String, String) {
     )
 }
 
-#[cfg(feature = "secrets")]
 /// Dependencies of the management Lambdas (`/manage/...`): the Insider One client, built once
 /// so its connections are reused, and the client store credentials are minted into.
+#[cfg(feature = "secrets")]
 pub async fn management() -> Result<crate::management::Management, ConfigError> {
     let sdk = sdk_config().await?;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
@@ -339,8 +339,8 @@ fn non_empty_env(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-#[cfg(feature = "eventbridge")]
 /// Dependencies of the DynamoDB stream consumer that publishes new events to EventBridge.
+#[cfg(feature = "eventbridge")]
 pub async fn event_publisher() -> Result<crate::publish::stream::StreamPublisher, ConfigError> {
     let sdk = sdk_config().await?;
     Ok(crate::publish::stream::StreamPublisher {
@@ -368,8 +368,8 @@ pub async fn erasure() -> Result<crate::http::erasure::Erasure, ConfigError> {
     })
 }
 
-#[cfg(feature = "eventbridge")]
 /// Dependencies of the replay Lambda: the events as the query function reads them, and the bus.
+#[cfg(feature = "eventbridge")]
 pub async fn replay() -> Result<crate::replay::Replay, ConfigError> {
     let sdk = sdk_config().await?;
     Ok(crate::replay::Replay {
@@ -378,8 +378,8 @@ pub async fn replay() -> Result<crate::replay::Replay, ConfigError> {
     })
 }
 
-#[cfg(feature = "eventbridge")]
 /// The EventBridge bus new events go to (`EVENT_BUS_NAME`), as `EVENT_SOURCE`.
+#[cfg(feature = "eventbridge")]
 fn event_bus(
     sdk: &SdkConfig,
 ) -> Result<crate::publish::eventbridge::EventBridgePublisher, ConfigError> {

@@ -100,6 +100,8 @@ pub async fn insider_credentials(
     Ok(credentials.blank_as_unset())
 }
 
+/// The webhook bearer tokens, from `WEBHOOK_TOKENS_SECRET` or else `WEBHOOK_TOKENS_PARAMETER`;
+/// none when neither is set.
 pub(super) async fn webhook_tokens(sdk: &SdkConfig) -> Result<Vec<String>, ConfigError> {
     if let Ok(name) = std::env::var("WEBHOOK_TOKENS_SECRET") {
         return parse_token_list(&read_secret(sdk, &name).await?)

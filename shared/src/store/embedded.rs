@@ -258,7 +258,7 @@ impl WriteEvents for EmbeddedStore {
                         )
                         .map_err(unavailable)?;
                     if inserted == 1 {
-                        count(&tx, event, at, retention)?;
+                        count(&tx, event, at, stored.received_at, retention)?;
                         report.stored += 1;
                         report.new_event_ids.push(stored.event.id.clone());
                     } else {
@@ -784,26 +784,30 @@ fn migrate_to_1(connection: &mut Connection, retention: Duration) -> Result<(), 
             ],
         )
         .map_err(unavailable)?;
-        count(&tx, &event, at, retention)?;
+        count(&tx, &event, at, received_at, retention)?;
     }
     tx.execute_batch("PRAGMA user_version = 1")
         .map_err(unavailable)?;
     tx.commit().map_err(unavailable)
 }
 
-/// Adds one to each counter of a newly stored event, in its hour.
+/// Adds one to each counter of a newly stored event, in its hour. A counter lasts as long as the
+/// last event it counts: an event whose payload time is older than the retention (received
+/// today, kept a retention from today) is still counted after the store is opened again.
 fn count(
     connection: &Connection,
     event: &Event,
     listed_at: i64,
+    received_at_ms: i64,
     retention: Duration,
 ) -> Result<(), StoreError> {
     let hour = hour_of(listed_at);
-    let expires_at = expiry((hour + HOUR) * 1000, retention);
+    let expires_at = expiry(((hour + HOUR) * 1000).max(received_at_ms), retention);
     let mut statement = connection
         .prepare_cached(
             "INSERT INTO hourly_counts (hour, name, count, expires_at) VALUES (?1, ?2, 1, ?3)
-             ON CONFLICT (hour, name) DO UPDATE SET count = count + 1",
+             ON CONFLICT (hour, name)
+             DO UPDATE SET count = count + 1, expires_at = MAX(expires_at, excluded.expires_at)",
         )
         .map_err(unavailable)?;
     for name in tallies(event) {
@@ -1035,5 +1039,35 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((grant.family.as_str(), grant.used), ("old-digest", false));
+    }
+
+    #[tokio::test]
+    async fn an_event_of_an_hour_past_the_retention_is_still_counted_when_opened_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let retention = Duration::from_secs(90 * 86_400);
+        // The README's first `curl`: a 2023 timestamp, received today.
+        let body = r#"{"key":"whatsapp-demo","entry":[{"changes":[{"value":{"statuses":[
+            {"id":"wamid.demo","status":"delivered","timestamp":"1700000000","recipient_id":"15551234567"}]}}]}]}"#;
+        let event = parse_delivery(body.as_bytes()).unwrap().remove(0);
+        let stored = StoredEvent {
+            event,
+            sub_product: SubProduct::Conversational,
+            received_at: crate::clock::now_millis(),
+            raw_ref: None,
+            raw_omitted: false,
+        };
+        let window = Window::new(stored.listed_at(), stored.listed_at() + 1).unwrap();
+        let store = EmbeddedStore::open(dir.path(), retention).unwrap();
+        store
+            .write_events(std::slice::from_ref(&stored))
+            .await
+            .unwrap();
+        drop(store);
+        let reopened = EmbeddedStore::open(dir.path(), retention).unwrap();
+        let stats = reopened
+            .read_stats(&HourWindow::covering(window))
+            .await
+            .unwrap();
+        assert_eq!((stats.events, stats.delivered), (1, 1));
     }
 }
