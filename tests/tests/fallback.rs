@@ -16,6 +16,7 @@ use e2e_tests::stack::{WEBHOOK_TOKEN, config, deliver, error_code};
 use insider_sim::deliver::{self, DeliverOptions, DeliveryAuth, Traffic};
 use local_stack::{FallbackQueue, LocalStack, StoreChoice};
 use reqwest::StatusCode;
+use shared::fallback::DEFAULT_FALLBACK_BUDGET;
 use shared::store::ReadMessage;
 use shared::store::dynamo::DynamoStore;
 
@@ -51,6 +52,7 @@ impl Rig {
                 fallback_queue: Some(FallbackQueue {
                     url: queue.clone(),
                     endpoint: moto.endpoint().to_owned(),
+                    budget: DEFAULT_FALLBACK_BUDGET,
                 }),
             },
             Duration::from_secs(1),

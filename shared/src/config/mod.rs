@@ -64,7 +64,7 @@ use crate::{
     auth::{Authenticator, StaticTokens},
     fallback::sqs::SqsQueue,
     fallback::{DEFAULT_FALLBACK_BUDGET, Fallback},
-    http::receiver::{DEFAULT_MAX_BODY_BYTES, DEFAULT_STORE_BUDGET, Receiver},
+    http::receiver::{DEFAULT_MAX_BODY_BYTES, Receiver, default_store_budget},
     insider::{ClientBuildError, InsiderClient},
 };
 #[cfg(feature = "secrets")]
@@ -118,10 +118,7 @@ pub async fn receiver() -> Result<Receiver, ConfigError> {
         );
     }
     let fallback = fallback(&sdk)?;
-    // The receiver's time is shared: what parking may take is not the store's.
-    let default_budget = DEFAULT_STORE_BUDGET
-        .saturating_sub(fallback.as_ref().map_or(Duration::ZERO, |f| f.budget))
-        .max(MIN_STORE_BUDGET);
+    let default_budget = default_store_budget(fallback.as_ref().map(|f| f.budget));
     Ok(Receiver {
         store: std::sync::Arc::new(store),
         auth,

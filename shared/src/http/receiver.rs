@@ -26,6 +26,15 @@ pub const DEFAULT_STORE_BUDGET: Duration = Duration::from_secs(8);
 /// The least `STORE_BUDGET_MS` taken: below it a delivery could not be stored at all.
 pub const MIN_STORE_BUDGET: Duration = Duration::from_millis(100);
 
+/// The store's share of a delivery's time when `STORE_BUDGET_MS` is not set: the receiver's time
+/// is shared, so what parking may take (`fallback_budget`, with a fallback queue) is not the
+/// store's; never below [`MIN_STORE_BUDGET`].
+pub fn default_store_budget(fallback_budget: Option<Duration>) -> Duration {
+    DEFAULT_STORE_BUDGET
+        .saturating_sub(fallback_budget.unwrap_or_default())
+        .max(MIN_STORE_BUDGET)
+}
+
 pub struct Receiver {
     pub store: Arc<dyn WriteEvents>,
     pub auth: Authenticator,
@@ -171,4 +180,22 @@ fn is_probe(body: &[u8]) -> bool {
         || (trimmed.len() < 64
             && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(trimmed)
                 .is_ok_and(|m| m.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_budget_leaves_the_fallback_its_share_of_the_time() {
+        assert_eq!(default_store_budget(None), DEFAULT_STORE_BUDGET);
+        assert_eq!(
+            default_store_budget(Some(Duration::from_secs(2))),
+            Duration::from_secs(6)
+        );
+        assert_eq!(
+            default_store_budget(Some(Duration::from_secs(60))),
+            MIN_STORE_BUDGET
+        );
+    }
 }

@@ -29,6 +29,7 @@ use e2e_tests::readback::{ReadBack, check_store};
 use e2e_tests::stack::{WEBHOOK_TOKEN, config};
 use insider_sim::deliver::{self, DeliverOptions, DeliveryAuth, Traffic};
 use local_stack::{FallbackQueue, StoreChoice};
+use shared::fallback::DEFAULT_FALLBACK_BUDGET;
 use shared::store::dynamo::DynamoStore;
 use shared::store::embedded::EmbeddedStore;
 
@@ -136,6 +137,7 @@ async fn run(args: Args, receiver: tokio::runtime::Handle) -> ExitCode {
                 fallback_queue: fallback.as_ref().map(|(moto, queue, _)| FallbackQueue {
                     url: queue.clone(),
                     endpoint: moto.endpoint().to_owned(),
+                    budget: DEFAULT_FALLBACK_BUDGET,
                 }),
             };
             dynamodb = Some(local);

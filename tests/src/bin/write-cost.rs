@@ -33,6 +33,7 @@ use futures::{StreamExt, TryStreamExt};
 use local_stack::{FallbackQueue, StartError, StoreChoice};
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
+use shared::fallback::DEFAULT_FALLBACK_BUDGET;
 
 #[derive(Parser)]
 #[command(
@@ -199,6 +200,7 @@ async fn run(args: &Args) -> Result<Report, BenchError> {
         fallback_queue: fallback.as_ref().map(|(moto, queue)| FallbackQueue {
             url: queue.clone(),
             endpoint: moto.endpoint().to_owned(),
+            budget: DEFAULT_FALLBACK_BUDGET,
         }),
     };
     let stack = local_stack::start(stack::config(store, Duration::from_secs(10)))

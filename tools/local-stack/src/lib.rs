@@ -27,8 +27,8 @@ use shared::auth::oauth::{ConfiguredClient, DEFAULT_TOKEN_LIFETIME_SECS, TokenSe
 use shared::auth::revocation::Revocations;
 use shared::auth::{Authenticator, StaticTokens, TrustedIssuers};
 use shared::domain::oauth::GrantType;
+use shared::fallback::Fallback;
 use shared::fallback::sqs::SqsQueue;
-use shared::fallback::{DEFAULT_FALLBACK_BUDGET, Fallback};
 use shared::http::erasure::{Erasure, erase};
 use shared::http::manage::{Management, manage};
 use shared::http::oauth::token_endpoint;
@@ -73,6 +73,8 @@ pub enum StoreChoice {
 pub struct FallbackQueue {
     pub url: String,
     pub endpoint: String,
+    /// Bound on parking one delivery, retries included (`FALLBACK_BUDGET_MS` in Lambda).
+    pub budget: Duration,
 }
 
 /// Bound on one receive of the drain (a long poll of a second, and its answer).
@@ -227,10 +229,10 @@ pub async fn start_with(
     };
     let fallback = fallback_queue.as_ref().map(|queue| Fallback {
         queue: Arc::new(SqsQueue::new(
-            shared::config::endpoint_sqs_client(&queue.endpoint, DEFAULT_FALLBACK_BUDGET),
+            shared::config::endpoint_sqs_client(&queue.endpoint, queue.budget),
             &queue.url,
         )),
-        budget: DEFAULT_FALLBACK_BUDGET,
+        budget: queue.budget,
     });
     let drain = Drain {
         store: Arc::clone(&writer),

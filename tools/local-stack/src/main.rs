@@ -8,7 +8,8 @@ use clap::Parser;
 use local_stack::{Config, Downstream, FallbackQueue, ManagementConfig, StoreChoice};
 use shared::auth::generate_token;
 use shared::auth::oauth::SecretTooShort;
-use shared::http::receiver::MIN_STORE_BUDGET;
+use shared::fallback::DEFAULT_FALLBACK_BUDGET;
+use shared::http::receiver::{MIN_STORE_BUDGET, default_store_budget};
 
 /// `--store-budget-ms` takes no less, as in Lambda.
 const MIN_STORE_BUDGET_MS: u64 = MIN_STORE_BUDGET.as_millis() as u64;
@@ -47,6 +48,9 @@ struct Args {
         requires = "dynamodb_endpoint"
     )]
     fallback_queue_url: Option<String>,
+    /// Bound on parking one delivery in that queue, retries included, as in Lambda.
+    #[arg(long, env = "FALLBACK_BUDGET_MS", default_value_t = DEFAULT_FALLBACK_BUDGET.as_millis() as u64)]
+    fallback_budget_ms: u64,
     #[arg(skip = std::env::var("AWS_ENDPOINT_URL_SQS").ok().filter(|url| !url.trim().is_empty()))]
     sqs_endpoint: Option<String>,
     /// Days stored events are kept.
@@ -55,9 +59,10 @@ struct Args {
     /// Bound on one DynamoDB call, retries included (with --dynamodb-endpoint), as in Lambda.
     #[arg(long, env = "STORE_TIMEOUT_MS", default_value_t = 3000)]
     store_timeout_ms: u64,
-    /// Bound on storing one delivery, all its store calls together, as in Lambda.
-    #[arg(long, env = "STORE_BUDGET_MS", default_value_t = 8000, value_parser = clap::value_parser!(u64).range(MIN_STORE_BUDGET_MS..))]
-    store_budget_ms: u64,
+    /// Bound on storing one delivery, all its store calls together, as in Lambda: 8000, less
+    /// the fallback budget with a fallback queue.
+    #[arg(long, env = "STORE_BUDGET_MS", value_parser = clap::value_parser!(u64).range(MIN_STORE_BUDGET_MS..))]
+    store_budget_ms: Option<u64>,
     /// Largest webhook body accepted, as in Lambda (bodies declared over API Gateway's 10 MB
     /// are refused before they are read).
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = shared::http::receiver::DEFAULT_MAX_BODY_BYTES)]
@@ -125,6 +130,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (Some(url), Some(endpoint)) => Some(FallbackQueue {
             url: url.clone(),
             endpoint: endpoint.clone(),
+            budget: Duration::from_millis(args.fallback_budget_ms),
         }),
         // Never AWS's own SQS from a local stack: only an endpoint named for it.
         (Some(_), None) => {
@@ -134,6 +140,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::process::exit(2);
         }
     };
+    let store_budget = args.store_budget_ms.map_or_else(
+        || default_store_budget(fallback_queue.as_ref().map(|q| q.budget)),
+        Duration::from_millis,
+    );
     let store = match &args.dynamodb_endpoint {
         Some(endpoint) => StoreChoice::Dynamo {
             endpoint: endpoint.clone(),
@@ -158,7 +168,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             store: store.clone(),
             retention: Duration::from_secs(args.retention_days.max(1) * 86_400),
             store_timeout: Duration::from_millis(args.store_timeout_ms),
-            store_budget: Duration::from_millis(args.store_budget_ms),
+            store_budget,
             max_body_bytes: args.max_body_bytes,
             webhook_tokens: vec![webhook_token.value.clone()],
             admin_token: admin_token.value.clone(),
