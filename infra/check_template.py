@@ -126,7 +126,7 @@ API_GATEWAY_TIMEOUT_SECONDS = 30
 # minted credentials are withdrawn (a DynamoDB call, STORE_TIMEOUT_MS): answering takes
 # milliseconds.
 INSIDER_HEADROOM_MS = 1000
-# STORE_TIMEOUT_MS when a function leaves it out (shared/src/config.rs).
+# STORE_TIMEOUT_MS when a function leaves it out (shared/src/config/mod.rs).
 DEFAULT_STORE_TIMEOUT_MS = 3000
 # STORE_BUDGET_MS and FALLBACK_BUDGET_MS when a function leaves them out (DEFAULT_STORE_BUDGET,
 # shared/src/http/receiver.rs; DEFAULT_FALLBACK_BUDGET, shared/src/fallback/mod.rs).
