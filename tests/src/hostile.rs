@@ -388,7 +388,7 @@ fn receiver_cases(tokens: &Tokens) -> Vec<Case> {
                 fails(413, "payload_too_large"),
             ),
         // An event over DynamoDB's item size is a delivery like any other: stored (the raw
-        // fragment kept in S3), see tests/tests/raw_claim_check.rs.
+        // fragment kept in S3), see tests/tests/e2e/raw_claim_check.rs.
         // Broken framing.
         post()
             .header("Transfer-Encoding", "chunked")
