@@ -4,7 +4,7 @@
 # offline checks of the SAM template, and one Lambda built as `sam build` builds it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# A run from a fresh clone has no use for incremental state, which is 1.9 GB of its target
+# A run from a fresh clone has no use for incremental state, which is 1.9 GiB of its target
 # folder (a disk that filled up once failed CI in the linker); CARGO_INCREMENTAL=1 keeps it for
 # a developer who runs this again and again.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
